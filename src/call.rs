@@ -1,0 +1,245 @@
+//! The path of one call through a test server, the same for every transport: the deadline a
+//! tonic server enforces, error recovery, and panics caught (over the wire) or recorded and
+//! resumed (direct).
+
+use std::{
+    any::Any,
+    future::Future,
+    panic::{AssertUnwindSafe, catch_unwind, resume_unwind},
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response, Uri};
+use http_body::Frame;
+use tonic::{Status, TimeoutExpired, body::Body};
+use tower::ServiceExt;
+
+use crate::{
+    BoxError,
+    panic::{HandlerPanic, PanicSite},
+    shared::{SHUT_DOWN, Shared},
+};
+
+/// How a caught panic is handled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// The call runs in the test's task: record the panic, then let it unwind into the test.
+    Direct,
+    /// The call runs in a server task: record the panic and answer `INTERNAL`.
+    Wire,
+}
+
+type Inner = Pin<Box<dyn Future<Output = Result<Response<Body>, BoxError>> + Send>>;
+
+/// Runs one request through the server's services.
+pub(crate) fn serve(shared: &Arc<Shared>, request: Request<Body>, mode: Mode) -> CallFuture {
+    let uri = request.uri().clone();
+    let stack = match mode {
+        Mode::Direct if shared.is_closed() => None,
+        _ => shared.stack(),
+    };
+    let inner: Inner = match stack {
+        None => Box::pin(std::future::ready(Ok(
+            Status::unavailable(SHUT_DOWN).into_http()
+        ))),
+        Some(stack) => {
+            let deadline = grpc_timeout(request.headers());
+            let call = stack.oneshot(request);
+            Box::pin(async move {
+                let result = match deadline {
+                    None => call.await,
+                    Some(deadline) => match tokio::time::timeout(deadline, call).await {
+                        Ok(result) => result,
+                        Err(_elapsed) => Err(TimeoutExpired(()).into()),
+                    },
+                };
+                recover(result)
+            })
+        }
+    };
+    CallFuture {
+        inner: Some(inner),
+        shared: shared.clone(),
+        uri,
+        mode,
+    }
+}
+
+/// What tonic's server does with a service error: a `Status` (or a deadline) becomes a status
+/// response; any other error resets the stream.
+fn recover(result: Result<Response<Body>, BoxError>) -> Result<Response<Body>, BoxError> {
+    match result {
+        Ok(response) => Ok(response),
+        Err(err) => Status::try_from_error(err).map(Status::into_http),
+    }
+}
+
+/// The future of one call: the services' future, with panics caught.
+pub(crate) struct CallFuture {
+    inner: Option<Inner>,
+    shared: Arc<Shared>,
+    uri: Uri,
+    mode: Mode,
+}
+
+impl Future for CallFuture {
+    type Output = Result<Response<Body>, BoxError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let inner = this
+            .inner
+            .as_mut()
+            .expect("CallFuture polled after it completed");
+        let outcome = catch_unwind(AssertUnwindSafe(|| inner.as_mut().poll(cx)));
+        match outcome {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(result)) => {
+                this.inner = None;
+                let catcher = |body| {
+                    Body::new(CatchPanicBody {
+                        inner: Some(body),
+                        shared: this.shared.clone(),
+                        uri: this.uri.clone(),
+                        mode: this.mode,
+                    })
+                };
+                Poll::Ready(result.map(|response| response.map(catcher)))
+            }
+            Err(payload) => {
+                // Dropping the panicked future may panic again; that second panic says nothing new.
+                let _ = catch_unwind(AssertUnwindSafe(|| this.inner = None));
+                let status = caught(&this.shared, PanicSite::Call, &this.uri, this.mode, payload);
+                Poll::Ready(Ok(status.into_http()))
+            }
+        }
+    }
+}
+
+/// A response body with panics in its stream caught.
+struct CatchPanicBody {
+    inner: Option<Body>,
+    shared: Arc<Shared>,
+    uri: Uri,
+    mode: Mode,
+}
+
+impl http_body::Body for CatchPanicBody {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        let this = &mut *self;
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match catch_unwind(AssertUnwindSafe(|| Pin::new(inner).poll_frame(cx))) {
+            Ok(poll) => poll,
+            Err(payload) => {
+                let _ = catch_unwind(AssertUnwindSafe(|| this.inner = None));
+                let status = caught(
+                    &this.shared,
+                    PanicSite::Stream,
+                    &this.uri,
+                    this.mode,
+                    payload,
+                );
+                let mut trailers = HeaderMap::new();
+                match status.add_header(&mut trailers) {
+                    Ok(()) => Poll::Ready(Some(Ok(Frame::trailers(trailers)))),
+                    Err(status) => Poll::Ready(Some(Err(status))),
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner
+            .as_ref()
+            .is_none_or(http_body::Body::is_end_stream)
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match &self.inner {
+            Some(body) => body.size_hint(),
+            None => http_body::SizeHint::with_exact(0),
+        }
+    }
+}
+
+/// Records a caught panic; resumes it in direct mode, or returns the status that answers it.
+fn caught(
+    shared: &Shared,
+    site: PanicSite,
+    uri: &Uri,
+    mode: Mode,
+    payload: Box<dyn Any + Send>,
+) -> Status {
+    let panic = HandlerPanic::from_message(site, uri.path(), crate::panic::payload_text(&*payload));
+    let status = panic.status();
+    shared.record_panic(panic);
+    if mode == Mode::Direct {
+        resume_unwind(payload);
+    }
+    status
+}
+
+/// The deadline a client sent in `grpc-timeout`, parsed as tonic's server parses it: a malformed
+/// value means no deadline.
+pub(crate) fn grpc_timeout(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get("grpc-timeout")?.to_str().ok()?;
+    if value.is_empty() || !value.is_char_boundary(value.len() - 1) {
+        return None;
+    }
+    let (amount, unit) = value.split_at(value.len() - 1);
+    if amount.len() > 8 {
+        return None;
+    }
+    let amount: u64 = amount.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(amount * 60 * 60),
+        "M" => Duration::from_secs(amount * 60),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(value: &str) -> Option<Duration> {
+        let mut headers = HeaderMap::new();
+        headers.insert("grpc-timeout", value.parse().unwrap());
+        grpc_timeout(&headers)
+    }
+
+    #[test]
+    fn grpc_timeout_units_parse_as_tonic_parses_them() {
+        assert_eq!(parse("3H"), Some(Duration::from_secs(3 * 3600)));
+        assert_eq!(parse("2M"), Some(Duration::from_secs(120)));
+        assert_eq!(parse("5S"), Some(Duration::from_secs(5)));
+        assert_eq!(parse("50m"), Some(Duration::from_millis(50)));
+        assert_eq!(parse("7u"), Some(Duration::from_micros(7)));
+        assert_eq!(parse("9n"), Some(Duration::from_nanos(9)));
+        assert_eq!(parse("99999999m"), Some(Duration::from_millis(99_999_999)));
+    }
+
+    #[test]
+    fn malformed_grpc_timeout_means_no_deadline() {
+        for value in ["", "m", "10", "10x", "-1m", "123456789m", "1.5S", "ms"] {
+            assert_eq!(parse(value), None, "grpc-timeout {value:?}");
+        }
+        assert_eq!(grpc_timeout(&HeaderMap::new()), None);
+    }
+}

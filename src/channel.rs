@@ -1,0 +1,126 @@
+//! [`TestChannel`]: one client-side channel type for every transport.
+
+use std::{
+    fmt,
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll},
+};
+
+use http::{Request, Response};
+use tonic::{body::Body, transport::Channel};
+
+use crate::{BoxError, call::CallFuture, transports::direct::DirectChannel};
+
+/// The channel a [`TestServer`](crate::TestServer) hands out: it works with every
+/// tonic-generated client, over every [`Transport`](crate::Transport).
+///
+/// Over [`Memory`](crate::Transport::Memory) and [`Tcp`](crate::Transport::Tcp) it is a tonic
+/// [`Channel`] that connects on first use (and reconnects after a broken connection), so the
+/// first call never fails because the server is not up yet: the server is listening before
+/// [`start`](crate::TestServerBuilder::start) returns. Over [`Direct`](crate::Transport::Direct)
+/// it calls the services in the caller's task.
+///
+/// Each [`TestServer::channel`](crate::TestServer::channel) opens its own connection; clones of
+/// one `TestChannel` share theirs. A `TestChannel` is `Clone + Send + Sync + 'static`, so clients
+/// can move into spawned tasks. After the server shuts down, calls fail with `UNAVAILABLE` and a
+/// message saying the server was shut down.
+///
+/// # Examples
+///
+/// ```
+/// use tonic_testkit::{TestChannel, TestServer};
+/// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
+/// let channel: TestChannel = server.channel();
+/// let mut first = ProbeClient::new(channel.clone());
+/// let mut second = ProbeClient::new(channel);
+///
+/// let a = first.unary(ProbeRequest { text: "a".into(), count: 0 }).await.unwrap();
+/// let b = second.unary(ProbeRequest { text: "b".into(), count: 0 }).await.unwrap();
+///
+/// assert_eq!((a.into_inner().text, b.into_inner().text), ("a".into(), "b".into()));
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct TestChannel {
+    inner: Inner,
+}
+
+#[derive(Clone)]
+enum Inner {
+    Wire(Channel),
+    Direct(DirectChannel),
+}
+
+impl TestChannel {
+    pub(crate) fn wire(channel: Channel) -> Self {
+        Self {
+            inner: Inner::Wire(channel),
+        }
+    }
+
+    pub(crate) fn direct(channel: DirectChannel) -> Self {
+        Self {
+            inner: Inner::Direct(channel),
+        }
+    }
+}
+
+impl fmt::Debug for TestChannel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.inner {
+            Inner::Wire(_) => "http2",
+            Inner::Direct(_) => "direct",
+        };
+        f.debug_struct("TestChannel").field("kind", &kind).finish()
+    }
+}
+
+impl tower::Service<Request<Body>> for TestChannel {
+    type Response = Response<Body>;
+    type Error = BoxError;
+    type Future = ResponseFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        match &mut self.inner {
+            Inner::Wire(channel) => channel.poll_ready(cx).map_err(Into::into),
+            Inner::Direct(_) => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn call(&mut self, request: Request<Body>) -> ResponseFuture {
+        ResponseFuture(match &mut self.inner {
+            Inner::Wire(channel) => Kind::Wire(Box::pin(channel.call(request))),
+            Inner::Direct(channel) => Kind::Direct(channel.call(request)),
+        })
+    }
+}
+
+/// The response future of a [`TestChannel`] call.
+pub struct ResponseFuture(Kind);
+
+enum Kind {
+    Wire(Pin<Box<tonic::transport::channel::ResponseFuture>>),
+    Direct(CallFuture),
+}
+
+impl fmt::Debug for ResponseFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl Future for ResponseFuture {
+    type Output = Result<Response<Body>, BoxError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.0 {
+            Kind::Wire(future) => future.as_mut().poll(cx).map_err(Into::into),
+            Kind::Direct(future) => Pin::new(future).poll(cx),
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! Test servers and ready clients for gRPC services built with [tonic].
+//!
+//! `tonic-testkit` is a dev-dependency for the tests of tonic services and of code that calls
+//! them. A test starts its services in-process in one line, gets a ready typed client, and talks
+//! to the services over the transport it chooses:
+//!
+//! ```
+//! use tonic::Code;
+//! use tonic_testkit::TestServer;
+//! // The probe service of this crate's own tests; in your tests, your generated server/client.
+//! use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+//!
+//! #[tokio::test]
+//! async fn echoes_the_text() {
+//!     // Arrange: start the service and get a client.
+//!     let server = TestServer::builder().add_service(Probe::new().server()).start().await;
+//!     let mut client = server.client(ProbeClient::new);
+//!
+//!     // Act
+//!     let reply = client.unary(ProbeRequest { text: "hi".into(), count: 0 }).await.unwrap();
+//!
+//!     // Assert
+//!     assert_eq!(reply.into_inner().text, "hi");
+//!     server.shutdown().await; // fails the test if the server caught a panic
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! # Transports
+//!
+//! | [`Transport`] | what carries a call | use it for |
+//! |---------------|---------------------|------------|
+//! | [`Direct`](Transport::Direct) | a function call in the test's task; messages still encoded | the fastest tests; a handler panic unwinds with its own backtrace |
+//! | [`Memory`](Transport::Memory) (default) | HTTP/2 over an in-memory pipe per connection | real HTTP/2 without ports |
+//! | [`Tcp`](Transport::Tcp) | HTTP/2 over loopback TCP | a real socket, an address for outside clients |
+//!
+//! The environment variable [`TONIC_TESTKIT_TRANSPORT`](TRANSPORT_ENV)`=direct|memory|tcp` sets
+//! the default for a whole run, so one suite runs over every transport without edits:
+//!
+//! ```text
+//! TONIC_TESTKIT_TRANSPORT=direct cargo test
+//! TONIC_TESTKIT_TRANSPORT=tcp cargo test
+//! ```
+//!
+//! [`TestServerBuilder::transport`] overrides it for one server.
+//!
+//! Every transport keeps what a real tonic server does: client-side request extensions do not
+//! reach the handler, `Request::remote_addr()` is a loopback address, a `grpc-timeout` deadline
+//! is enforced and answered `CANCELLED "Timeout expired"`, and an unknown method is
+//! `UNIMPLEMENTED`.
+//!
+//! # No lost panics, no hanging teardown
+//!
+//! A handler that panics in a server task would normally be invisible: the client gets an
+//! obscure status and the test passes. Here, the call is answered `INTERNAL` with the panic text
+//! and the test fails at [`TestServer::shutdown`] (or when the server is dropped) with every
+//! panic listed. The services are dropped in the test's task after the server's tasks have
+//! ended, so a mockall mock's unmet expectations fail the test over every transport.
+//! `shutdown()` waits a bounded grace period for calls in progress, then aborts them.
+//!
+//! # rstest
+//!
+//! Fixtures build servers and clients; `#[values(..)]` runs one body over every transport.
+//! With the `rstest` feature the crate provides a [`transport`](fn@transport) fixture that
+//! follows the environment variable.
+//!
+//! ```
+//! use rstest::{fixture, rstest};
+//! use tonic_testkit::{TestChannel, TestServer, Transport};
+//! use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+//!
+//! #[fixture]
+//! async fn server(#[default(Transport::Memory)] transport: Transport) -> TestServer {
+//!     TestServer::builder()
+//!         .transport(transport)
+//!         .add_service(Probe::new().server())
+//!         .start()
+//!         .await
+//! }
+//!
+//! #[rstest]
+//! #[tokio::test]
+//! async fn echoes_over_every_transport(
+//!     #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+//! ) {
+//!     let server = server(transport).await;
+//!     let mut client: ProbeClient<TestChannel> = server.client(ProbeClient::new);
+//!     let reply = client.unary(ProbeRequest { text: "hi".into(), count: 0 }).await.unwrap();
+//!     assert_eq!(reply.into_inner().text, "hi");
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! [tonic]: https://docs.rs/tonic
+
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod call;
+mod channel;
+mod panic;
+mod server;
+mod shared;
+// Named apart from the `transport` fixture, which rstest defines in both namespaces.
+#[path = "transport/mod.rs"]
+mod transports;
+
+pub use channel::{ResponseFuture, TestChannel};
+pub use panic::HandlerPanic;
+pub use server::{DEFAULT_GRACE_PERIOD, TestServer, TestServerBuilder};
+#[cfg(feature = "rstest")]
+pub use transports::transport;
+pub use transports::{ParseTransportError, TRANSPORT_ENV, Transport};
+
+/// The error type of boxed services and channels.
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -1,0 +1,471 @@
+//! [`TestServer`]: an in-process gRPC server for one test, and its builder.
+
+use std::{convert::Infallible, fmt, net::SocketAddr, sync::Arc, time::Duration};
+
+use bytes::Bytes;
+use http::{Request, Response, Uri};
+use tonic::{
+    body::Body,
+    server::NamedService,
+    service::{Interceptor, InterceptorLayer, Routes, RoutesBuilder},
+};
+use tower::{
+    Layer, Service, ServiceBuilder, ServiceExt,
+    layer::util::{Identity, Stack},
+    util::BoxCloneService,
+};
+
+use crate::{
+    BoxError, HandlerPanic, TestChannel, Transport,
+    panic::report,
+    shared::Shared,
+    transports::{direct::DirectChannel, memory, tcp},
+};
+
+/// How long [`TestServer::shutdown`] lets calls finish before it aborts them, unless
+/// [`TestServerBuilder::grace_period`] says otherwise.
+pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(1);
+
+/// A running in-process gRPC server: the guard a test holds while it makes calls.
+///
+/// Start one with [`TestServer::builder`], get clients with [`client`](TestServer::client) or
+/// [`channel`](TestServer::channel), and end it with [`shutdown`](TestServer::shutdown) (or by
+/// dropping it). The server runs its tasks on the test's runtime, so
+/// `#[tokio::test(start_paused = true)]` governs its timers too.
+///
+/// What the guard promises:
+///
+/// - **Ready at once.** The first call never fails because the server is not up yet.
+/// - **No lost panics.** A panic in a handler, layer or response stream fails the test: over
+///   [`Memory`](Transport::Memory) and [`Tcp`](Transport::Tcp) the call is answered `INTERNAL`
+///   with the panic text and the test panics at `shutdown().await` or drop, listing every panic;
+///   over [`Direct`](Transport::Direct) it unwinds into the test where it happened.
+/// - **Services are dropped in the test's task** after the server's tasks have ended, so a
+///   mockall mock with unmet expectations fails the test over every transport.
+/// - **Bounded teardown.** `shutdown().await` waits at most the grace period for calls to finish,
+///   then aborts them; no task of the server outlives it.
+///
+/// # Examples
+///
+/// ```
+/// use tonic::Code;
+/// use tonic_testkit::TestServer;
+/// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// // Arrange
+/// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
+/// let mut client = server.client(ProbeClient::new);
+///
+/// // Act
+/// let reply = client.unary(ProbeRequest { text: "hi".into(), count: 0 }).await.unwrap();
+///
+/// // Assert
+/// assert_eq!(reply.into_inner().text, "hi");
+/// server.shutdown().await;
+/// # }
+/// ```
+#[must_use = "the server shuts down when this guard is dropped: keep it in a variable for as long \
+              as the test makes calls"]
+pub struct TestServer {
+    shared: Arc<Shared>,
+    transport: Transport,
+    local_addr: Option<SocketAddr>,
+    services: Vec<&'static str>,
+    grace_period: Duration,
+}
+
+impl TestServer {
+    /// A builder for a server: add services and layers, choose a transport, then `start()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic_testkit::{TestServer, Transport};
+    /// use tonic_testkit_support::Probe;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = TestServer::builder()
+    ///     .add_service(Probe::new().server())
+    ///     .transport(Transport::Tcp)
+    ///     .start()
+    ///     .await;
+    /// assert_eq!(server.transport(), Transport::Tcp);
+    /// # }
+    /// ```
+    pub fn builder() -> TestServerBuilder {
+        TestServerBuilder {
+            routes: RoutesBuilder::default(),
+            services: Vec::new(),
+            layers: ServiceBuilder::new(),
+            transport: None,
+            grace_period: DEFAULT_GRACE_PERIOD,
+        }
+    }
+
+    /// The transport this server is reached over.
+    pub fn transport(&self) -> Transport {
+        self.transport
+    }
+
+    /// A new channel to this server, with its own connection.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic_testkit::TestServer;
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
+    /// let mut client = ProbeClient::new(server.channel()).max_decoding_message_size(1024);
+    ///
+    /// let reply = client.unary(ProbeRequest { text: "ok".into(), count: 0 }).await.unwrap();
+    ///
+    /// assert_eq!(reply.into_inner().text, "ok");
+    /// # }
+    /// ```
+    pub fn channel(&self) -> TestChannel {
+        match (self.transport, self.local_addr) {
+            (Transport::Tcp, Some(addr)) => TestChannel::wire(tcp::channel(&self.shared, addr)),
+            (Transport::Direct, _) => TestChannel::direct(DirectChannel::new(&self.shared)),
+            _ => TestChannel::wire(memory::channel(&self.shared)),
+        }
+    }
+
+    /// A ready typed client on a new channel: pass the generated client's `new`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic_testkit::TestServer;
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
+    /// let mut client = server.client(ProbeClient::new);
+    ///
+    /// let reply = client.unary(ProbeRequest { text: "ok".into(), count: 0 }).await.unwrap();
+    ///
+    /// assert_eq!(reply.into_inner().text, "ok");
+    /// # }
+    /// ```
+    pub fn client<C>(&self, new_client: impl FnOnce(TestChannel) -> C) -> C {
+        new_client(self.channel())
+    }
+
+    /// The address the server listens on: `Some` over [`Transport::Tcp`], `None` otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic_testkit::{TestServer, Transport};
+    /// use tonic_testkit_support::Probe;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = TestServer::builder()
+    ///     .add_service(Probe::new().server())
+    ///     .transport(Transport::Tcp)
+    ///     .start()
+    ///     .await;
+    /// let addr = server.local_addr().unwrap();
+    /// assert!(addr.ip().is_loopback());
+    /// assert_ne!(addr.port(), 0);
+    /// # }
+    /// ```
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.local_addr
+    }
+
+    /// An `http://127.0.0.1:PORT` URI that a client outside the kit (another process, a plain
+    /// tonic `Endpoint`) can use: `Some` over [`Transport::Tcp`], `None` otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic_testkit::{TestServer, Transport};
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = TestServer::builder()
+    ///     .add_service(Probe::new().server())
+    ///     .transport(Transport::Tcp)
+    ///     .start()
+    ///     .await;
+    /// let uri = server.uri().unwrap();
+    /// let mut client = ProbeClient::connect(uri.to_string()).await.unwrap();
+    ///
+    /// let reply = client.unary(ProbeRequest { text: "outside".into(), count: 0 }).await.unwrap();
+    ///
+    /// assert_eq!(reply.into_inner().text, "outside");
+    /// # }
+    /// ```
+    pub fn uri(&self) -> Option<Uri> {
+        let addr = self.local_addr?;
+        Some(
+            format!("http://{addr}")
+                .parse()
+                .expect("an http:// URI built from a SocketAddr"),
+        )
+    }
+
+    /// Takes the panics the server has caught so far, so a test that provokes one on purpose can
+    /// assert on it; the server will not report them again at shutdown.
+    ///
+    /// See [`HandlerPanic`] for an example.
+    pub fn take_panics(&self) -> Vec<HandlerPanic> {
+        self.shared.take_panics()
+    }
+
+    /// Shuts the server down and drops its services in this task.
+    ///
+    /// New connections and calls are refused at once. Calls in progress get the grace period
+    /// ([`DEFAULT_GRACE_PERIOD`] unless [`TestServerBuilder::grace_period`] set one) to finish;
+    /// whatever still runs then (a stuck handler, an open bidi stream) is aborted. When this
+    /// returns, no task of the server is left, and the services have been dropped here, so a
+    /// mock's unmet expectations panic in the test.
+    ///
+    /// Calls made afterwards, through any channel of this server, fail with `UNAVAILABLE` and a
+    /// message saying the server was shut down.
+    ///
+    /// # Panics
+    ///
+    /// - when the server caught panics that the test did not [take](TestServer::take_panics):
+    ///   the message lists each one;
+    /// - when a service panicked as it was dropped (a mock's unmet expectation): the message
+    ///   carries the mock's own;
+    /// - when called a second time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic::Code;
+    /// use tonic_testkit::TestServer;
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
+    /// let mut client = server.client(ProbeClient::new);
+    ///
+    /// server.shutdown().await;
+    ///
+    /// let status = client.unary(ProbeRequest::default()).await.unwrap_err();
+    /// assert_eq!(status.code(), Code::Unavailable);
+    /// assert!(status.message().contains("the test server was shut down"));
+    /// # }
+    /// ```
+    pub async fn shutdown(&self) {
+        if !self.shared.close() {
+            panic!(
+                "TestServer::shutdown() was called twice; the server was already shut down by \
+                 the first call. Call it once, at the end of the test (dropping the server also \
+                 shuts it down)."
+            );
+        }
+        // A task past the grace period is aborted; aborted tasks end at their next poll.
+        let _ = tokio::time::timeout(self.grace_period, self.shared.tasks_ended()).await;
+        self.shared.seal_and_abort();
+        self.shared.tasks_ended().await;
+        self.finish();
+    }
+
+    /// Drops the services here and fails the test with what the server caught.
+    fn finish(&self) {
+        self.shared.release_services();
+        let panics = self.shared.take_panics();
+        if !panics.is_empty() && !std::thread::panicking() {
+            panic!("{}", report(&panics));
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if self.shared.close() {
+            self.shared.seal_and_abort();
+            self.finish();
+        }
+    }
+}
+
+impl fmt::Debug for TestServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestServer")
+            .field("transport", &self.transport)
+            .field("local_addr", &self.local_addr)
+            .field("services", &self.services)
+            .field("grace_period", &self.grace_period)
+            .finish()
+    }
+}
+
+/// Builds a [`TestServer`]: services, layers, transport, grace period.
+///
+/// Services are anything tonic's router accepts (the generated `XServer::new(..)`, a
+/// health or reflection service, an intercepted service). Layers wrap every service, as
+/// `tonic::transport::Server::layer` does: the first one added is the outermost.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tonic::{Request, Status};
+/// use tonic_testkit::{TestServer, Transport};
+/// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+///
+/// fn tag(mut request: Request<()>) -> Result<Request<()>, Status> {
+///     request.metadata_mut().insert("x-tag", "tagged".parse().unwrap());
+///     Ok(request)
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let server = TestServer::builder()
+///     .add_service(Probe::new().server())
+///     .interceptor(tag)
+///     .layer(tower::timeout::TimeoutLayer::new(Duration::from_secs(5)))
+///     .transport(Transport::Memory)
+///     .grace_period(Duration::from_millis(100))
+///     .start()
+///     .await;
+/// let mut client = server.client(ProbeClient::new);
+///
+/// let reply = client.unary(ProbeRequest { text: "meta:x-tag".into(), count: 0 }).await.unwrap();
+///
+/// assert_eq!(reply.into_inner().text, "tagged");
+/// # }
+/// ```
+#[must_use = "a TestServerBuilder does nothing until `.start().await`"]
+pub struct TestServerBuilder<L = Identity> {
+    routes: RoutesBuilder,
+    services: Vec<&'static str>,
+    layers: ServiceBuilder<L>,
+    transport: Option<Transport>,
+    grace_period: Duration,
+}
+
+impl<L> TestServerBuilder<L> {
+    /// Adds a service; any number can be added, each under its own name.
+    ///
+    /// # Panics
+    ///
+    /// When a service with the same name (`package.Service`) was already added.
+    #[track_caller]
+    pub fn add_service<S>(mut self, service: S) -> Self
+    where
+        S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        if self.services.contains(&S::NAME) {
+            panic!(
+                "the service {} was added to this TestServer twice; add each service once (one \
+                 instance serves every call to it)",
+                S::NAME
+            );
+        }
+        self.services.push(S::NAME);
+        self.routes.add_service(service);
+        self
+    }
+
+    /// Wraps every service in a tower layer, as `tonic::transport::Server::layer` does.
+    pub fn layer<T>(self, layer: T) -> TestServerBuilder<Stack<T, L>> {
+        TestServerBuilder {
+            routes: self.routes,
+            services: self.services,
+            layers: self.layers.layer(layer),
+            transport: self.transport,
+            grace_period: self.grace_period,
+        }
+    }
+
+    /// Runs a tonic interceptor before every service.
+    pub fn interceptor<F>(self, interceptor: F) -> TestServerBuilder<Stack<InterceptorLayer<F>, L>>
+    where
+        F: Interceptor,
+    {
+        self.layer(InterceptorLayer::new(interceptor))
+    }
+
+    /// The transport to serve over, instead of the one
+    /// [`TONIC_TESTKIT_TRANSPORT`](crate::TRANSPORT_ENV) chooses.
+    pub fn transport(mut self, transport: Transport) -> Self {
+        self.transport = Some(transport);
+        self
+    }
+
+    /// How long [`TestServer::shutdown`] lets calls in progress finish before aborting them
+    /// (default [`DEFAULT_GRACE_PERIOD`]).
+    pub fn grace_period(mut self, grace_period: Duration) -> Self {
+        self.grace_period = grace_period;
+        self
+    }
+
+    /// Starts the server on the current tokio runtime. Over TCP the listener is bound before
+    /// this returns, so the first call cannot fail for want of a server.
+    ///
+    /// # Panics
+    ///
+    /// - when no service was added;
+    /// - over TCP, when no loopback port can be bound (the message carries the OS error);
+    /// - when [`TONIC_TESTKIT_TRANSPORT`](crate::TRANSPORT_ENV) holds an invalid value and no
+    ///   transport was chosen with [`transport`](TestServerBuilder::transport).
+    pub async fn start<ResBody>(self) -> TestServer
+    where
+        L: Layer<Routes>,
+        L::Service: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + 'static,
+        <L::Service as Service<Request<Body>>>::Future: Send + 'static,
+        <L::Service as Service<Request<Body>>>::Error: Into<BoxError>,
+        ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+        ResBody::Error: Into<BoxError>,
+    {
+        assert!(
+            !self.services.is_empty(),
+            "TestServer::builder() was started with no services: add the service under test \
+             with .add_service(..) before .start()"
+        );
+        let transport = self.transport.unwrap_or_else(Transport::from_env);
+        let services = self.layers.service(self.routes.routes().prepare());
+        let services = BoxCloneService::new(
+            services
+                .map_response(|response| response.map(Body::new))
+                .map_err(Into::into),
+        );
+        let shared = Shared::new(services);
+        let local_addr = match transport {
+            Transport::Tcp => Some(tcp::bind(&shared).await.unwrap_or_else(|err| {
+                panic!("tonic-testkit could not bind a TCP listener on 127.0.0.1:0: {err}")
+            })),
+            Transport::Direct | Transport::Memory => None,
+        };
+        TestServer {
+            shared,
+            transport,
+            local_addr,
+            services: self.services,
+            grace_period: self.grace_period,
+        }
+    }
+}
+
+impl<L> fmt::Debug for TestServerBuilder<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestServerBuilder")
+            .field("services", &self.services)
+            .field("transport", &self.transport)
+            .field("grace_period", &self.grace_period)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,190 @@
+//! The state one running test server shares between its guard, its channels and its tasks.
+
+use std::{
+    future::Future,
+    panic::AssertUnwindSafe,
+    sync::{
+        Arc, Mutex, MutexGuard, PoisonError,
+        atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering},
+    },
+};
+
+use http::{Request, Response};
+use tokio::{sync::Notify, task::AbortHandle};
+use tonic::body::Body;
+use tower::util::BoxCloneService;
+
+use crate::panic::{HandlerPanic, PanicSite};
+
+/// The user's services behind the user's layers, boxed to one type.
+pub(crate) type Stack = BoxCloneService<Request<Body>, Response<Body>, crate::BoxError>;
+
+/// Status message of a call that reaches a server after `shutdown()` or drop.
+pub(crate) const SHUT_DOWN: &str = "tonic-testkit: the test server was shut down, so this call \
+     cannot reach it; make calls before `shutdown()` (or before the server is dropped), or start \
+     a new TestServer";
+
+pub(crate) struct Shared {
+    stack: Mutex<Option<Stack>>,
+    closed: AtomicBool,
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Tasks,
+    panics: Mutex<Vec<HandlerPanic>>,
+    next_port: AtomicU16,
+}
+
+impl Shared {
+    pub(crate) fn new(stack: Stack) -> Arc<Self> {
+        Arc::new(Self {
+            stack: Mutex::new(Some(stack)),
+            closed: AtomicBool::new(false),
+            stop: tokio::sync::watch::channel(false).0,
+            tasks: Tasks::default(),
+            panics: Mutex::new(Vec::new()),
+            next_port: AtomicU16::new(0),
+        })
+    }
+
+    /// A clone of the services, or `None` once the server is shut down.
+    pub(crate) fn stack(&self) -> Option<Stack> {
+        lock(&self.stack).clone()
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Stops new connections and calls and asks running connections to finish gracefully.
+    /// Returns `false` if the server was already closed.
+    pub(crate) fn close(&self) -> bool {
+        let first = !self.closed.swap(true, Ordering::AcqRel);
+        self.stop.send_replace(true);
+        first
+    }
+
+    /// Resolves once `close()` has been called.
+    pub(crate) fn stopping(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut stop = self.stop.subscribe();
+        async move {
+            // The sender lives as long as `Shared`, which outlives every task.
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        }
+    }
+
+    /// A loopback port number for the next in-process connection, so handlers see a distinct,
+    /// stable peer per connection: 40001, 40002, ...
+    pub(crate) fn next_peer_port(&self) -> u16 {
+        40_001 + self.next_port.fetch_add(1, Ordering::Relaxed) % 20_000
+    }
+
+    /// Spawns a server task that `shutdown()` waits for and, past the grace period, aborts.
+    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let mut list = lock(&self.tasks.list);
+        if list.sealed {
+            // The server is past its shutdown: a late connection or call is refused.
+            return;
+        }
+        self.tasks.live.fetch_add(1, Ordering::AcqRel);
+        let guard = TaskGuard(self.clone());
+        let handle = tokio::spawn(async move {
+            let _guard = guard;
+            future.await;
+        });
+        if list.handles.len() == list.handles.capacity() {
+            list.handles.retain(|handle| !handle.is_finished());
+        }
+        list.handles.push(handle.abort_handle());
+    }
+
+    /// Waits until every server task has ended.
+    pub(crate) async fn tasks_ended(&self) {
+        loop {
+            let notified = self.tasks.idle.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.tasks.live.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Aborts every server task (their futures, and the calls they hold, are dropped) and
+    /// refuses new ones.
+    pub(crate) fn seal_and_abort(&self) {
+        let mut list = lock(&self.tasks.list);
+        list.sealed = true;
+        for handle in list.handles.drain(..) {
+            handle.abort();
+        }
+    }
+
+    pub(crate) fn record_panic(&self, panic: HandlerPanic) {
+        lock(&self.panics).push(panic);
+    }
+
+    pub(crate) fn take_panics(&self) -> Vec<HandlerPanic> {
+        std::mem::take(&mut *lock(&self.panics))
+    }
+
+    /// Drops the server's own copy of the services in the caller's task, so that a panic in a
+    /// service's `Drop` (a mock's unmet expectation) is recorded for the test to report.
+    pub(crate) fn release_services(&self) {
+        let stack = lock(&self.stack).take();
+        if let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(move || drop(stack))) {
+            self.record_panic(HandlerPanic::new(PanicSite::Drop, "", payload));
+        }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Reached only when nobody can report any more; keep a panicking service's drop from
+        // aborting the process through a double panic.
+        if let Some(stack) = self.stack.get_mut().ok().and_then(Option::take) {
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(stack)));
+        }
+    }
+}
+
+#[derive(Default)]
+struct Tasks {
+    live: AtomicUsize,
+    idle: Notify,
+    list: Mutex<TaskList>,
+}
+
+#[derive(Default)]
+struct TaskList {
+    sealed: bool,
+    handles: Vec<AbortHandle>,
+}
+
+/// Lives inside each server task's future: dropped when the task ends or is aborted.
+struct TaskGuard(Arc<Shared>);
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.record_panic(HandlerPanic::from_message(
+                PanicSite::Kit,
+                "",
+                "a tonic-testkit server task panicked (see the panic printed above); \
+                 please report it"
+                    .to_owned(),
+            ));
+        }
+        if self.0.tasks.live.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.tasks.idle.notify_waiters();
+        }
+    }
+}
+
+/// Locks a mutex that a panic elsewhere may have poisoned; the data stays consistent because
+/// no critical section here can panic half-way.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}

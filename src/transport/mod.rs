@@ -1,0 +1,233 @@
+//! How a [`TestServer`](crate::TestServer) is reached: [`Transport`] and the code behind each kind.
+
+pub(crate) mod direct;
+pub(crate) mod memory;
+pub(crate) mod tcp;
+
+use std::{fmt, str::FromStr};
+
+/// The environment variable that sets the default [`Transport`] for a whole test run.
+///
+/// Its values are `direct`, `memory` and `tcp`; unset, the default is [`Transport::Memory`].
+/// Any other value makes [`Transport::from_env`] (and so every [`TestServer`](crate::TestServer)
+/// start without an explicit `.transport(..)`) panic with a message that names the valid values.
+pub const TRANSPORT_ENV: &str = "TONIC_TESTKIT_TRANSPORT";
+
+/// How the client handed out by a [`TestServer`](crate::TestServer) reaches the services.
+///
+/// Every transport runs the same services behind the same layers, and the clients built on
+/// [`TestChannel`](crate::TestChannel) are of the same type, so one test body can run over all
+/// three:
+///
+/// | transport | what carries a call | sockets | HTTP/2 | handler panic |
+/// |-----------|---------------------|---------|--------|---------------|
+/// | [`Direct`](Transport::Direct) | a function call in the test's own task | none | no | unwinds into the test |
+/// | [`Memory`](Transport::Memory) | an in-memory duplex pipe per connection | none | yes | `INTERNAL` to the client, test fails at shutdown |
+/// | [`Tcp`](Transport::Tcp) | a loopback TCP connection | `127.0.0.1:0` | yes | `INTERNAL` to the client, test fails at shutdown |
+///
+/// # Examples
+///
+/// ```
+/// use tonic_testkit::Transport;
+///
+/// for transport in Transport::ALL {
+///     let parsed: Transport = transport.to_string().parse().unwrap();
+///     assert_eq!(parsed, transport);
+/// }
+/// assert_eq!(Transport::default(), Transport::Memory);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// No socket and no HTTP/2: the client calls the routed services in the caller's task.
+    ///
+    /// Messages are still encoded and decoded, client-side request extensions are dropped, the
+    /// handler sees a loopback `remote_addr()`, and `grpc-timeout` is enforced with the status a
+    /// tonic server gives (`CANCELLED "Timeout expired"`). A handler panic unwinds into the test
+    /// with its own backtrace.
+    Direct,
+    /// HTTP/2 over an in-memory duplex pipe; each connection gets a fresh pipe. No port is used.
+    #[default]
+    Memory,
+    /// HTTP/2 over TCP on `127.0.0.1`, on a port the kernel chose when the server bound it.
+    Tcp,
+}
+
+impl Transport {
+    /// Every transport, for tests that loop over them.
+    pub const ALL: [Transport; 3] = [Transport::Direct, Transport::Memory, Transport::Tcp];
+
+    /// The transport named by [`TONIC_TESTKIT_TRANSPORT`](TRANSPORT_ENV), or
+    /// [`Transport::Memory`] when it is unset or empty.
+    ///
+    /// # Panics
+    ///
+    /// When the variable holds anything but `direct`, `memory` or `tcp`; the message names the
+    /// value found and the valid ones.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic_testkit::Transport;
+    ///
+    /// // `TONIC_TESTKIT_TRANSPORT=tcp cargo test` runs every test that uses the default over TCP.
+    /// let transport = Transport::from_env();
+    /// assert!(Transport::ALL.contains(&transport));
+    /// ```
+    #[track_caller]
+    pub fn from_env() -> Transport {
+        match std::env::var(TRANSPORT_ENV) {
+            Ok(value) if value.is_empty() => Transport::default(),
+            Ok(value) => match value.parse() {
+                Ok(transport) => transport,
+                Err(err) => panic!("{err}"),
+            },
+            Err(std::env::VarError::NotPresent) => Transport::default(),
+            Err(std::env::VarError::NotUnicode(value)) => {
+                panic!(
+                    "{}",
+                    ParseTransportError(value.to_string_lossy().into_owned())
+                )
+            }
+        }
+    }
+
+    /// The lower-case name used by [`TONIC_TESTKIT_TRANSPORT`](TRANSPORT_ENV).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Transport::Direct => "direct",
+            Transport::Memory => "memory",
+            Transport::Tcp => "tcp",
+        }
+    }
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Transport {
+    type Err = ParseTransportError;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Transport::ALL
+            .into_iter()
+            .find(|transport| transport.name().eq_ignore_ascii_case(value.trim()))
+            .ok_or_else(|| ParseTransportError(value.to_owned()))
+    }
+}
+
+/// A transport name that is not `direct`, `memory` or `tcp`.
+///
+/// # Examples
+///
+/// ```
+/// use tonic_testkit::Transport;
+///
+/// let err = "quic".parse::<Transport>().unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "TONIC_TESTKIT_TRANSPORT=\"quic\" is not a transport: use one of direct, memory, tcp \
+///      (or leave it unset for memory)",
+/// );
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseTransportError(String);
+
+impl fmt::Display for ParseTransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{TRANSPORT_ENV}={:?} is not a transport: use one of direct, memory, tcp \
+             (or leave it unset for memory)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for ParseTransportError {}
+
+/// An rstest fixture: the transport chosen by [`TONIC_TESTKIT_TRANSPORT`](TRANSPORT_ENV).
+///
+/// Name a test argument `transport` to receive it, or use `#[values(..)]` to run a test once per
+/// transport:
+///
+/// ```
+/// use rstest::rstest;
+/// use tonic_testkit::{Transport, transport};
+///
+/// #[rstest]
+/// fn follows_the_environment(transport: Transport) {
+///     assert_eq!(transport, Transport::from_env());
+/// }
+/// assert_eq!(transport::default(), Transport::from_env());
+/// ```
+#[cfg(feature = "rstest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rstest")))]
+#[rstest::fixture]
+pub fn transport() -> Transport {
+    Transport::from_env()
+}
+
+/// Serves one HTTP/2 connection as a tonic server would, in a server task: graceful shutdown
+/// when the server stops, and every per-call task spawned through the server so that
+/// `shutdown()` can wait for it or abort it.
+pub(crate) fn serve_connection<IO>(
+    shared: &std::sync::Arc<crate::shared::Shared>,
+    io: IO,
+    info: tonic::transport::server::TcpConnectInfo,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = WireService {
+        shared: shared.clone(),
+        info,
+    };
+    let executor = ServerExecutor(shared.clone());
+    let stopping = shared.stopping();
+    shared.spawn(async move {
+        let connection = hyper::server::conn::http2::Builder::new(executor)
+            .timer(hyper_util::rt::TokioTimer::new())
+            .serve_connection(hyper_util::rt::TokioIo::new(io), service);
+        tokio::pin!(connection);
+        tokio::select! {
+            _ = connection.as_mut() => {}
+            () = stopping => {
+                connection.as_mut().graceful_shutdown();
+                let _ = connection.await;
+            }
+        }
+    });
+}
+
+/// The per-connection service: inserts the connection info and runs the call.
+struct WireService {
+    shared: std::sync::Arc<crate::shared::Shared>,
+    info: tonic::transport::server::TcpConnectInfo,
+}
+
+impl hyper::service::Service<http::Request<hyper::body::Incoming>> for WireService {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = crate::BoxError;
+    type Future = crate::call::CallFuture;
+
+    fn call(&self, request: http::Request<hyper::body::Incoming>) -> Self::Future {
+        let mut request = request.map(tonic::body::Body::new);
+        request.extensions_mut().insert(self.info.clone());
+        crate::call::serve(&self.shared, request, crate::call::Mode::Wire)
+    }
+}
+
+/// Spawns hyper's per-call tasks as server tasks.
+#[derive(Clone)]
+struct ServerExecutor(std::sync::Arc<crate::shared::Shared>);
+
+impl<F> hyper::rt::Executor<F> for ServerExecutor
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    fn execute(&self, future: F) {
+        self.0.spawn(future);
+    }
+}

@@ -1,0 +1,93 @@
+//! The TCP transport: a listener bound to `127.0.0.1:0` and kept, so no other process can take
+//! the port between choosing and binding it; TCP_NODELAY on both ends.
+
+use std::{
+    future::Future,
+    io,
+    net::{Ipv4Addr, SocketAddr},
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use http::Uri;
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tonic::transport::{Channel, Endpoint, server::TcpConnectInfo};
+
+use crate::shared::{SHUT_DOWN, Shared};
+
+/// Binds the listener and starts accepting; returns the bound address.
+pub(crate) async fn bind(shared: &Arc<Shared>) -> io::Result<SocketAddr> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+    let addr = listener.local_addr()?;
+    let stopping = shared.stopping();
+    let accepting = shared.clone();
+    shared.spawn(async move {
+        tokio::select! {
+            () = stopping => {}
+            () = accept(&accepting, &listener) => {}
+        }
+    });
+    Ok(addr)
+}
+
+async fn accept(shared: &Arc<Shared>, listener: &TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, remote_addr)) => {
+                // Without TCP_NODELAY the first call on a connection waits for a delayed ACK.
+                let _ = stream.set_nodelay(true);
+                let info = TcpConnectInfo {
+                    local_addr: stream.local_addr().ok(),
+                    remote_addr: Some(remote_addr),
+                };
+                super::serve_connection(shared, stream, info);
+            }
+            // Errors of one connection (reset before accept, out of descriptors) must not stop
+            // the server; let other tasks run before trying again.
+            Err(_) => tokio::task::yield_now().await,
+        }
+    }
+}
+
+/// A lazily connecting channel to the server at `addr`.
+pub(crate) fn channel(shared: &Arc<Shared>, addr: SocketAddr) -> Channel {
+    let endpoint = Endpoint::from_shared(format!("http://{addr}"))
+        .expect("an http:// URI built from a SocketAddr is valid");
+    endpoint.connect_with_connector_lazy(Connector {
+        shared: shared.clone(),
+        addr,
+    })
+}
+
+#[derive(Clone)]
+struct Connector {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+}
+
+type Connecting = Pin<Box<dyn Future<Output = io::Result<TokioIo<TcpStream>>> + Send>>;
+
+impl tower::Service<Uri> for Connector {
+    type Response = TokioIo<TcpStream>;
+    type Error = io::Error;
+    type Future = Connecting;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _uri: Uri) -> Connecting {
+        let closed = self.shared.is_closed();
+        let addr = self.addr;
+        Box::pin(async move {
+            if closed {
+                return Err(io::Error::new(io::ErrorKind::ConnectionRefused, SHUT_DOWN));
+            }
+            let stream = TcpStream::connect(addr).await?;
+            stream.set_nodelay(true)?;
+            Ok(TokioIo::new(stream))
+        })
+    }
+}
