@@ -43,9 +43,7 @@ pub(crate) fn serve(shared: &Arc<Shared>, request: Request<Body>, mode: Mode) ->
         _ => shared.stack(),
     };
     let inner: Inner = match stack {
-        None => Box::pin(std::future::ready(Ok(
-            Status::unavailable(SHUT_DOWN).into_http()
-        ))),
+        None => Box::pin(std::future::ready(Ok(Status::unavailable(SHUT_DOWN).into_http()))),
         Some(stack) => {
             let deadline = grpc_timeout(request.headers());
             let call = stack.oneshot(request);
@@ -61,12 +59,7 @@ pub(crate) fn serve(shared: &Arc<Shared>, request: Request<Body>, mode: Mode) ->
             })
         }
     };
-    CallFuture {
-        inner: Some(inner),
-        shared: shared.clone(),
-        uri,
-        mode,
-    }
+    CallFuture { inner: Some(inner), shared: shared.clone(), uri, mode }
 }
 
 /// What tonic's server does with a service error: a `Status` (or a deadline) becomes a status
@@ -91,10 +84,7 @@ impl Future for CallFuture {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let inner = this
-            .inner
-            .as_mut()
-            .expect("CallFuture polled after it completed");
+        let inner = this.inner.as_mut().expect("CallFuture polled after it completed");
         let outcome = catch_unwind(AssertUnwindSafe(|| inner.as_mut().poll(cx)));
         match outcome {
             Ok(Poll::Pending) => Poll::Pending,
@@ -144,13 +134,7 @@ impl http_body::Body for CatchPanicBody {
             Ok(poll) => poll,
             Err(payload) => {
                 let _ = catch_unwind(AssertUnwindSafe(|| this.inner = None));
-                let status = caught(
-                    &this.shared,
-                    PanicSite::Stream,
-                    &this.uri,
-                    this.mode,
-                    payload,
-                );
+                let status = caught(&this.shared, PanicSite::Stream, &this.uri, this.mode, payload);
                 let mut trailers = HeaderMap::new();
                 match status.add_header(&mut trailers) {
                     Ok(()) => Poll::Ready(Some(Ok(Frame::trailers(trailers)))),
@@ -161,9 +145,7 @@ impl http_body::Body for CatchPanicBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner
-            .as_ref()
-            .is_none_or(http_body::Body::is_end_stream)
+        self.inner.as_ref().is_none_or(http_body::Body::is_end_stream)
     }
 
     fn size_hint(&self) -> http_body::SizeHint {
@@ -184,10 +166,11 @@ fn caught(
 ) -> Status {
     let panic = HandlerPanic::from_message(site, uri.path(), crate::panic::payload_text(&*payload));
     let status = panic.status();
-    shared.record_panic(panic);
     if mode == Mode::Direct {
+        shared.record_panic(panic.unwound());
         resume_unwind(payload);
     }
+    shared.record_panic(panic);
     status
 }
 

@@ -58,15 +58,11 @@ enum Inner {
 
 impl TestChannel {
     pub(crate) fn wire(channel: Channel) -> Self {
-        Self {
-            inner: Inner::Wire(channel),
-        }
+        Self { inner: Inner::Wire(channel) }
     }
 
     pub(crate) fn direct(channel: DirectChannel) -> Self {
-        Self {
-            inner: Inner::Direct(channel),
-        }
+        Self { inner: Inner::Direct(channel) }
     }
 }
 

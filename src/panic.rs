@@ -62,6 +62,7 @@ pub struct HandlerPanic {
     site: PanicSite,
     method: String,
     message: String,
+    unwound: bool,
 }
 
 impl HandlerPanic {
@@ -70,11 +71,13 @@ impl HandlerPanic {
     }
 
     pub(crate) fn from_message(site: PanicSite, method: &str, message: String) -> Self {
-        Self {
-            site,
-            method: method.to_owned(),
-            message,
-        }
+        Self { site, method: method.to_owned(), message, unwound: false }
+    }
+
+    /// Marks a panic that was resumed in the caller's task (direct transport) rather than
+    /// answered with a status.
+    pub(crate) fn unwound(self) -> Self {
+        Self { unwound: true, ..self }
     }
 
     /// The full method path of the call that panicked (`/package.Service/Method`), or `""` for a
@@ -96,9 +99,7 @@ impl HandlerPanic {
 
 impl fmt::Display for HandlerPanic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Self {
-            method, message, ..
-        } = self;
+        let Self { method, message, .. } = self;
         match self.site {
             PanicSite::Call => write!(f, "the handler for {method} panicked: {message}"),
             PanicSite::Stream => {
@@ -123,15 +124,30 @@ pub(crate) fn report(panics: &[HandlerPanic]) -> String {
     for panic in panics {
         report.push_str("  - ");
         report.push_str(&panic.to_string());
-        if matches!(panic.site, PanicSite::Call | PanicSite::Stream) {
-            report.push_str(" (the client was answered INTERNAL)");
+        match (panic.site, panic.unwound) {
+            (PanicSite::Call | PanicSite::Stream, false) => {
+                report.push_str(" (the client was answered INTERNAL)");
+            }
+            (PanicSite::Call | PanicSite::Stream, true) => {
+                report.push_str(" (it unwound into the task that made the call)");
+            }
+            _ => {}
         }
         report.push('\n');
     }
-    report.push_str(
-        "Fix the code that panicked; if the test provokes a handler panic on purpose, take it \
-         with `server.take_panics()` and assert on it.",
-    );
+    if panics.iter().any(|panic| matches!(panic.site, PanicSite::Call | PanicSite::Stream)) {
+        report.push_str(
+            "Fix the code that panicked; if the test provokes a handler panic on purpose, take \
+             it with `server.take_panics()` and assert on it.\n",
+        );
+    }
+    if panics.iter().any(|panic| panic.site == PanicSite::Drop) {
+        report.push_str(
+            "A mock panics when it is dropped with unmet expectations: make the calls it \
+             expects, or change its `times(..)`.\n",
+        );
+    }
+    report.pop();
     report
 }
 

@@ -208,11 +208,35 @@ impl TestServer {
     /// ```
     pub fn uri(&self) -> Option<Uri> {
         let addr = self.local_addr?;
-        Some(
-            format!("http://{addr}")
-                .parse()
-                .expect("an http:// URI built from a SocketAddr"),
-        )
+        Some(format!("http://{addr}").parse().expect("an http:// URI built from a SocketAddr"))
+    }
+
+    /// Cuts every open connection to this server, as a crashed peer or a broken network would,
+    /// and returns how many were open. Calls in progress on them fail on the client side with a
+    /// transport error; channels reconnect on their next call, so the server stays usable.
+    /// Over [`Transport::Direct`] there are no connections and this returns 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic_testkit::{TestServer, Transport};
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = TestServer::builder()
+    ///     .transport(Transport::Memory)
+    ///     .add_service(Probe::new().server())
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(ProbeClient::new);
+    /// client.unary(ProbeRequest::default()).await.unwrap();
+    ///
+    /// assert_eq!(server.drop_connections(), 1);
+    /// # }
+    /// ```
+    pub fn drop_connections(&self) -> usize {
+        self.shared.drop_connections()
     }
 
     /// Takes the panics the server has caught so far, so a test that provokes one on purpose can
@@ -227,7 +251,8 @@ impl TestServer {
     ///
     /// New connections and calls are refused at once. Calls in progress get the grace period
     /// ([`DEFAULT_GRACE_PERIOD`] unless [`TestServerBuilder::grace_period`] set one) to finish;
-    /// whatever still runs then (a stuck handler, an open bidi stream) is aborted. When this
+    /// whatever still runs then (a stuck handler, an open bidi stream) is aborted, and its
+    /// client sees what it would see if a real server died: `UNKNOWN "transport error"`. When this
     /// returns, no task of the server is left, and the services have been dropped here, so a
     /// mock's unmet expectations panic in the test.
     ///
@@ -439,9 +464,7 @@ impl<L> TestServerBuilder<L> {
         let transport = self.transport.unwrap_or_else(Transport::from_env);
         let services = self.layers.service(self.routes.routes().prepare());
         let services = BoxCloneService::new(
-            services
-                .map_response(|response| response.map(Body::new))
-                .map_err(Into::into),
+            services.map_response(|response| response.map(Body::new)).map_err(Into::into),
         );
         let shared = Shared::new(services);
         let local_addr = match transport {

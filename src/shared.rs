@@ -30,6 +30,7 @@ pub(crate) struct Shared {
     stop: tokio::sync::watch::Sender<bool>,
     tasks: Tasks,
     panics: Mutex<Vec<HandlerPanic>>,
+    connections: Mutex<Vec<AbortHandle>>,
     next_port: AtomicU16,
 }
 
@@ -41,6 +42,7 @@ impl Shared {
             stop: tokio::sync::watch::channel(false).0,
             tasks: Tasks::default(),
             panics: Mutex::new(Vec::new()),
+            connections: Mutex::new(Vec::new()),
             next_port: AtomicU16::new(0),
         })
     }
@@ -78,14 +80,14 @@ impl Shared {
     }
 
     /// Spawns a server task that `shutdown()` waits for and, past the grace period, aborts.
-    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F)
+    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F) -> Option<AbortHandle>
     where
         F: Future<Output = ()> + Send + 'static,
     {
         let mut list = lock(&self.tasks.list);
         if list.sealed {
             // The server is past its shutdown: a late connection or call is refused.
-            return;
+            return None;
         }
         self.tasks.live.fetch_add(1, Ordering::AcqRel);
         let guard = TaskGuard(self.clone());
@@ -97,6 +99,24 @@ impl Shared {
             list.handles.retain(|handle| !handle.is_finished());
         }
         list.handles.push(handle.abort_handle());
+        Some(handle.abort_handle())
+    }
+
+    /// Remembers a connection task, so that `drop_connections` can cut it.
+    pub(crate) fn add_connection(&self, connection: AbortHandle) {
+        let mut connections = lock(&self.connections);
+        if connections.len() == connections.capacity() {
+            connections.retain(|connection| !connection.is_finished());
+        }
+        connections.push(connection);
+    }
+
+    /// Cuts every open connection; returns how many were open.
+    pub(crate) fn drop_connections(&self) -> usize {
+        let connections = std::mem::take(&mut *lock(&self.connections));
+        let open = connections.iter().filter(|connection| !connection.is_finished()).count();
+        connections.iter().for_each(AbortHandle::abort);
+        open
     }
 
     /// Waits until every server task has ended.

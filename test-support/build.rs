@@ -4,13 +4,8 @@ use std::{env, path::PathBuf};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?).join("../proto/testkit");
-    println!(
-        "cargo:rerun-if-changed={}",
-        proto_dir.join("probe.proto").display()
-    );
+    println!("cargo:rerun-if-changed={}", proto_dir.join("probe.proto").display());
     let fds = protox::compile(["probe.proto"], [&proto_dir])?;
-    tonic_prost_build::configure()
-        .generate_default_stubs(true)
-        .compile_fds(fds)?;
+    tonic_prost_build::configure().generate_default_stubs(true).compile_fds(fds)?;
     Ok(())
 }

@@ -11,18 +11,12 @@ use tonic_testkit::{TestChannel, TestServer, Transport};
 use tonic_testkit_support::{ClientMarker, Probe, ProbeClient, ProbeRequest};
 
 fn probe(text: &str, count: u32) -> ProbeRequest {
-    ProbeRequest {
-        text: text.to_owned(),
-        count,
-    }
+    ProbeRequest { text: text.to_owned(), count }
 }
 
 async fn start(transport: Transport) -> (TestServer, ProbeClient<TestChannel>) {
-    let server = TestServer::builder()
-        .transport(transport)
-        .add_service(Probe::new().server())
-        .start()
-        .await;
+    let server =
+        TestServer::builder().transport(transport).add_service(Probe::new().server()).start().await;
     let client = server.client(ProbeClient::new);
     (server, client)
 }
@@ -56,17 +50,9 @@ async fn all_four_rpc_shapes_round_trip(
         .await;
 
     assert_eq!(unary.text, "one", "{transport}");
-    assert_eq!(
-        (gathered.text.as_str(), gathered.index),
-        ("a,b,c", 3),
-        "{transport}"
-    );
+    assert_eq!((gathered.text.as_str(), gathered.index), ("a,b,c", 3), "{transport}");
     assert_eq!(replies, ["reply 0", "reply 1", "reply 2"], "{transport}");
-    assert_eq!(
-        echoes,
-        [("x".to_owned(), 0), ("y".to_owned(), 1)],
-        "{transport}"
-    );
+    assert_eq!(echoes, [("x".to_owned(), 0), ("y".to_owned(), 1)], "{transport}");
     server.shutdown().await;
 }
 
@@ -92,23 +78,10 @@ async fn handlers_see_a_loopback_peer_address(
 ) {
     let (server, mut client) = start(transport).await;
 
-    let peer = client
-        .unary(probe("peer", 0))
-        .await
-        .unwrap()
-        .into_inner()
-        .text;
-    let local = client
-        .unary(probe("local", 0))
-        .await
-        .unwrap()
-        .into_inner()
-        .text;
+    let peer = client.unary(probe("peer", 0)).await.unwrap().into_inner().text;
+    let local = client.unary(probe("local", 0)).await.unwrap().into_inner().text;
 
-    assert!(
-        peer.starts_with("Some(127.0.0.1:"),
-        "{transport}: remote_addr() was {peer}"
-    );
+    assert!(peer.starts_with("Some(127.0.0.1:"), "{transport}: remote_addr() was {peer}");
     let expected_local = match server.local_addr() {
         Some(addr) => format!("Some({addr})"),
         None => "Some(127.0.0.1:50051)".to_owned(),
@@ -162,11 +135,7 @@ async fn an_unknown_method_is_unimplemented(
 
     let status = client.unary(probe("x", 0)).await.unwrap_err();
 
-    assert_eq!(
-        status.code(),
-        Code::Unimplemented,
-        "{transport}: {status:?}"
-    );
+    assert_eq!(status.code(), Code::Unimplemented, "{transport}: {status:?}");
     server.shutdown().await;
 }
 

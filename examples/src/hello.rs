@@ -24,8 +24,6 @@ impl HelloService for Greeter {
         if greeting.is_empty() {
             return Err(Status::invalid_argument("greeting must not be empty"));
         }
-        Ok(Response::new(HelloResponse {
-            reply: format!("Hello, {greeting}!"),
-        }))
+        Ok(Response::new(HelloResponse { reply: format!("Hello, {greeting}!") }))
     }
 }

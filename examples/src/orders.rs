@@ -64,20 +64,13 @@ impl orders_server::Orders for Orders {
         while let Some(update) = updates.message().await? {
             self.address_of(&update.order_id)?;
             let address = update.address.unwrap_or_default();
-            self.book
-                .lock()
-                .unwrap()
-                .insert(update.order_id.clone(), address.clone());
+            self.book.lock().unwrap().insert(update.order_id.clone(), address.clone());
             last = Some((update.order_id, address));
             count += 1;
         }
         let (order_id, address) =
             last.ok_or_else(|| Status::invalid_argument("no address updates were sent"))?;
-        Ok(Response::new(UpdateOrderResponse {
-            order_id,
-            updates: count,
-            address: Some(address),
-        }))
+        Ok(Response::new(UpdateOrderResponse { order_id, updates: count, address: Some(address) }))
     }
 
     type WatchOrderStream = EventStream<OrderEvent>;
@@ -95,10 +88,7 @@ impl orders_server::Orders for Orders {
             OrderStatus::Delivered,
         ];
         let events = tokio_stream::iter(statuses).map(move |status| {
-            Ok(OrderEvent {
-                order_id: order_id.clone(),
-                status: status.into(),
-            })
+            Ok(OrderEvent { order_id: order_id.clone(), status: status.into() })
         });
         Ok(Response::new(Box::pin(events)))
     }

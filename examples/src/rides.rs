@@ -39,9 +39,7 @@ impl rides_server::Rides for Rides {
             return Err(Status::invalid_argument("car_id: empty"));
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        Ok(Response::new(StartResponse {
-            id: format!("ride-{id}"),
-        }))
+        Ok(Response::new(StartResponse { id: format!("ride-{id}") }))
     }
 
     async fn track(
@@ -52,9 +50,7 @@ impl rides_server::Rides for Rides {
         let mut count = 0;
         while let Some(event) = events.message().await? {
             if event.car_id.is_empty() {
-                return Err(Status::invalid_argument(format!(
-                    "event {count}: car_id: empty"
-                )));
+                return Err(Status::invalid_argument(format!("event {count}: car_id: empty")));
             }
             count += 1;
         }
@@ -90,10 +86,7 @@ impl<S> tower::Layer<S> for TimingLayer {
     type Service = Timing<S>;
 
     fn layer(&self, inner: S) -> Timing<S> {
-        Timing {
-            inner,
-            timings: self.timings.clone(),
-        }
+        Timing { inner, timings: self.timings.clone() }
     }
 }
 

@@ -44,8 +44,6 @@ impl UserService for Users {
         &self,
         _request: Request<ListUsersRequest>,
     ) -> Result<Response<ListUsersResponse>, Status> {
-        Ok(Response::new(ListUsersResponse {
-            users: self.users.clone(),
-        }))
+        Ok(Response::new(ListUsersResponse { users: self.users.clone() }))
     }
 }

@@ -22,10 +22,7 @@ pub(crate) struct DirectChannel {
 
 impl DirectChannel {
     pub(crate) fn new(shared: &Arc<Shared>) -> Self {
-        Self {
-            shared: shared.clone(),
-            info: super::memory::connect_info(shared),
-        }
+        Self { shared: shared.clone(), info: super::memory::connect_info(shared) }
     }
 
     /// Makes the request look as it does after a real hop: the client's extensions stay behind,

@@ -30,10 +30,7 @@ pub(crate) fn channel(shared: &Arc<Shared>) -> Channel {
 /// The connection info an in-process connection presents to handlers.
 pub(crate) fn connect_info(shared: &Shared) -> TcpConnectInfo {
     let peer = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), shared.next_peer_port());
-    TcpConnectInfo {
-        local_addr: Some(IN_PROCESS_SERVER_ADDR),
-        remote_addr: Some(peer),
-    }
+    TcpConnectInfo { local_addr: Some(IN_PROCESS_SERVER_ADDR), remote_addr: Some(peer) }
 }
 
 #[derive(Clone)]

@@ -83,10 +83,7 @@ impl Transport {
             },
             Err(std::env::VarError::NotPresent) => Transport::default(),
             Err(std::env::VarError::NotUnicode(value)) => {
-                panic!(
-                    "{}",
-                    ParseTransportError(value.to_string_lossy().into_owned())
-                )
+                panic!("{}", ParseTransportError(value.to_string_lossy().into_owned()))
             }
         }
     }
@@ -180,13 +177,10 @@ pub(crate) fn serve_connection<IO>(
 ) where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let service = WireService {
-        shared: shared.clone(),
-        info,
-    };
+    let service = WireService { shared: shared.clone(), info };
     let executor = ServerExecutor(shared.clone());
     let stopping = shared.stopping();
-    shared.spawn(async move {
+    let task = shared.spawn(async move {
         let connection = hyper::server::conn::http2::Builder::new(executor)
             .timer(hyper_util::rt::TokioTimer::new())
             .serve_connection(hyper_util::rt::TokioIo::new(io), service);
@@ -199,6 +193,9 @@ pub(crate) fn serve_connection<IO>(
             }
         }
     });
+    if let Some(task) = task {
+        shared.add_connection(task);
+    }
 }
 
 /// The per-connection service: inserts the connection info and runs the call.

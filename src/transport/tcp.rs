@@ -55,10 +55,7 @@ async fn accept(shared: &Arc<Shared>, listener: &TcpListener) {
 pub(crate) fn channel(shared: &Arc<Shared>, addr: SocketAddr) -> Channel {
     let endpoint = Endpoint::from_shared(format!("http://{addr}"))
         .expect("an http:// URI built from a SocketAddr is valid");
-    endpoint.connect_with_connector_lazy(Connector {
-        shared: shared.clone(),
-        addr,
-    })
+    endpoint.connect_with_connector_lazy(Connector { shared: shared.clone(), addr })
 }
 
 #[derive(Clone)]

@@ -46,10 +46,20 @@ pub type ReplyStream = Pin<Box<dyn Stream<Item = Result<ProbeReply, Status>> + S
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientMarker;
 
-/// The probe service. Clones share the hang counter.
-#[derive(Clone, Debug, Default)]
+/// The probe service. Clones share the hang counters.
+#[derive(Clone, Debug)]
 pub struct Probe {
     dropped_hangs: Arc<AtomicUsize>,
+    started_hangs: Arc<tokio::sync::watch::Sender<usize>>,
+}
+
+impl Default for Probe {
+    fn default() -> Self {
+        Self {
+            dropped_hangs: Arc::default(),
+            started_hangs: Arc::new(tokio::sync::watch::channel(0).0),
+        }
+    }
 }
 
 impl Probe {
@@ -63,12 +73,19 @@ impl Probe {
         ProbeServer::new(self.clone())
     }
 
-    /// How many hanging calls (`hang`, `endless`) have been dropped by the server so far.
+    /// How many open calls (`hang`, `endless`, bidi streams) the server has dropped so far.
     pub fn dropped_hangs(&self) -> usize {
         self.dropped_hangs.load(Ordering::SeqCst)
     }
 
+    /// Waits until `count` open calls (`hang`, `endless`, bidi streams) have started.
+    pub async fn hangs_started(&self, count: usize) {
+        let mut started = self.started_hangs.subscribe();
+        started.wait_for(|started| *started >= count).await.expect("the probe owns the sender");
+    }
+
     fn hang_guard(&self) -> HangGuard {
+        self.started_hangs.send_modify(|started| *started += 1);
         HangGuard(self.dropped_hangs.clone())
     }
 
@@ -77,17 +94,12 @@ impl Probe {
             panic!("{message}");
         }
         if let Some(ms) = text.strip_prefix("sleep:") {
-            let ms: u64 = ms
-                .parse()
-                .map_err(|_| Status::invalid_argument("sleep:MS"))?;
+            let ms: u64 = ms.parse().map_err(|_| Status::invalid_argument("sleep:MS"))?;
             tokio::time::sleep(Duration::from_millis(ms)).await;
             return Ok(format!("slept {ms} ms"));
         }
         if let Some(key) = text.strip_prefix("meta:") {
-            let value = request
-                .metadata()
-                .get(key)
-                .map(|v| v.to_str().unwrap_or("<binary>"));
+            let value = request.metadata().get(key).map(|v| v.to_str().unwrap_or("<binary>"));
             return Ok(value.unwrap_or("<missing>").to_owned());
         }
         Ok(match text {
@@ -116,10 +128,7 @@ impl Drop for HangGuard {
 }
 
 fn reply(text: impl Into<String>, index: u32) -> ProbeReply {
-    ProbeReply {
-        text: text.into(),
-        index,
-    }
+    ProbeReply { text: text.into(), index }
 }
 
 #[tonic::async_trait]

@@ -1,0 +1,191 @@
+//! Teardown: bounded graceful shutdown, nothing of the server left after it, clear errors for
+//! calls after it, and clear panics for misuse.
+
+use std::time::Duration;
+
+use rstest::rstest;
+use tokio::time::Instant;
+use tokio_stream::StreamExt;
+use tonic::Code;
+use tonic_testkit::{DEFAULT_GRACE_PERIOD, TestServer, Transport};
+use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+
+fn probe(text: &str, count: u32) -> ProbeRequest {
+    ProbeRequest { text: text.to_owned(), count }
+}
+
+const SHUT_DOWN: &str = "tonic-testkit: the test server was shut down, so this call cannot \
+reach it; make calls before `shutdown()` (or before the server is dropped), or start a new \
+TestServer";
+
+async fn start(transport: Transport, probe: &Probe) -> TestServer {
+    TestServer::builder().transport(transport).add_service(probe.server()).start().await
+}
+
+#[rstest]
+#[tokio::test(start_paused = true)]
+async fn shutdown_aborts_a_stuck_handler_after_the_grace_period(
+    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let service = Probe::new();
+    let server = start(transport, &service).await;
+    let mut client = server.client(ProbeClient::new);
+    let call = tokio::spawn(async move { client.unary(probe("hang", 0)).await });
+    service.hangs_started(1).await;
+    let began = Instant::now();
+
+    server.shutdown().await;
+
+    assert_eq!(began.elapsed(), DEFAULT_GRACE_PERIOD, "{transport}");
+    assert_eq!(service.dropped_hangs(), 1, "{transport}: the handler outlived shutdown()");
+    // As when a real server dies mid-call: the connection breaks under the call.
+    let status = call.await.unwrap().unwrap_err();
+    assert_eq!(
+        (status.code(), status.message()),
+        (Code::Unknown, "transport error"),
+        "{transport}"
+    );
+}
+
+#[rstest]
+#[tokio::test(start_paused = true)]
+async fn shutdown_closes_an_open_bidi_stream_after_the_grace_period(
+    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let service = Probe::new();
+    let server = TestServer::builder()
+        .transport(transport)
+        .add_service(service.server())
+        .grace_period(Duration::from_millis(250))
+        .start()
+        .await;
+    let mut client = server.client(ProbeClient::new);
+    let (sender, requests) = tokio::sync::mpsc::channel(4);
+    sender.send(probe("first", 0)).await.unwrap();
+    let mut replies = client
+        .bidi(tokio_stream::wrappers::ReceiverStream::new(requests))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(replies.next().await.unwrap().unwrap().text, "first");
+    let began = Instant::now();
+
+    server.shutdown().await;
+
+    assert_eq!(began.elapsed(), Duration::from_millis(250), "{transport}");
+    assert_eq!(service.dropped_hangs(), 1, "{transport}: the bidi stream outlived shutdown()");
+    let end = replies.next().await;
+    assert!(matches!(end, Some(Err(_))), "{transport}: the client stream ended with {end:?}");
+    drop(sender);
+}
+
+#[rstest]
+#[tokio::test(start_paused = true)]
+async fn shutdown_lets_a_call_in_progress_finish_within_the_grace_period(
+    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let service = Probe::new();
+    let server = start(transport, &service).await;
+    let mut client = server.client(ProbeClient::new);
+    let mut probe_client = client.clone();
+    // The call reaches the handler before shutdown begins: wait for a hang on a second call.
+    let slow = tokio::spawn(async move { client.unary(probe("sleep:300", 0)).await });
+    let hang = tokio::spawn(async move { probe_client.unary(probe("hang", 0)).await });
+    service.hangs_started(1).await;
+
+    server.shutdown().await;
+
+    assert_eq!(slow.await.unwrap().unwrap().into_inner().text, "slept 300 ms", "{transport}");
+    assert!(hang.await.unwrap().is_err());
+}
+
+#[rstest]
+#[tokio::test]
+async fn calls_after_shutdown_are_unavailable_and_say_why(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let server = start(transport, &Probe::new()).await;
+    let mut used = server.client(ProbeClient::new);
+    used.unary(probe("warm", 0)).await.unwrap();
+    let mut unused = server.client(ProbeClient::new);
+
+    server.shutdown().await;
+
+    for client in [&mut used, &mut unused] {
+        let mut status = client.unary(probe("late", 0)).await.unwrap_err();
+        if status.code() != Code::Unavailable || status.message() != SHUT_DOWN {
+            // A channel may first learn that its old connection closed; the retry reconnects.
+            status = client.unary(probe("late", 0)).await.unwrap_err();
+        }
+        assert_eq!(status.code(), Code::Unavailable, "{transport}: {status:?}");
+        assert_eq!(status.message(), SHUT_DOWN, "{transport}");
+    }
+}
+
+#[tokio::test]
+async fn the_tcp_port_is_closed_after_shutdown() {
+    let server = start(Transport::Tcp, &Probe::new()).await;
+    let addr = server.local_addr().unwrap();
+
+    server.shutdown().await;
+
+    let refused = tokio::net::TcpStream::connect(addr).await.unwrap_err();
+    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+}
+
+#[rstest]
+#[tokio::test]
+async fn dropping_the_server_shuts_it_down(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let service = Probe::new();
+    let server = start(transport, &service).await;
+    let mut client = server.client(ProbeClient::new);
+
+    drop(server);
+
+    let status = client.unary(probe("late", 0)).await.unwrap_err();
+    assert_eq!((status.code(), status.message()), (Code::Unavailable, SHUT_DOWN), "{transport}");
+}
+
+#[tokio::test]
+#[should_panic(expected = "TestServer::shutdown() was called twice; the server was already shut \
+down by the first call. Call it once, at the end of the test (dropping the server also shuts it \
+down).")]
+async fn shutdown_twice_panics() {
+    let server = start(Transport::Memory, &Probe::new()).await;
+    server.shutdown().await;
+
+    server.shutdown().await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "TestServer::builder() was started with no services: add the service \
+under test with .add_service(..) before .start()")]
+async fn starting_without_services_panics() {
+    let _server = TestServer::builder().start().await;
+}
+
+#[test]
+#[should_panic(expected = "the service probe.Probe was added to this TestServer twice; add each \
+service once (one instance serves every call to it)")]
+fn adding_a_service_twice_panics() {
+    let probe = Probe::new();
+    let _builder = TestServer::builder().add_service(probe.server()).add_service(probe.server());
+}
+
+#[tokio::test]
+async fn direct_shutdown_does_not_wait_for_calls_it_cannot_abort() {
+    let service = Probe::new();
+    let server = start(Transport::Direct, &service).await;
+    let mut client = server.client(ProbeClient::new);
+    let call = tokio::spawn(async move { client.unary(probe("hang", 0)).await });
+    service.hangs_started(1).await;
+
+    server.shutdown().await;
+
+    // The hanging call lives in the test's own task; the test decides when it ends.
+    call.abort();
+    assert!(call.await.unwrap_err().is_cancelled());
+    assert_eq!(service.dropped_hangs(), 1);
+}
