@@ -55,7 +55,7 @@ pub(crate) fn serve(shared: &Arc<Shared>, request: Request<Body>, mode: Mode) ->
                         Err(_elapsed) => Err(TimeoutExpired(()).into()),
                     },
                 };
-                recover(result)
+                recover(result, mode)
             })
         }
     };
@@ -63,13 +63,30 @@ pub(crate) fn serve(shared: &Arc<Shared>, request: Request<Body>, mode: Mode) ->
 }
 
 /// What tonic's server does with a service error: a `Status` (or a deadline) becomes a status
-/// response; any other error resets the stream.
-fn recover(result: Result<Response<Body>, BoxError>) -> Result<Response<Body>, BoxError> {
-    match result {
-        Ok(response) => Ok(response),
-        Err(err) => Status::try_from_error(err).map(Status::into_http),
+/// response; any other error resets the stream, which a tonic client reports as
+/// [`STREAM_RESET`]. The direct transport has no stream to reset and answers that status itself,
+/// with the service's error as its source.
+fn recover(
+    result: Result<Response<Body>, BoxError>,
+    mode: Mode,
+) -> Result<Response<Body>, BoxError> {
+    let err = match result {
+        Ok(response) => return Ok(response),
+        Err(err) => err,
+    };
+    match (Status::try_from_error(err), mode) {
+        (Ok(status), _) => Ok(status.into_http()),
+        (Err(err), Mode::Wire) => Err(err),
+        (Err(err), Mode::Direct) => {
+            let mut status = Status::internal(STREAM_RESET);
+            status.set_source(Arc::from(err));
+            Err(Box::new(status))
+        }
     }
 }
+
+/// The message a tonic client gives a call whose stream the server reset.
+const STREAM_RESET: &str = "h2 protocol error: http2 error";
 
 /// The future of one call: the services' future, with panics caught.
 pub(crate) struct CallFuture {

@@ -172,3 +172,120 @@ fn tonic_testkit_examples_free_service() -> impl Clone
     }
     Other
 }
+
+#[rstest]
+#[tokio::test]
+async fn each_channel_gets_its_own_connection(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let (server, mut first) = start(transport).await;
+    let mut second = server.client(ProbeClient::new);
+    let mut first_clone = first.clone();
+
+    let a = first.unary(probe("peer", 0)).await.unwrap().into_inner().text;
+    let b = second.unary(probe("peer", 0)).await.unwrap().into_inner().text;
+    let a_again = first_clone.unary(probe("peer", 0)).await.unwrap().into_inner().text;
+
+    assert_ne!(a, b, "{transport}: two channels share a peer address");
+    assert_eq!(a, a_again, "{transport}: clones of one channel should share its connection");
+    server.shutdown().await;
+}
+
+#[rstest]
+#[tokio::test]
+async fn a_channel_reconnects_after_its_connection_is_dropped(
+    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let (server, mut client) = start(transport).await;
+    let before = client.unary(probe("peer", 0)).await.unwrap().into_inner().text;
+
+    assert_eq!(server.drop_connections(), 1, "{transport}");
+    // The first call may be the one that finds the old connection gone; the next reconnects.
+    let after = match client.unary(probe("peer", 0)).await {
+        Ok(reply) => reply.into_inner().text,
+        Err(_) => client.unary(probe("peer", 0)).await.unwrap().into_inner().text,
+    };
+
+    assert_ne!(before, after, "{transport}: the call after the drop used the old connection");
+    server.shutdown().await;
+}
+
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_calls_on_one_channel_all_succeed(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let (server, client) = start(transport).await;
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..500 {
+        let mut client = client.clone();
+        calls.spawn(async move { client.unary(probe(&format!("call {i}"), 0)).await });
+    }
+
+    let mut texts: Vec<_> =
+        calls.join_all().await.into_iter().map(|reply| reply.unwrap().into_inner().text).collect();
+
+    texts.sort_by_key(|text| text[5..].parse::<u32>().unwrap());
+    let expected: Vec<_> = (0..500).map(|i| format!("call {i}")).collect();
+    assert_eq!(texts, expected, "{transport}");
+    server.shutdown().await;
+}
+
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_servers_start_concurrently(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let mut servers = tokio::task::JoinSet::new();
+    for i in 0..200 {
+        servers.spawn(async move {
+            let (server, mut client) = start(transport).await;
+            let reply = client.unary(probe(&format!("server {i}"), 0)).await;
+            server.shutdown().await;
+            reply.map(|reply| reply.into_inner().text)
+        });
+    }
+
+    let results = servers.join_all().await;
+
+    let failures: Vec<_> = results.iter().filter(|result| result.is_err()).collect();
+    assert!(failures.is_empty(), "{transport}: {} of 200 failed: {failures:?}", failures.len());
+    let mut texts: Vec<_> = results.into_iter().map(Result::unwrap).collect();
+    texts.sort();
+    texts.dedup();
+    assert_eq!(texts.len(), 200, "{transport}: each server answered its own call");
+}
+
+#[tokio::test]
+async fn a_tcp_server_is_reachable_from_a_plain_tonic_client_at_its_real_address() {
+    let (server, _) = start(Transport::Tcp).await;
+    let addr = server.local_addr().unwrap();
+    let uri = server.uri().unwrap();
+
+    let mut outside = ProbeClient::connect(uri.to_string()).await.unwrap();
+    let reply = outside.unary(probe("local", 0)).await.unwrap().into_inner();
+
+    assert!(addr.ip().is_loopback() && addr.port() != 0, "{addr}");
+    assert_eq!(uri.to_string(), format!("http://{addr}/"));
+    assert_eq!(reply.text, format!("Some({addr})"));
+    server.shutdown().await;
+}
+
+#[rstest]
+#[tokio::test]
+async fn in_process_transports_have_no_address(
+    #[values(Transport::Direct, Transport::Memory)] transport: Transport,
+) {
+    let (server, _) = start(transport).await;
+
+    assert_eq!((server.local_addr(), server.uri()), (None, None), "{transport}");
+    assert_eq!(server.transport(), transport);
+}
+
+#[test]
+fn servers_and_channels_can_move_into_spawned_tasks() {
+    fn send_sync_static<T: Send + Sync + 'static>() {}
+    send_sync_static::<TestServer>();
+    send_sync_static::<TestChannel>();
+    send_sync_static::<ProbeClient<TestChannel>>();
+}

@@ -1,0 +1,162 @@
+//! Tower layers and tonic interceptors on the test server, in every transport.
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use rstest::rstest;
+use tonic::{Code, Request, Status};
+use tonic_testkit::{TestServer, Transport};
+use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+
+fn probe(text: &str) -> ProbeRequest {
+    ProbeRequest { text: text.to_owned(), count: 0 }
+}
+
+fn tag(mut request: Request<()>) -> Result<Request<()>, Status> {
+    request.metadata_mut().insert("x-tag", "tagged".parse().unwrap());
+    Ok(request)
+}
+
+fn require_token(request: Request<()>) -> Result<Request<()>, Status> {
+    match request.metadata().get("authorization") {
+        Some(token) if token == "Bearer secret" => Ok(request),
+        _ => Err(Status::unauthenticated("missing or wrong token")),
+    }
+}
+
+#[rstest]
+#[tokio::test]
+async fn an_interceptor_sees_and_changes_every_request(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let server = TestServer::builder()
+        .transport(transport)
+        .add_service(Probe::new().server())
+        .interceptor(tag)
+        .start()
+        .await;
+    let mut client = server.client(ProbeClient::new);
+
+    let reply = client.unary(probe("meta:x-tag")).await.unwrap().into_inner();
+
+    assert_eq!(reply.text, "tagged", "{transport}");
+    server.shutdown().await;
+}
+
+#[rstest]
+#[tokio::test]
+async fn an_interceptor_can_reject_a_call_with_a_status(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let server = TestServer::builder()
+        .transport(transport)
+        .add_service(Probe::new().server())
+        .interceptor(require_token)
+        .start()
+        .await;
+    let mut client = server.client(ProbeClient::new);
+    let mut authorized = Request::new(probe("in"));
+    authorized.metadata_mut().insert("authorization", "Bearer secret".parse().unwrap());
+
+    let rejected = client.unary(probe("out")).await.unwrap_err();
+    let accepted = client.unary(authorized).await.unwrap().into_inner();
+
+    assert_eq!(rejected.code(), Code::Unauthenticated, "{transport}");
+    assert_eq!(rejected.message(), "missing or wrong token");
+    assert_eq!(accepted.text, "in");
+    server.shutdown().await;
+}
+
+/// A layer that logs its name before and after the inner service, to show the order.
+#[derive(Clone)]
+struct Log {
+    name: &'static str,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl<S> tower::Layer<S> for Log {
+    type Service = Logged<S>;
+
+    fn layer(&self, inner: S) -> Logged<S> {
+        Logged { inner, log: self.clone() }
+    }
+}
+
+#[derive(Clone)]
+struct Logged<S> {
+    inner: S,
+    log: Log,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for Logged<S>
+where
+    S: tower::Service<http::Request<B>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let Log { name, log } = self.log.clone();
+        log.lock().unwrap().push(format!("{name} in"));
+        let call = self.inner.call(request);
+        Box::pin(async move {
+            let response = call.await;
+            log.lock().unwrap().push(format!("{name} out"));
+            response
+        })
+    }
+}
+
+#[rstest]
+#[tokio::test]
+async fn the_first_layer_added_is_the_outermost(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let server = TestServer::builder()
+        .transport(transport)
+        .add_service(Probe::new().server())
+        .layer(Log { name: "outer", log: log.clone() })
+        .layer(Log { name: "inner", log: log.clone() })
+        .start()
+        .await;
+    let mut client = server.client(ProbeClient::new);
+
+    client.unary(probe("x")).await.unwrap();
+
+    assert_eq!(*log.lock().unwrap(), ["outer in", "inner in", "inner out", "outer out"]);
+    server.shutdown().await;
+}
+
+#[rstest]
+#[tokio::test(start_paused = true)]
+async fn a_layer_error_that_is_not_a_status_reaches_the_client(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let server = TestServer::builder()
+        .transport(transport)
+        .add_service(Probe::new().server())
+        .layer(tower::timeout::TimeoutLayer::new(Duration::from_millis(10)))
+        .start()
+        .await;
+    let mut client = server.client(ProbeClient::new);
+
+    let status = client.unary(probe("sleep:100")).await.unwrap_err();
+
+    // tonic's server resets the stream; a tonic client reports that as INTERNAL.
+    let expected = (Code::Internal, "h2 protocol error: http2 error");
+    assert_eq!((status.code(), status.message()), expected, "{transport}: {status:?}");
+    server.shutdown().await;
+}
