@@ -112,5 +112,10 @@ pub use server::{DEFAULT_GRACE_PERIOD, TestServer, TestServerBuilder};
 pub use transports::transport;
 pub use transports::{ParseTransportError, TRANSPORT_ENV, Transport};
 
+// The README's examples compile as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 /// The error type of boxed services and channels.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
