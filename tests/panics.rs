@@ -3,19 +3,10 @@
 use rstest::rstest;
 use tokio_stream::StreamExt;
 use tonic::Code;
-use tonic_testkit::{TestChannel, TestServer, Transport};
-use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+use tonic_testkit::Transport;
+mod common;
 
-fn probe(text: &str, count: u32) -> ProbeRequest {
-    ProbeRequest { text: text.to_owned(), count }
-}
-
-async fn start(transport: Transport) -> (TestServer, ProbeClient<TestChannel>) {
-    let server =
-        TestServer::builder().transport(transport).add_service(Probe::new().server()).start().await;
-    let client = server.client(ProbeClient::new);
-    (server, client)
-}
+use common::{probe, start};
 
 const UNARY_REPORT: &str = "tonic-testkit: the test server caught a panic:
   - the handler for /probe.Probe/Unary panicked: boom (the client was answered INTERNAL)

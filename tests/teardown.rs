@@ -8,11 +8,10 @@ use tokio::time::Instant;
 use tokio_stream::StreamExt;
 use tonic::Code;
 use tonic_testkit::{DEFAULT_GRACE_PERIOD, TestServer, Transport};
-use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+mod common;
 
-fn probe(text: &str, count: u32) -> ProbeRequest {
-    ProbeRequest { text: text.to_owned(), count }
-}
+use common::probe;
+use tonic_testkit_support::{Probe, ProbeClient};
 
 const SHUT_DOWN: &str = "tonic-testkit: the test server was shut down, so this call cannot \
 reach it; make calls before `shutdown()` (or before the server is dropped), or start a new \

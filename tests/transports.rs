@@ -8,18 +8,10 @@ use rstest::rstest;
 use tokio_stream::StreamExt;
 use tonic::{Code, Request};
 use tonic_testkit::{TestChannel, TestServer, Transport};
-use tonic_testkit_support::{ClientMarker, Probe, ProbeClient, ProbeRequest};
+mod common;
 
-fn probe(text: &str, count: u32) -> ProbeRequest {
-    ProbeRequest { text: text.to_owned(), count }
-}
-
-async fn start(transport: Transport) -> (TestServer, ProbeClient<TestChannel>) {
-    let server =
-        TestServer::builder().transport(transport).add_service(Probe::new().server()).start().await;
-    let client = server.client(ProbeClient::new);
-    (server, client)
-}
+use common::{probe, start};
+use tonic_testkit_support::{ClientMarker, ProbeClient};
 
 #[rstest]
 #[tokio::test]
