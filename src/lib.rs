@@ -99,6 +99,7 @@
 mod call;
 mod channel;
 mod panic;
+mod request;
 mod server;
 mod shared;
 // Named apart from the `transport` fixture, which rstest defines in both namespaces.
@@ -107,6 +108,7 @@ mod transports;
 
 pub use channel::{ResponseFuture, TestChannel};
 pub use panic::HandlerPanic;
+pub use request::{DEFAULT_REMOTE_ADDR, TestRequest};
 pub use server::{DEFAULT_GRACE_PERIOD, TestServer, TestServerBuilder};
 #[cfg(feature = "rstest")]
 pub use transports::transport;

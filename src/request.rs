@@ -1,0 +1,260 @@
+//! [`TestRequest`]: the requests a handler receives from a real server, built for direct calls.
+
+use std::{fmt, net::SocketAddr, time::Duration};
+
+use tokio_stream::{Stream, wrappers::ReceiverStream};
+use tonic::{
+    Request, Status, Streaming,
+    codec::{Codec, EncodeBody},
+    metadata::{AsciiMetadataKey, AsciiMetadataValue, BinaryMetadataKey, BinaryMetadataValue},
+    transport::server::TcpConnectInfo,
+};
+use tonic_prost::ProstCodec;
+
+use crate::transports::memory::IN_PROCESS_SERVER_ADDR;
+
+/// The peer address a [`TestRequest`] carries unless [`TestRequest::remote_addr`] sets another:
+/// what the kit's in-process transports give the first connection.
+pub const DEFAULT_REMOTE_ADDR: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 40001);
+
+/// A request for calling a handler directly, as a real server would hand it over: the
+/// counterpart of Python's fake `ServicerContext`.
+///
+/// Build it from a message, add what the call should carry, and convert it into the
+/// `tonic::Request<T>` the handler takes:
+///
+/// | Python `ServicerContext` | `TestRequest` | the handler reads |
+/// |--------------------------|---------------|-------------------|
+/// | `invocation_metadata()` | [`metadata`](Self::metadata) | `request.metadata()` |
+/// | `time_remaining()` | [`timeout`](Self::timeout) | the `grpc-timeout` header |
+/// | `peer()` | [`remote_addr`](Self::remote_addr) | `request.remote_addr()` |
+/// | what an interceptor attached | [`extension`](Self::extension) | `request.extensions()` |
+///
+/// Like a real server, it sets a loopback peer ([`DEFAULT_REMOTE_ADDR`]) and local address
+/// (`127.0.0.1:50051`) unless told otherwise.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tonic::Request;
+/// use tonic_testkit::TestRequest;
+/// use tonic_testkit_support::ProbeRequest;
+///
+/// let request: Request<ProbeRequest> = TestRequest::new(ProbeRequest::default())
+///     .metadata("authorization", "Bearer t")
+///     .metadata("trace-bin", [1u8, 2, 3])
+///     .timeout(Duration::from_millis(50))
+///     .remote_addr("10.1.2.3:5000".parse().unwrap())
+///     .into();
+///
+/// assert_eq!(request.metadata().get("authorization").unwrap(), "Bearer t");
+/// assert_eq!(request.metadata().get_bin("trace-bin").unwrap().to_bytes().unwrap(), &[1, 2, 3][..]);
+/// assert_eq!(request.metadata().get("grpc-timeout").unwrap(), "50000000n"); // as tonic sends it
+/// assert_eq!(request.remote_addr(), Some("10.1.2.3:5000".parse().unwrap()));
+/// ```
+#[must_use = "a TestRequest does nothing until it is converted into a tonic::Request"]
+pub struct TestRequest<T> {
+    request: Request<T>,
+    remote_addr: Option<SocketAddr>,
+    local_addr: Option<SocketAddr>,
+}
+
+impl<T> TestRequest<T> {
+    /// A request carrying `message`, with a loopback peer and no metadata.
+    pub fn new(message: T) -> Self {
+        Self {
+            request: Request::new(message),
+            remote_addr: Some(DEFAULT_REMOTE_ADDR),
+            local_addr: Some(IN_PROCESS_SERVER_ADDR),
+        }
+    }
+
+    /// Adds a metadata entry. A key ending in `-bin` takes a binary value; any other key takes
+    /// visible ASCII. Calling it again with the same key adds another value, as a client can.
+    ///
+    /// # Panics
+    ///
+    /// When the key is not a valid metadata key, or the value is not valid for the key; the
+    /// message says which rule was broken.
+    #[track_caller]
+    pub fn metadata(mut self, key: &str, value: impl AsRef<[u8]>) -> Self {
+        let value = value.as_ref();
+        let metadata = self.request.metadata_mut();
+        if key.ends_with("-bin") {
+            let key = BinaryMetadataKey::from_bytes(key.as_bytes())
+                .unwrap_or_else(|_| panic!("{}", invalid_key(key)));
+            metadata.append_bin(key, BinaryMetadataValue::from_bytes(value));
+        } else {
+            let key = AsciiMetadataKey::from_bytes(key.as_bytes())
+                .unwrap_or_else(|_| panic!("{}", invalid_key(key)));
+            let value = AsciiMetadataValue::try_from(value).unwrap_or_else(|_| {
+                panic!(
+                    "invalid value for metadata key {key:?}: {:?} is not visible ASCII; send \
+                     bytes under a key ending in \"-bin\"",
+                    String::from_utf8_lossy(value)
+                )
+            });
+            metadata.append(key, value);
+        }
+        self
+    }
+
+    /// The deadline the call carries: the `grpc-timeout` header exactly as a tonic client sends
+    /// it for `Request::set_timeout(timeout)`.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.request.set_timeout(timeout);
+        self
+    }
+
+    /// What `Request::remote_addr()` returns in the handler.
+    pub fn remote_addr(mut self, addr: SocketAddr) -> Self {
+        self.remote_addr = Some(addr);
+        self
+    }
+
+    /// What `Request::local_addr()` returns in the handler.
+    pub fn local_addr(mut self, addr: SocketAddr) -> Self {
+        self.local_addr = Some(addr);
+        self
+    }
+
+    /// A request extension, as an interceptor or layer would have inserted it.
+    pub fn extension<E: Clone + Send + Sync + 'static>(mut self, extension: E) -> Self {
+        self.request.extensions_mut().insert(extension);
+        self
+    }
+
+    /// The `tonic::Request` a handler takes.
+    pub fn into_request(self) -> Request<T> {
+        let Self { mut request, remote_addr, local_addr } = self;
+        request.extensions_mut().insert(TcpConnectInfo { local_addr, remote_addr });
+        request
+    }
+}
+
+/// Streaming requests. They live on `TestRequest<()>` so that `TestRequest::channel::<T>()`
+/// names the message type directly.
+impl TestRequest<()> {
+    /// A request whose message stream yields `messages` and then ends, for client-streaming and
+    /// bidi handlers. Messages are encoded and decoded for real.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic_testkit::TestRequest;
+    /// use tonic_testkit_support::{Probe, ProbeRequest, ProbeService};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let text = |text: &str| ProbeRequest { text: text.into(), count: 0 };
+    /// let request = TestRequest::stream([text("a"), text("b")]);
+    ///
+    /// let reply = Probe::new().client_stream(request.into()).await.unwrap().into_inner();
+    ///
+    /// assert_eq!((reply.text.as_str(), reply.index), ("a,b", 2));
+    /// # }
+    /// ```
+    pub fn stream<T, I>(messages: I) -> TestRequest<Streaming<T>>
+    where
+        T: prost::Message + Default + Send + 'static,
+        I: IntoIterator<Item = T>,
+        I::IntoIter: Send + 'static,
+    {
+        streaming(tokio_stream::iter(messages.into_iter().map(Ok)))
+    }
+
+    /// Like [`stream`](Self::stream), from `Result` items: an `Err` reaches the handler as that
+    /// status, as a failing client stream would.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic::{Code, Status};
+    /// use tonic_testkit::TestRequest;
+    /// use tonic_testkit_support::{Probe, ProbeRequest, ProbeService};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let items = [Ok(ProbeRequest::default()), Err(Status::aborted("client gave up"))];
+    /// let request = TestRequest::stream_results(items);
+    ///
+    /// let status = Probe::new().client_stream(request.into()).await.unwrap_err();
+    ///
+    /// assert_eq!((status.code(), status.message()), (Code::Aborted, "client gave up"));
+    /// # }
+    /// ```
+    pub fn stream_results<T, I>(items: I) -> TestRequest<Streaming<T>>
+    where
+        T: prost::Message + Default + Send + 'static,
+        I: IntoIterator<Item = Result<T, Status>>,
+        I::IntoIter: Send + 'static,
+    {
+        streaming(tokio_stream::iter(items))
+    }
+
+    /// A request whose message stream stays open until the returned sender is dropped, so a
+    /// test can drive a bidi handler step by step: send, read a reply, send, close.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tokio_stream::StreamExt;
+    /// use tonic_testkit::TestRequest;
+    /// use tonic_testkit_support::{Probe, ProbeRequest, ProbeService};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let (sender, request) = TestRequest::channel::<ProbeRequest>();
+    /// let mut replies = Probe::new().bidi(request.into()).await.unwrap().into_inner();
+    ///
+    /// sender.send(Ok(ProbeRequest { text: "ping".into(), count: 0 })).await.unwrap();
+    /// assert_eq!(replies.next().await.unwrap().unwrap().text, "ping");
+    /// drop(sender); // the client closes its side
+    ///
+    /// assert!(replies.next().await.is_none());
+    /// # }
+    /// ```
+    pub fn channel<T>() -> (tokio::sync::mpsc::Sender<Result<T, Status>>, TestRequest<Streaming<T>>)
+    where
+        T: prost::Message + Default + Send + 'static,
+    {
+        let (sender, receiver) = tokio::sync::mpsc::channel(16);
+        (sender, streaming(ReceiverStream::new(receiver)))
+    }
+}
+
+/// A request whose `Streaming` decodes what a client-side encoder makes of `items`.
+fn streaming<T, S>(items: S) -> TestRequest<Streaming<T>>
+where
+    T: prost::Message + Default + Send + 'static,
+    S: Stream<Item = Result<T, Status>> + Send + 'static,
+{
+    let mut codec = ProstCodec::<T, T>::default();
+    let body = EncodeBody::new_client(codec.encoder(), items, None, None);
+    TestRequest::new(Streaming::new_request(codec.decoder(), body, None, None))
+}
+
+impl<T> From<TestRequest<T>> for Request<T> {
+    fn from(request: TestRequest<T>) -> Self {
+        request.into_request()
+    }
+}
+
+impl<T> fmt::Debug for TestRequest<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestRequest")
+            .field("metadata", self.request.metadata())
+            .field("remote_addr", &self.remote_addr)
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+fn invalid_key(key: &str) -> String {
+    format!(
+        "invalid metadata key {key:?}: keys are lower-case ASCII letters, digits and '-', '_', \
+         '.', and must not be empty"
+    )
+}
