@@ -34,6 +34,16 @@ pub(crate) enum Mode {
 }
 
 type Inner = Pin<Box<dyn Future<Output = Result<Response<Body>, BoxError>> + Send>>;
+type Abort = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// What a tonic client reports when the server dies under a call; a direct call cut off by
+/// `shutdown()` reports the same.
+const CUT_OFF: &str = "transport error";
+
+/// Polls `abort` (a direct call's signal that the grace period is over); `true` once it fired.
+fn cut_off(abort: &mut Option<Abort>, cx: &mut Context<'_>) -> bool {
+    abort.as_mut().is_some_and(|abort| abort.as_mut().poll(cx).is_ready())
+}
 
 /// Runs one request through the server's services.
 pub(crate) fn serve(shared: &Arc<Shared>, request: Request<Body>, mode: Mode) -> CallFuture {
@@ -42,6 +52,7 @@ pub(crate) fn serve(shared: &Arc<Shared>, request: Request<Body>, mode: Mode) ->
         Mode::Direct if shared.is_closed() => None,
         _ => shared.stack(),
     };
+    let admitted = stack.is_some();
     let inner: Inner = match stack {
         None => Box::pin(std::future::ready(Ok(Status::unavailable(SHUT_DOWN).into_http()))),
         Some(stack) => {
@@ -59,7 +70,10 @@ pub(crate) fn serve(shared: &Arc<Shared>, request: Request<Body>, mode: Mode) ->
             })
         }
     };
-    CallFuture { inner: Some(inner), shared: shared.clone(), uri, mode }
+    // Over the wire, shutdown aborts the server task that runs a call; a direct call runs in the
+    // caller's task, so it watches for the abort itself.
+    let abort = (admitted && mode == Mode::Direct).then(|| Box::pin(shared.aborting()) as Abort);
+    CallFuture { inner: Some(inner), shared: shared.clone(), uri, mode, abort }
 }
 
 /// What tonic's server does with a service error: a `Status` (or a deadline) becomes a status
@@ -94,6 +108,7 @@ pub(crate) struct CallFuture {
     shared: Arc<Shared>,
     uri: Uri,
     mode: Mode,
+    abort: Option<Abort>,
 }
 
 impl Future for CallFuture {
@@ -101,6 +116,10 @@ impl Future for CallFuture {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
+        if cut_off(&mut this.abort, cx) {
+            this.inner = None;
+            return Poll::Ready(Err(Box::new(Status::unknown(CUT_OFF))));
+        }
         let inner = this.inner.as_mut().expect("CallFuture polled after it completed");
         let outcome = catch_unwind(AssertUnwindSafe(|| inner.as_mut().poll(cx)));
         match outcome {
@@ -113,6 +132,7 @@ impl Future for CallFuture {
                         shared: this.shared.clone(),
                         uri: this.uri.clone(),
                         mode: this.mode,
+                        abort: this.abort.take(),
                     })
                 };
                 Poll::Ready(result.map(|response| response.map(catcher)))
@@ -133,6 +153,7 @@ struct CatchPanicBody {
     shared: Arc<Shared>,
     uri: Uri,
     mode: Mode,
+    abort: Option<Abort>,
 }
 
 impl http_body::Body for CatchPanicBody {
@@ -144,6 +165,10 @@ impl http_body::Body for CatchPanicBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
         let this = &mut *self;
+        if this.inner.is_some() && cut_off(&mut this.abort, cx) {
+            this.inner = None;
+            return Poll::Ready(Some(Err(Status::unknown(CUT_OFF))));
+        }
         let Some(inner) = this.inner.as_mut() else {
             return Poll::Ready(None);
         };

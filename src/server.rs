@@ -74,6 +74,7 @@ pub struct TestServer {
     local_addr: Option<SocketAddr>,
     services: Vec<&'static str>,
     grace_period: Duration,
+    finished: std::sync::atomic::AtomicBool,
 }
 
 impl TestServer {
@@ -303,6 +304,7 @@ impl TestServer {
 
     /// Drops the services here and fails the test with what the server caught.
     fn finish(&self) {
+        self.finished.store(true, std::sync::atomic::Ordering::Release);
         self.shared.release_services();
         let panics = self.shared.take_panics();
         if !panics.is_empty() && !std::thread::panicking() {
@@ -313,7 +315,9 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        if self.shared.close() {
+        // Also reached when a `shutdown()` was cancelled part-way (a timeout around it).
+        if !self.finished.load(std::sync::atomic::Ordering::Acquire) {
+            self.shared.close();
             self.shared.seal_and_abort();
             self.finish();
         }
@@ -479,6 +483,7 @@ impl<L> TestServerBuilder<L> {
             local_addr,
             services: self.services,
             grace_period: self.grace_period,
+            finished: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }

@@ -28,6 +28,7 @@ pub(crate) struct Shared {
     stack: Mutex<Option<Stack>>,
     closed: AtomicBool,
     stop: tokio::sync::watch::Sender<bool>,
+    aborted: tokio::sync::watch::Sender<bool>,
     tasks: Tasks,
     panics: Mutex<Vec<HandlerPanic>>,
     connections: Mutex<Vec<AbortHandle>>,
@@ -40,6 +41,7 @@ impl Shared {
             stack: Mutex::new(Some(stack)),
             closed: AtomicBool::new(false),
             stop: tokio::sync::watch::channel(false).0,
+            aborted: tokio::sync::watch::channel(false).0,
             tasks: Tasks::default(),
             panics: Mutex::new(Vec::new()),
             connections: Mutex::new(Vec::new()),
@@ -66,11 +68,12 @@ impl Shared {
 
     /// Resolves once `close()` has been called.
     pub(crate) fn stopping(&self) -> impl Future<Output = ()> + Send + 'static {
-        let mut stop = self.stop.subscribe();
-        async move {
-            // The sender lives as long as `Shared`, which outlives every task.
-            let _ = stop.wait_for(|stopped| *stopped).await;
-        }
+        wait_until_set(&self.stop)
+    }
+
+    /// Resolves once the grace period is over and whatever still runs must end.
+    pub(crate) fn aborting(&self) -> impl Future<Output = ()> + Send + 'static {
+        wait_until_set(&self.aborted)
     }
 
     /// A loopback port number for the next in-process connection, so handlers see a distinct,
@@ -137,6 +140,7 @@ impl Shared {
     pub(crate) fn seal_and_abort(&self) {
         let mut list = lock(&self.tasks.list);
         list.sealed = true;
+        self.aborted.send_replace(true);
         for handle in list.handles.drain(..) {
             handle.abort();
         }
@@ -192,14 +196,22 @@ impl Drop for TaskGuard {
             self.0.record_panic(HandlerPanic::from_message(
                 PanicSite::Kit,
                 "",
-                "a tonic-testkit server task panicked (see the panic printed above); \
-                 please report it"
+                "a server task panicked while it ran or was dropped, outside any handler \
+                 (see the panic printed above)"
                     .to_owned(),
             ));
         }
         if self.0.tasks.live.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.0.tasks.idle.notify_waiters();
         }
+    }
+}
+
+fn wait_until_set(flag: &tokio::sync::watch::Sender<bool>) -> impl Future<Output = ()> + use<> {
+    let mut flag = flag.subscribe();
+    async move {
+        // The sender lives in `Shared`, which outlives everything that waits on it.
+        let _ = flag.wait_for(|set| *set).await;
     }
 }
 

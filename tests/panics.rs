@@ -72,7 +72,8 @@ async fn a_handler_panic_unwinds_into_the_test_in_direct_mode() {
 async fn a_direct_panic_caught_by_the_test_is_still_reported_at_shutdown() {
     let (server, mut client) = start(Transport::Direct).await;
     let call = tokio::spawn(async move { client.unary(probe("panic:boom", 0)).await });
-    assert!(call.await.unwrap_err().is_panic());
+    let unwound = call.await.unwrap_err().into_panic();
+    assert_eq!(unwound.downcast_ref::<String>().map(String::as_str), Some("boom"));
 
     let outcome = tokio::spawn(async move { server.shutdown().await }).await;
 

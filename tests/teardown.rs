@@ -86,16 +86,29 @@ async fn shutdown_lets_a_call_in_progress_finish_within_the_grace_period(
     let service = Probe::new();
     let server = start(transport, &service).await;
     let mut client = server.client(ProbeClient::new);
-    let mut probe_client = client.clone();
-    // The call reaches the handler before shutdown begins: wait for a hang on a second call.
-    let slow = tokio::spawn(async move { client.unary(probe("sleep:300", 0)).await });
-    let hang = tokio::spawn(async move { probe_client.unary(probe("hang", 0)).await });
-    service.hangs_started(1).await;
+    let (sender, requests) = tokio::sync::mpsc::channel(4);
+    sender.send(probe("open", 0)).await.unwrap();
+    // A bidi call that has answered is known to be in the server; then the slow call starts on
+    // the same connection and the test yields until the bidi stream is confirmed.
+    let mut replies = client
+        .bidi(tokio_stream::wrappers::ReceiverStream::new(requests))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(replies.next().await.unwrap().unwrap().text, "open");
+    let mut slow_client = client.clone();
+    let slow = tokio::spawn(async move { slow_client.unary(probe("sleep:300", 0)).await });
+    sender.send(probe("after slow call", 0)).await.unwrap();
+    assert_eq!(replies.next().await.unwrap().unwrap().text, "after slow call");
+    drop(sender); // the bidi call ends; only the slow call is left
+    assert!(replies.next().await.is_none());
+    let began = Instant::now();
 
     server.shutdown().await;
 
+    // Graceful: shutdown returns as soon as the slow call is done, not at the end of the grace.
     assert_eq!(slow.await.unwrap().unwrap().into_inner().text, "slept 300 ms", "{transport}");
-    assert!(hang.await.unwrap().is_err());
+    assert!(began.elapsed() < DEFAULT_GRACE_PERIOD, "{transport}: waited {:?}", began.elapsed());
 }
 
 #[rstest]
@@ -174,7 +187,7 @@ fn adding_a_service_twice_panics() {
 }
 
 #[tokio::test]
-async fn direct_shutdown_does_not_wait_for_calls_it_cannot_abort() {
+async fn shutdown_cuts_off_a_direct_call_in_progress() {
     let service = Probe::new();
     let server = start(Transport::Direct, &service).await;
     let mut client = server.client(ProbeClient::new);
@@ -183,8 +196,30 @@ async fn direct_shutdown_does_not_wait_for_calls_it_cannot_abort() {
 
     server.shutdown().await;
 
-    // The hanging call lives in the test's own task; the test decides when it ends.
-    call.abort();
-    assert!(call.await.unwrap_err().is_cancelled());
+    // The call runs in the test's task; it ends there, as a wire call ends when its server dies.
+    let status = call.await.unwrap().unwrap_err();
+    assert_eq!((status.code(), status.message()), (Code::Unknown, "transport error"));
     assert_eq!(service.dropped_hangs(), 1);
+}
+
+#[tokio::test]
+async fn shutdown_cuts_off_an_open_direct_bidi_stream() {
+    let service = Probe::new();
+    let server = start(Transport::Direct, &service).await;
+    let mut client = server.client(ProbeClient::new);
+    let (sender, requests) = tokio::sync::mpsc::channel(4);
+    sender.send(probe("first", 0)).await.unwrap();
+    let mut replies = client
+        .bidi(tokio_stream::wrappers::ReceiverStream::new(requests))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(replies.next().await.unwrap().unwrap().text, "first");
+
+    server.shutdown().await;
+
+    let status = replies.next().await.unwrap().unwrap_err();
+    assert_eq!((status.code(), status.message()), (Code::Unknown, "transport error"));
+    assert_eq!(service.dropped_hangs(), 1, "the bidi handler's stream was not dropped");
+    drop(sender);
 }

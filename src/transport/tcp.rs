@@ -45,8 +45,8 @@ async fn accept(shared: &Arc<Shared>, listener: &TcpListener) {
                 super::serve_connection(shared, stream, info);
             }
             // Errors of one connection (reset before accept, out of descriptors) must not stop
-            // the server; let other tasks run before trying again.
-            Err(_) => tokio::task::yield_now().await,
+            // the server; a short pause keeps a lasting error from spinning.
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(1)).await,
         }
     }
 }
