@@ -5,13 +5,14 @@
 //! to the services over the transport it chooses:
 //!
 //! ```
-//! use tonic::Code;
 //! use tonic_testkit::TestServer;
 //! // The probe service of this crate's own tests; in your tests, your generated server/client.
 //! use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
 //!
-//! #[tokio::test]
-//! async fn echoes_the_text() {
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! // In a test file this body sits in a `#[tokio::test] async fn`.
+//! {
 //!     // Arrange: start the service and get a client.
 //!     let server = TestServer::builder().add_service(Probe::new().server()).start().await;
 //!     let mut client = server.client(ProbeClient::new);
@@ -23,7 +24,7 @@
 //!     assert_eq!(reply.into_inner().text, "hi");
 //!     server.shutdown().await; // fails the test if the server caught a panic
 //! }
-//! # fn main() {}
+//! # }
 //! ```
 //!
 //! # Transports
