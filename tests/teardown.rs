@@ -7,15 +7,32 @@ use rstest::rstest;
 use tokio::time::Instant;
 use tokio_stream::StreamExt;
 use tonic::Code;
-use tonic_testkit::{DEFAULT_GRACE_PERIOD, TestServer, Transport};
+use tonic_testkit::{DEFAULT_GRACE_PERIOD, TestChannel, TestServer, Transport};
 mod common;
 
 use common::probe;
-use tonic_testkit_support::{Probe, ProbeClient};
+use tonic_testkit_support::{Probe, ProbeClient, ProbeReply, ProbeRequest};
 
 const SHUT_DOWN: &str = "tonic-testkit: the test server was shut down, so this call cannot \
 reach it; make calls before `shutdown()` (or before the server is dropped), or start a new \
 TestServer";
+
+/// Opens a bidi call and waits for the answer to its first message, so the call is known to be
+/// running in the server. The call stays open until the returned sender is dropped.
+async fn open_bidi(
+    client: &mut ProbeClient<TestChannel>,
+    first: &str,
+) -> (tokio::sync::mpsc::Sender<ProbeRequest>, tonic::Streaming<ProbeReply>) {
+    let (sender, requests) = tokio::sync::mpsc::channel(4);
+    sender.send(probe(first, 0)).await.unwrap();
+    let mut replies = client
+        .bidi(tokio_stream::wrappers::ReceiverStream::new(requests))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(replies.next().await.unwrap().unwrap().text, first);
+    (sender, replies)
+}
 
 async fn start(transport: Transport, probe: &Probe) -> TestServer {
     TestServer::builder().transport(transport).add_service(probe.server()).start().await
@@ -59,14 +76,7 @@ async fn shutdown_closes_an_open_bidi_stream_after_the_grace_period(
         .start()
         .await;
     let mut client = server.client(ProbeClient::new);
-    let (sender, requests) = tokio::sync::mpsc::channel(4);
-    sender.send(probe("first", 0)).await.unwrap();
-    let mut replies = client
-        .bidi(tokio_stream::wrappers::ReceiverStream::new(requests))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(replies.next().await.unwrap().unwrap().text, "first");
+    let (sender, mut replies) = open_bidi(&mut client, "first").await;
     let began = Instant::now();
 
     server.shutdown().await;
@@ -86,16 +96,9 @@ async fn shutdown_lets_a_call_in_progress_finish_within_the_grace_period(
     let service = Probe::new();
     let server = start(transport, &service).await;
     let mut client = server.client(ProbeClient::new);
-    let (sender, requests) = tokio::sync::mpsc::channel(4);
-    sender.send(probe("open", 0)).await.unwrap();
     // A bidi call that has answered is known to be in the server; then the slow call starts on
     // the same connection and the test yields until the bidi stream is confirmed.
-    let mut replies = client
-        .bidi(tokio_stream::wrappers::ReceiverStream::new(requests))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(replies.next().await.unwrap().unwrap().text, "open");
+    let (sender, mut replies) = open_bidi(&mut client, "open").await;
     let mut slow_client = client.clone();
     let slow = tokio::spawn(async move { slow_client.unary(probe("sleep:300", 0)).await });
     sender.send(probe("after slow call", 0)).await.unwrap();
@@ -207,14 +210,7 @@ async fn shutdown_cuts_off_an_open_direct_bidi_stream() {
     let service = Probe::new();
     let server = start(Transport::Direct, &service).await;
     let mut client = server.client(ProbeClient::new);
-    let (sender, requests) = tokio::sync::mpsc::channel(4);
-    sender.send(probe("first", 0)).await.unwrap();
-    let mut replies = client
-        .bidi(tokio_stream::wrappers::ReceiverStream::new(requests))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(replies.next().await.unwrap().unwrap().text, "first");
+    let (sender, mut replies) = open_bidi(&mut client, "first").await;
 
     server.shutdown().await;
 

@@ -120,7 +120,7 @@ async fn an_unknown_method_is_unimplemented(
 ) {
     let server = TestServer::builder()
         .transport(transport)
-        .add_service(tonic_testkit_examples_free_service())
+        .add_service(a_service_other_than_probe())
         .start()
         .await;
     let mut client = server.client(ProbeClient::new);
@@ -132,7 +132,7 @@ async fn an_unknown_method_is_unimplemented(
 }
 
 /// A server without the probe service: any router-accepted service will do.
-fn tonic_testkit_examples_free_service() -> impl Clone
+fn a_service_other_than_probe() -> impl Clone
 + Send
 + Sync
 + 'static
