@@ -91,12 +91,20 @@ fn recover(
     match (Status::try_from_error(err), mode) {
         (Ok(status), _) => Ok(status.into_http()),
         (Err(err), Mode::Wire) => Err(err),
-        (Err(err), Mode::Direct) => {
-            let mut status = Status::internal(STREAM_RESET);
-            status.set_source(Arc::from(err));
-            Err(Box::new(status))
-        }
+        (Err(err), Mode::Direct) => Err(Box::new(stream_reset(err))),
     }
+}
+
+/// The status a tonic client sees for a service error: the `Status` itself, or, for any other
+/// error (the server resets the stream), [`STREAM_RESET`] with the error as its source.
+pub(crate) fn client_status(err: BoxError) -> Status {
+    Status::try_from_error(err).unwrap_or_else(stream_reset)
+}
+
+fn stream_reset(err: BoxError) -> Status {
+    let mut status = Status::internal(STREAM_RESET);
+    status.set_source(Arc::from(err));
+    status
 }
 
 /// The message a tonic client gives a call whose stream the server reset.

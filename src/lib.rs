@@ -97,20 +97,30 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod assert;
 mod call;
 mod channel;
+mod intercept;
+mod method;
 mod panic;
 mod request;
 mod server;
 mod shared;
+mod stream;
 // Named apart from the `transport` fixture, which rstest defines in both namespaces.
 #[path = "transport/mod.rs"]
 mod transports;
 
+pub use assert::{
+    Contains, MetadataSource, Observed, StartsWith, StatusSource, TextMatcher, contains,
+    starts_with,
+};
 pub use channel::{ResponseFuture, TestChannel};
+pub use intercept::{Intercepted, Recorder, intercept, through_layer};
 pub use panic::HandlerPanic;
 pub use request::{DEFAULT_REMOTE_ADDR, TestRequest};
 pub use server::{DEFAULT_GRACE_PERIOD, TestServer, TestServerBuilder};
+pub use stream::{Collect, DEFAULT_COLLECT_TIMEOUT, StreamOutcome, collect};
 #[cfg(feature = "rstest")]
 pub use transports::transport;
 pub use transports::{ParseTransportError, TRANSPORT_ENV, Transport};
@@ -119,6 +129,16 @@ pub use transports::{ParseTransportError, TRANSPORT_ENV, Transport};
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// What the assertion macros expand to; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::assert::{
+        assert_status,
+        details::{assert_error_info, assert_field_violation, assert_retry_info},
+        metadata::{assert_metadata, assert_no_metadata},
+    };
+}
 
 /// The error type of boxed services and channels.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;

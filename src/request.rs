@@ -252,7 +252,7 @@ impl<T> fmt::Debug for TestRequest<T> {
     }
 }
 
-fn invalid_key(key: &str) -> String {
+pub(crate) fn invalid_key(key: &str) -> String {
     format!(
         "invalid metadata key {key:?}: keys are lower-case ASCII letters, digits and '-', '_', \
          '.', and must not be empty"

@@ -1,0 +1,285 @@
+//! Assertions on statuses, their rich details, and metadata, with messages that show what was
+//! expected and what arrived.
+
+use std::fmt;
+
+use tonic::{Code, Status};
+
+use crate::stream::StreamOutcome;
+
+pub(crate) mod details;
+pub(crate) mod metadata;
+
+pub use metadata::MetadataSource;
+
+/// What a value says about how a call ended, for [`assert_status!`](crate::assert_status) and
+/// the details assertions.
+#[derive(Debug)]
+pub enum Observed<'a> {
+    /// A status: an error, or the `OK` a finished stream ended with.
+    Status(&'a Status),
+    /// A successful call, shown with `Debug`.
+    Success(String),
+    /// No status yet, and why (a stream collected with a limit).
+    Pending(String),
+}
+
+/// Anything that carries how a call ended: a `Status`, a call's `Result<T, Status>`, a
+/// [`StreamOutcome`], an [`Intercepted`](crate::Intercepted), or a reference to one of them.
+///
+/// # Examples
+///
+/// ```
+/// use tonic::{Code, Status};
+/// use tonic_testkit::{Observed, StatusSource};
+///
+/// let result: Result<u32, Status> = Ok(7);
+///
+/// assert!(matches!(result.observe(), Observed::Success(shown) if shown == "7"));
+/// assert!(matches!(Status::not_found("x").observe(), Observed::Status(s) if s.code() == Code::NotFound));
+/// ```
+pub trait StatusSource {
+    /// The status, or what stands in its place.
+    fn observe(&self) -> Observed<'_>;
+}
+
+impl StatusSource for Status {
+    fn observe(&self) -> Observed<'_> {
+        Observed::Status(self)
+    }
+}
+
+impl<T: fmt::Debug> StatusSource for Result<T, Status> {
+    fn observe(&self) -> Observed<'_> {
+        match self {
+            Ok(value) => Observed::Success(format!("{value:?}")),
+            Err(status) => Observed::Status(status),
+        }
+    }
+}
+
+impl<T> StatusSource for StreamOutcome<T> {
+    fn observe(&self) -> Observed<'_> {
+        match self.end() {
+            Some(status) => Observed::Status(status),
+            None => Observed::Pending(self.not_ended()),
+        }
+    }
+}
+
+impl<S: StatusSource + ?Sized> StatusSource for &S {
+    fn observe(&self) -> Observed<'_> {
+        (**self).observe()
+    }
+}
+
+impl<S: StatusSource + ?Sized> StatusSource for Box<S> {
+    fn observe(&self) -> Observed<'_> {
+        (**self).observe()
+    }
+}
+
+/// A test of a text (a status message, a field violation's description) that can describe
+/// itself in a failure message.
+///
+/// A `&str` or `String` matches exactly; [`contains`] and [`starts_with`] match a part; a
+/// closure `|text: &str| -> bool` is a predicate.
+///
+/// # Examples
+///
+/// ```
+/// use tonic_testkit::{TextMatcher, contains};
+///
+/// assert!(TextMatcher::matches(&"User not found", "User not found"));
+/// assert!(contains("not found").matches("User 7 not found"));
+/// assert!((|text: &str| text.len() < 20).matches("short"));
+/// assert_eq!(contains("not found").describe(), "containing \"not found\"");
+/// ```
+pub trait TextMatcher {
+    /// Whether `text` is acceptable.
+    fn matches(&self, text: &str) -> bool;
+    /// How a failure message names what was expected, such as `"User not found"` or
+    /// `containing "not found"`.
+    fn describe(&self) -> String;
+}
+
+impl TextMatcher for &str {
+    fn matches(&self, text: &str) -> bool {
+        *self == text
+    }
+    fn describe(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+impl TextMatcher for String {
+    fn matches(&self, text: &str) -> bool {
+        self == text
+    }
+    fn describe(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+impl<F: Fn(&str) -> bool> TextMatcher for F {
+    fn matches(&self, text: &str) -> bool {
+        self(text)
+    }
+    fn describe(&self) -> String {
+        "a text accepted by the predicate".to_owned()
+    }
+}
+
+/// Matches a text that contains `part`.
+///
+/// # Examples
+///
+/// ```
+/// use tonic::{Code, Status};
+/// use tonic_testkit::{assert_status, contains};
+///
+/// let status = Status::invalid_argument("driver_id: empty");
+///
+/// assert_status!(status, Code::InvalidArgument, contains("driver_id"));
+/// ```
+pub fn contains(part: impl Into<String>) -> Contains {
+    Contains(part.into())
+}
+
+/// Matches a text that starts with `prefix`.
+///
+/// # Examples
+///
+/// ```
+/// use tonic::{Code, Status};
+/// use tonic_testkit::{assert_status, starts_with};
+///
+/// let status = Status::invalid_argument("driver_id: empty");
+///
+/// assert_status!(status, Code::InvalidArgument, starts_with("driver_id:"));
+/// ```
+pub fn starts_with(prefix: impl Into<String>) -> StartsWith {
+    StartsWith(prefix.into())
+}
+
+/// The matcher [`contains`] makes.
+#[derive(Debug, Clone)]
+pub struct Contains(String);
+
+impl TextMatcher for Contains {
+    fn matches(&self, text: &str) -> bool {
+        text.contains(&self.0)
+    }
+    fn describe(&self) -> String {
+        format!("containing {:?}", self.0)
+    }
+}
+
+/// The matcher [`starts_with`] makes.
+#[derive(Debug, Clone)]
+pub struct StartsWith(String);
+
+impl TextMatcher for StartsWith {
+    fn matches(&self, text: &str) -> bool {
+        text.starts_with(&self.0)
+    }
+    fn describe(&self) -> String {
+        format!("starting with {:?}", self.0)
+    }
+}
+
+/// Asserts how a call ended: its status code, and optionally its message. Returns the `Status`
+/// (an `OK` one for a success) for further checks.
+///
+/// The first argument is anything that is a [`StatusSource`]: a `Status`, the
+/// `Result<Response<T>, Status>` of a call, a [`StreamOutcome`], an
+/// [`Intercepted`](crate::Intercepted), or a reference to one. It is borrowed, not moved.
+/// The message is checked with a [`TextMatcher`]: a string for the exact text, [`contains`] or
+/// [`starts_with`] for a part, or a closure `|message: &str| ...`.
+///
+/// `Code::Ok` accepts a successful call and a stream that ended without an error.
+///
+/// # Examples
+///
+/// ```
+/// use tonic::{Code, Status};
+/// use tonic_testkit::{assert_status, contains};
+///
+/// let result: Result<(), Status> = Err(Status::not_found("User not found"));
+///
+/// assert_status!(result, Code::NotFound);
+/// assert_status!(result, Code::NotFound, "User not found");
+/// assert_status!(result, Code::NotFound, contains("not found"));
+/// let status = assert_status!(result, Code::NotFound, |message: &str| message.ends_with("found"));
+/// assert!(status.details().is_empty());
+/// ```
+///
+/// A failure shows what was expected and what arrived:
+///
+/// ```should_panic
+/// use tonic::{Code, Status};
+/// use tonic_testkit::assert_status;
+///
+/// let result: Result<u32, Status> = Ok(7);
+///
+/// // Panics: "tonic-testkit: assert_status! failed\n  expected: NotFound\n    actual: the call succeeded with 7"
+/// assert_status!(result, Code::NotFound);
+/// ```
+#[macro_export]
+macro_rules! assert_status {
+    ($actual:expr, $code:expr $(,)?) => {
+        $crate::__private::assert_status(&$actual, $code, ::std::option::Option::<&str>::None)
+    };
+    ($actual:expr, $code:expr, $message:expr $(,)?) => {
+        $crate::__private::assert_status(&$actual, $code, ::std::option::Option::Some($message))
+    };
+}
+
+/// The body of [`assert_status!`](crate::assert_status).
+#[track_caller]
+pub fn assert_status<S, M>(actual: &S, code: Code, message: Option<M>) -> Status
+where
+    S: StatusSource + ?Sized,
+    M: TextMatcher,
+{
+    let observed = actual.observe();
+    let passed = match &observed {
+        Observed::Status(status) => {
+            status.code() == code && message.as_ref().is_none_or(|m| m.matches(status.message()))
+        }
+        Observed::Success(_) => code == Code::Ok && message.as_ref().is_none_or(|m| m.matches("")),
+        Observed::Pending(_) => false,
+    };
+    if !passed {
+        let expected = match &message {
+            None => format!("{code:?}"),
+            Some(message) => format!("{code:?}, message {}", message.describe()),
+        };
+        panic!(
+            "tonic-testkit: assert_status! failed\n  expected: {expected}\n    actual: {}",
+            describe_observed(&observed)
+        );
+    }
+    match observed {
+        Observed::Status(status) => status.clone(),
+        _ => Status::new(Code::Ok, ""),
+    }
+}
+
+/// One line on how a call ended, for failure messages.
+pub(crate) fn describe_observed(observed: &Observed<'_>) -> String {
+    match observed {
+        Observed::Status(status) => describe_status(status),
+        Observed::Success(value) => format!("the call succeeded with {value}"),
+        Observed::Pending(why) => format!("no status: {why}"),
+    }
+}
+
+pub(crate) fn describe_status(status: &Status) -> String {
+    let mut line = format!("{:?}, message {:?}", status.code(), status.message());
+    if !status.details().is_empty() {
+        line.push_str(", ");
+        line.push_str(&details::describe_details(status));
+    }
+    line
+}
