@@ -132,13 +132,14 @@ where
             .cloned(),
         _ => None,
     });
-    found.unwrap_or_else(|| {
-        let mut expected = format!("a BadRequest field violation for {field:?}");
-        if let Some(description) = &description {
-            expected.push_str(&format!(" with description {}", description.describe()));
-        }
-        fail("assert_field_violation!", &expected, actual)
-    })
+    if let Some(violation) = found {
+        return violation;
+    }
+    let mut expected = format!("a BadRequest field violation for {field:?}");
+    if let Some(description) = &description {
+        expected.push_str(&format!(" with description {}", description.describe()));
+    }
+    fail("assert_field_violation!", &expected, actual)
 }
 
 /// The body of [`assert_error_info!`](crate::assert_error_info).
@@ -155,13 +156,14 @@ where
         }
         _ => None,
     });
-    found.unwrap_or_else(|| {
-        let mut expected = format!("an ErrorInfo with reason {reason:?}");
-        if let Some(domain) = domain {
-            expected.push_str(&format!(" in domain {domain:?}"));
-        }
-        fail("assert_error_info!", &expected, actual)
-    })
+    if let Some(info) = found {
+        return info;
+    }
+    let mut expected = format!("an ErrorInfo with reason {reason:?}");
+    if let Some(domain) = domain {
+        expected.push_str(&format!(" in domain {domain:?}"));
+    }
+    fail("assert_error_info!", &expected, actual)
 }
 
 /// The body of [`assert_retry_info!`](crate::assert_retry_info).
@@ -178,13 +180,14 @@ where
         }
         _ => None,
     });
-    found.unwrap_or_else(|| {
-        let expected = match delay {
-            None => "a RetryInfo".to_owned(),
-            Some(delay) => format!("a RetryInfo with retry delay {delay:?}"),
-        };
-        fail("assert_retry_info!", &expected, actual)
-    })
+    if let Some(info) = found {
+        return info;
+    }
+    let expected = match delay {
+        None => "a RetryInfo".to_owned(),
+        Some(delay) => format!("a RetryInfo with retry delay {delay:?}"),
+    };
+    fail("assert_retry_info!", &expected, actual)
 }
 
 fn details_of<S: StatusSource + ?Sized>(actual: &S) -> Vec<ErrorDetail> {

@@ -13,8 +13,9 @@
 //! | `meta:KEY`           | answers the request metadata value of `KEY`          |
 //! | anything else        | echoes the text                                      |
 //!
-//! `ServerStream` sends `count` replies; `panic-at:N` panics instead of sending reply `N`, and
-//! `endless` sends `count` replies and then keeps the stream open.
+//! `ServerStream` sends `count` replies; `panic-at:N` panics instead of sending reply `N`;
+//! `fail-at:N` ends the stream with `ABORTED "failed at reply N"` (trailer `x-failed-at: N`)
+//! instead of sending reply `N`; `endless` sends `count` replies and then keeps the stream open.
 
 use std::{
     pin::Pin,
@@ -158,10 +159,17 @@ impl ProbeService for Probe {
         request: Request<ProbeRequest>,
     ) -> Result<Response<ReplyStream>, Status> {
         let ProbeRequest { text, count } = request.into_inner();
-        let panic_at: Option<u32> = text.strip_prefix("panic-at:").and_then(|n| n.parse().ok());
+        let at = |prefix: &str| text.strip_prefix(prefix).and_then(|n| n.parse::<u32>().ok());
+        let (panic_at, fail_at) = (at("panic-at:"), at("fail-at:"));
         let replies = tokio_stream::iter(0..count).map(move |index| {
             if panic_at == Some(index) {
                 panic!("stream panicked at reply {index}");
+            }
+            if fail_at == Some(index) {
+                let mut trailers = tonic::metadata::MetadataMap::new();
+                trailers.insert("x-failed-at", index.into());
+                let message = format!("failed at reply {index}");
+                return Err(Status::with_metadata(tonic::Code::Aborted, message, trailers));
             }
             Ok(reply(format!("reply {index}"), index))
         });
