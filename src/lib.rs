@@ -50,6 +50,70 @@
 //! is enforced and answered `CANCELLED "Timeout expired"`, and an unknown method is
 //! `UNIMPLEMENTED`.
 //!
+//! # Testing handlers directly
+//!
+//! A handler is a plain async method: a test can call it without any server, with a
+//! [`TestRequest`] standing in for what a real server hands over (the counterpart of Python's
+//! fake `ServicerContext`), and check what it returned with [`collect`] and the assertion
+//! macros:
+//!
+//! ```
+//! use std::time::Duration;
+//! use tonic::Code;
+//! use tonic_testkit::{TestRequest, assert_metadata, assert_status, collect};
+//! use tonic_testkit_support::{Probe, ProbeRequest, ProbeService};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let probe = Probe::new();
+//!
+//! // Unary: metadata, deadline and peer as a real server would pass them.
+//! let request = TestRequest::new(ProbeRequest { text: "meta:x-tenant".into(), count: 0 })
+//!     .metadata("x-tenant", "acme")
+//!     .timeout(Duration::from_millis(50))
+//!     .remote_addr("10.1.2.3:5000".parse().unwrap());
+//! let reply = probe.unary(request.into()).await.unwrap();
+//! assert_eq!(reply.get_ref().text, "acme");
+//!
+//! // Client streaming: a stream of messages, encoded and decoded for real.
+//! let text = |text: &str| ProbeRequest { text: text.into(), count: 0 };
+//! let reply = probe.client_stream(TestRequest::stream([text("a"), text("b")]).into()).await;
+//! assert_eq!(reply.unwrap().get_ref().text, "a,b");
+//!
+//! // Server streaming: every message, and the status that ended the stream.
+//! let request = TestRequest::new(ProbeRequest { text: "fail-at:2".into(), count: 5 });
+//! let outcome = collect(probe.server_stream(request.into()).await.unwrap().into_inner()).await;
+//! assert_eq!(outcome.messages().len(), 2);
+//! assert_status!(outcome, Code::Aborted, "failed at reply 2");
+//! assert_metadata!(outcome, "x-failed-at", "2");
+//! # }
+//! ```
+//!
+//! [`TestRequest::channel`] drives a bidi handler step by step. The same helpers read what a
+//! client gets over a [`TestServer`], so one set of expectations can check a handler called
+//! directly and the same call made over the wire.
+//!
+//! # Assertions
+//!
+//! | macro | checks |
+//! |-------|--------|
+//! | [`assert_status!`] | the code, and the message (exact, [`contains`], [`starts_with`], a closure) |
+//! | [`assert_field_violation!`] | a `google.rpc.BadRequest` field violation in the details |
+//! | [`assert_error_info!`], [`assert_retry_info!`] | `ErrorInfo` and `RetryInfo` details |
+//! | [`assert_metadata!`], [`assert_no_metadata!`] | request metadata, response headers, trailers |
+//!
+//! They take a `Status`, a call's `Result`, a [`StreamOutcome`] or an [`Intercepted`] (see
+//! [`StatusSource`] and [`MetadataSource`]), borrow it, point at the test's own line when they
+//! fail, and print what was expected and what arrived:
+//!
+//! ```text
+//! tonic-testkit: assert_status! failed
+//!   expected: NotFound, message "User not found"
+//!     actual: InvalidArgument, message "id: must be positive"
+//! ```
+//!
+//! [`intercept`] and [`through_layer`] test an interceptor or a tower layer alone.
+//!
 //! # No lost panics, no hanging teardown
 //!
 //! A handler that panics in a server task would normally be invisible: the client gets an
