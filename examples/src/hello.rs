@@ -10,7 +10,11 @@ pub mod pb {
 
 use pb::{HelloRequest, HelloResponse, hello_service_server::HelloService};
 
-/// Answers `Hello, <greeting>!`.
+/// The request header [`Greeter`] echoes into its response headers, so a caller can match a
+/// reply to its request in the logs.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Answers `Hello, <greeting>!`, echoing the caller's [`REQUEST_ID`] header when there is one.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Greeter;
 
@@ -20,10 +24,15 @@ impl HelloService for Greeter {
         &self,
         request: Request<HelloRequest>,
     ) -> Result<Response<HelloResponse>, Status> {
+        let request_id = request.metadata().get(REQUEST_ID).cloned();
         let greeting = request.into_inner().greeting;
         if greeting.is_empty() {
             return Err(Status::invalid_argument("greeting must not be empty"));
         }
-        Ok(Response::new(HelloResponse { reply: format!("Hello, {greeting}!") }))
+        let mut response = Response::new(HelloResponse { reply: format!("Hello, {greeting}!") });
+        if let Some(request_id) = request_id {
+            response.metadata_mut().insert(REQUEST_ID, request_id);
+        }
+        Ok(response)
     }
 }

@@ -1,13 +1,18 @@
-//! The hello service over the transport `TONIC_TESTKIT_TRANSPORT` chooses (memory by default).
+//! The hello service, called directly and over the transport `TONIC_TESTKIT_TRANSPORT` chooses
+//! (memory by default).
 
 use rstest::{fixture, rstest};
-use tonic::Code;
-use tonic_testkit::{TestServer, Transport, transport};
+use tonic::{Code, Request, Response, Status};
+use tonic_testkit::{
+    TestRequest, TestServer, Transport, assert_metadata, assert_no_metadata, assert_status,
+    transport,
+};
 use tonic_testkit_examples::hello::{
     Greeter,
     pb::{
-        HelloRequest, hello_service_client::HelloServiceClient,
-        hello_service_server::HelloServiceServer,
+        HelloRequest, HelloResponse,
+        hello_service_client::HelloServiceClient,
+        hello_service_server::{HelloService, HelloServiceServer},
     },
 };
 
@@ -18,6 +23,48 @@ async fn server(transport: Transport) -> TestServer {
         .add_service(HelloServiceServer::new(Greeter))
         .start()
         .await
+}
+
+/// A greeting tagged with a request id; a `tonic::Request` for the handler or for a client.
+fn tagged_greeting() -> Request<HelloRequest> {
+    TestRequest::new(HelloRequest { greeting: "world".into() })
+        .metadata("x-request-id", "r-42")
+        .into()
+}
+
+fn expect_tagged_reply(result: Result<Response<HelloResponse>, Status>) {
+    assert_metadata!(result, "x-request-id", "r-42");
+    assert_eq!(result.unwrap().into_inner().reply, "Hello, world!");
+}
+
+#[tokio::test]
+async fn the_request_id_is_echoed_into_the_response_headers() {
+    let result = Greeter.hello(tagged_greeting()).await;
+
+    expect_tagged_reply(result);
+}
+
+#[rstest]
+#[tokio::test]
+#[awt]
+async fn the_request_id_is_echoed_into_the_response_headers_over_a_server(
+    #[future] server: TestServer,
+) {
+    let mut client = server.client(HelloServiceClient::new);
+
+    let result = client.hello(tagged_greeting()).await;
+
+    expect_tagged_reply(result);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_reply_without_a_request_id_has_none() {
+    let request = TestRequest::new(HelloRequest { greeting: "world".into() });
+
+    let result = Greeter.hello(request.into()).await;
+
+    assert_no_metadata!(result, "x-request-id");
 }
 
 #[rstest]
@@ -38,9 +85,8 @@ async fn says_hello(#[future] server: TestServer) {
 async fn an_empty_greeting_is_invalid(#[future] server: TestServer) {
     let mut client = server.client(HelloServiceClient::new);
 
-    let status = client.hello(HelloRequest::default()).await.unwrap_err();
+    let result = client.hello(HelloRequest::default()).await;
 
-    assert_eq!(status.code(), Code::InvalidArgument);
-    assert_eq!(status.message(), "greeting must not be empty");
+    assert_status!(result, Code::InvalidArgument, "greeting must not be empty");
     server.shutdown().await;
 }

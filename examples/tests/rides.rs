@@ -1,14 +1,25 @@
-//! The rides service, with its timing layer, over the transport `TONIC_TESTKIT_TRANSPORT`
-//! chooses (memory by default).
+//! The rides service: its handlers called directly, and full round trips with its timing layer
+//! over the transport `TONIC_TESTKIT_TRANSPORT` chooses (memory by default).
+//!
+//! A behaviour checked both ways keeps its expectations in one `expect_*` function, called by
+//! the direct test and by its `_over_a_server` twin.
+
+use std::time::Duration;
 
 use rstest::{fixture, rstest};
-use tonic::Code;
-use tonic_testkit::{TestChannel, TestServer, Transport, transport};
+use tokio::time::Instant;
+use tonic::{Code, Request, Response, Status};
+use tonic_testkit::{
+    TestChannel, TestRequest, TestServer, Transport, assert_field_violation, assert_status,
+    transport,
+};
 use tonic_testkit_examples::rides::{
-    Rides, TimingLayer, Timings,
+    DEADLINE_MARGIN, Rides, TimingLayer, Timings,
     pb::{
-        Location, RideType, StartRequest, TrackRequest, rides_client::RidesClient,
-        rides_server::RidesServer,
+        Location, QuoteRequest, QuoteResponse, RideType, StartRequest, StartResponse, TrackRequest,
+        TrackResponse,
+        rides_client::RidesClient,
+        rides_server::{Rides as _, RidesServer},
     },
 };
 
@@ -18,17 +29,21 @@ struct Fixture {
     timings: Timings,
 }
 
-#[fixture]
-async fn rides(transport: Transport) -> Fixture {
+async fn serve(transport: Transport, rides: Rides) -> Fixture {
     let timings = Timings::default();
     let server = TestServer::builder()
         .transport(transport)
-        .add_service(RidesServer::new(Rides::default()))
+        .add_service(RidesServer::new(rides))
         .layer(TimingLayer::new(timings.clone()))
         .start()
         .await;
     let client = server.client(RidesClient::new);
     Fixture { server, client, timings }
+}
+
+#[fixture]
+async fn rides(transport: Transport) -> Fixture {
+    serve(transport, Rides::default()).await
 }
 
 fn ride(driver_id: &str) -> StartRequest {
@@ -46,6 +61,53 @@ fn event(car_id: &str) -> TrackRequest {
     TrackRequest { car_id: car_id.to_owned(), location: Some(Location::default()), time: None }
 }
 
+/// A pool ride to price, within a 50 ms deadline.
+fn pool_quote() -> Request<QuoteRequest> {
+    TestRequest::new(QuoteRequest { r#type: RideType::Pool.into() })
+        .timeout(Duration::from_millis(50))
+        .into()
+}
+
+// Start (unary)
+
+fn expect_driver_id_rejected(result: Result<Response<StartResponse>, Status>) {
+    assert_status!(result, Code::InvalidArgument, "driver_id: empty");
+    assert_field_violation!(result, "driver_id", "empty");
+}
+
+#[tokio::test]
+async fn an_empty_driver_id_is_rejected_with_a_field_violation() {
+    let request = TestRequest::new(ride(""));
+
+    let result = Rides::default().start(request.into()).await;
+
+    expect_driver_id_rejected(result);
+}
+
+#[rstest]
+#[tokio::test]
+#[awt]
+async fn an_empty_driver_id_is_rejected_with_a_field_violation_over_a_server(
+    #[future] rides: Fixture,
+) {
+    let Fixture { server, mut client, .. } = rides;
+
+    let result = client.start(ride("")).await;
+
+    expect_driver_id_rejected(result);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_empty_car_id_is_rejected_with_a_field_violation() {
+    let request = TestRequest::new(StartRequest { car_id: String::new(), ..ride("driver-1") });
+
+    let result = Rides::default().start(request.into()).await;
+
+    assert_status!(result, Code::InvalidArgument, "car_id: empty");
+    assert_field_violation!(result, "car_id", "empty");
+}
+
 #[rstest]
 #[tokio::test]
 #[awt]
@@ -59,46 +121,111 @@ async fn starts_a_ride(#[future] rides: Fixture) {
     server.shutdown().await;
 }
 
-#[rstest]
+// Track (client streaming)
+
+fn expect_counted(result: Result<Response<TrackResponse>, Status>, events: i64) {
+    assert_eq!(result.unwrap().into_inner().count, events);
+}
+
 #[tokio::test]
-#[awt]
-async fn an_empty_driver_id_is_an_invalid_argument_naming_the_field(#[future] rides: Fixture) {
-    let Fixture { server, mut client, .. } = rides;
+async fn tracking_counts_the_events() {
+    let request = TestRequest::stream([event("car-7"), event("car-7"), event("car-7")]);
 
-    let status = client.start(ride("")).await.unwrap_err();
+    let result = Rides::default().track(request.into()).await;
 
-    assert_eq!((status.code(), status.message()), (Code::InvalidArgument, "driver_id: empty"));
-    server.shutdown().await;
+    expect_counted(result, 3);
 }
 
 #[rstest]
 #[tokio::test]
 #[awt]
-async fn tracking_counts_the_events(#[future] rides: Fixture) {
+async fn tracking_counts_the_events_over_a_server(#[future] rides: Fixture) {
     let Fixture { server, mut client, .. } = rides;
     let events = tokio_stream::iter([event("car-7"), event("car-7"), event("car-7")]);
 
-    let reply = client.track(events).await.unwrap().into_inner();
+    let result = client.track(events).await;
 
-    assert_eq!(reply.count, 3);
+    expect_counted(result, 3);
     server.shutdown().await;
+}
+
+fn expect_second_event_rejected(result: Result<Response<TrackResponse>, Status>) {
+    assert_status!(result, Code::InvalidArgument, "event 1: car_id: empty");
+}
+
+#[tokio::test]
+async fn tracking_rejects_an_event_without_a_car() {
+    let request = TestRequest::stream([event("car-7"), event(""), event("car-7")]);
+
+    let result = Rides::default().track(request.into()).await;
+
+    expect_second_event_rejected(result);
 }
 
 #[rstest]
 #[tokio::test]
 #[awt]
-async fn tracking_rejects_an_event_without_a_car(#[future] rides: Fixture) {
+async fn tracking_rejects_an_event_without_a_car_over_a_server(#[future] rides: Fixture) {
     let Fixture { server, mut client, .. } = rides;
     let events = tokio_stream::iter([event("car-7"), event(""), event("car-7")]);
 
-    let status = client.track(events).await.unwrap_err();
+    let result = client.track(events).await;
 
-    assert_eq!(
-        (status.code(), status.message()),
-        (Code::InvalidArgument, "event 1: car_id: empty")
-    );
+    expect_second_event_rejected(result);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_failing_client_stream_ends_tracking_with_its_status() {
+    let items = [Ok(event("car-7")), Err(Status::aborted("gps lost")), Ok(event("car-7"))];
+    let request = TestRequest::stream_results(items);
+
+    let result = Rides::default().track(request.into()).await;
+
+    assert_status!(result, Code::Aborted, "gps lost");
+}
+
+// Quote (unary, within the call's deadline; the clock is paused, so nothing really waits)
+
+fn expect_no_price_in_time(result: Result<Response<QuoteResponse>, Status>, waited: Duration) {
+    assert_status!(result, Code::DeadlineExceeded, "no price within the 50ms deadline");
+    assert_eq!(waited, Duration::from_millis(50) - DEADLINE_MARGIN, "gave up before the deadline");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_quote_slower_than_the_deadline_is_deadline_exceeded() {
+    let rides = Rides::with_pricing_delay(Duration::from_millis(80));
+    let started = Instant::now();
+
+    let result = rides.quote(pool_quote()).await;
+
+    expect_no_price_in_time(result, started.elapsed());
+}
+
+#[rstest]
+#[tokio::test(start_paused = true)]
+async fn a_quote_slower_than_the_deadline_is_deadline_exceeded_over_a_server(transport: Transport) {
+    let Fixture { server, mut client, .. } =
+        serve(transport, Rides::with_pricing_delay(Duration::from_millis(80))).await;
+    let started = Instant::now();
+
+    let result = client.quote(pool_quote()).await;
+
+    // The handler's own answer, not the server's `CANCELLED "Timeout expired"`.
+    expect_no_price_in_time(result, started.elapsed());
+    server.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_quote_within_the_deadline_is_priced() {
+    let rides = Rides::with_pricing_delay(Duration::from_millis(30));
+
+    let result = rides.quote(pool_quote()).await;
+
+    assert_eq!(result.unwrap().into_inner().price_cents, 800);
+}
+
+// The server's layer
 
 #[rstest]
 #[tokio::test(start_paused = true)]

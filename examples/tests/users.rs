@@ -1,15 +1,91 @@
-//! The users service over the transport `TONIC_TESTKIT_TRANSPORT` chooses (memory by default).
+//! The users service: its logic called directly over a mocked store (no server), and full round
+//! trips over the transport `TONIC_TESTKIT_TRANSPORT` chooses (memory by default).
 
+use mockall::{mock, predicate::eq};
 use rstest::{fixture, rstest};
-use tonic::Code;
-use tonic_testkit::{TestChannel, TestServer, Transport, transport};
+use tonic::{Code, Request};
+use tonic_testkit::{TestChannel, TestRequest, TestServer, Transport, assert_status, transport};
 use tonic_testkit_examples::users::{
-    Users,
+    StoreError, UserStore, Users,
     pb::{
-        GetUserRequest, ListUsersRequest, user_service_client::UserServiceClient,
-        user_service_server::UserServiceServer,
+        GetUserRequest, ListUsersRequest, User,
+        user_service_client::UserServiceClient,
+        user_service_server::{UserService, UserServiceServer},
     },
 };
+
+mock! {
+    Store {}
+    impl UserStore for Store {
+        fn find(&self, id: i32) -> Result<Option<User>, StoreError>;
+        fn all(&self) -> Result<Vec<User>, StoreError>;
+    }
+}
+
+fn grace() -> User {
+    User { id: 7, name: "Grace Hopper".to_owned(), email: "grace@example.com".to_owned() }
+}
+
+fn get_user(id: i32) -> Request<GetUserRequest> {
+    TestRequest::new(GetUserRequest { id }).into()
+}
+
+// Service logic, no server: the handler called directly, the store mocked.
+
+#[tokio::test]
+async fn a_user_in_the_store_is_returned() {
+    let mut store = MockStore::new();
+    store.expect_find().returning(|_| Ok(Some(grace())));
+
+    let user = Users::with_store(store).get_user(get_user(7)).await.unwrap().into_inner();
+
+    assert_eq!(user, grace());
+}
+
+#[tokio::test]
+async fn a_user_missing_from_the_store_is_not_found() {
+    let mut store = MockStore::new();
+    store.expect_find().returning(|_| Ok(None));
+
+    let result = Users::with_store(store).get_user(get_user(7)).await;
+
+    assert_status!(result, Code::NotFound, "User not found");
+}
+
+#[tokio::test]
+async fn a_store_failure_is_unavailable() {
+    let mut store = MockStore::new();
+    store.expect_find().returning(|_| Err(StoreError("connection refused".to_owned())));
+
+    let result = Users::with_store(store).get_user(get_user(7)).await;
+
+    assert_status!(result, Code::Unavailable, "user store unavailable");
+}
+
+#[tokio::test]
+async fn the_store_is_asked_once_for_the_requested_id() {
+    let mut store = MockStore::new();
+    store.expect_find().with(eq(7)).times(1).returning(|_| Ok(None));
+    let users = Users::with_store(store);
+
+    let result = users.get_user(get_user(7)).await;
+
+    assert_status!(result, Code::NotFound);
+    drop(users); // the mock checks `times(1)` here: no call, or a second one, fails the test
+}
+
+#[tokio::test]
+async fn listing_fails_unavailable_when_the_store_does() {
+    let mut store = MockStore::new();
+    store.expect_all().returning(|| Err(StoreError("timed out".to_owned())));
+
+    let result =
+        Users::with_store(store).list_users(TestRequest::new(ListUsersRequest {}).into()).await;
+
+    assert_status!(result, Code::Unavailable, "user store unavailable");
+}
+
+// Full round trips over a server, with the default in-memory store.
 
 #[fixture]
 async fn server(transport: Transport) -> TestServer {
@@ -68,5 +144,22 @@ async fn the_same_expectations_hold_over_every_transport(
 
     assert_eq!(found.unwrap(), 1, "{transport}");
     assert_eq!(missing.code(), Code::NotFound, "{transport}");
+    server.shutdown().await;
+}
+
+#[rstest]
+#[tokio::test]
+async fn a_store_failure_is_unavailable_over_a_server(transport: Transport) {
+    let mut store = MockStore::new();
+    store.expect_find().with(eq(7)).times(1).returning(|_| Err(StoreError("down".to_owned())));
+    let server = TestServer::builder()
+        .transport(transport)
+        .add_service(UserServiceServer::new(Users::with_store(store)))
+        .start()
+        .await;
+
+    let result = client(&server).get_user(GetUserRequest { id: 7 }).await;
+
+    assert_status!(result, Code::Unavailable, "user store unavailable");
     server.shutdown().await;
 }
