@@ -20,6 +20,7 @@ use tower::ServiceExt;
 
 use crate::{
     BoxError,
+    journal::{FrameCounter, Record, TapBody, record_responses, record_status},
     panic::{HandlerPanic, PanicSite},
     shared::{SHUT_DOWN, Shared},
 };
@@ -53,6 +54,11 @@ pub(crate) fn serve(shared: &Arc<Shared>, request: Request<Body>, mode: Mode) ->
         _ => shared.stack(),
     };
     let admitted = stack.is_some();
+    let record = stack.as_ref().and_then(|_| shared.journal.start(uri.path(), request.headers()));
+    let request = match &record {
+        Some(record) => request.map(|body| Body::new(TapBody::new(body, record.clone()))),
+        None => request,
+    };
     let inner: Inner = match stack {
         None => Box::pin(std::future::ready(Ok(Status::unavailable(SHUT_DOWN).into_http()))),
         Some(stack) => {
@@ -73,7 +79,7 @@ pub(crate) fn serve(shared: &Arc<Shared>, request: Request<Body>, mode: Mode) ->
     // Over the wire, shutdown aborts the server task that runs a call; a direct call runs in the
     // caller's task, so it watches for the abort itself.
     let abort = (admitted && mode == Mode::Direct).then(|| Box::pin(shared.aborting()) as Abort);
-    CallFuture { inner: Some(inner), shared: shared.clone(), uri, mode, abort }
+    CallFuture { inner: Some(inner), shared: shared.clone(), uri, mode, abort, record }
 }
 
 /// What tonic's server does with a service error: a `Status` (or a deadline) becomes a status
@@ -107,6 +113,16 @@ fn stream_reset(err: BoxError) -> Status {
     status
 }
 
+/// What the journal records for a service error that reached the client as a reset stream.
+fn reset_status(err: &(dyn std::error::Error + Send + Sync + 'static)) -> Status {
+    match err.downcast_ref::<Status>() {
+        Some(status) => {
+            Status::with_metadata(status.code(), status.message(), status.metadata().clone())
+        }
+        None => Status::internal(format!("{STREAM_RESET} (the service failed: {err})")),
+    }
+}
+
 /// The message a tonic client gives a call whose stream the server reset.
 const STREAM_RESET: &str = "h2 protocol error: http2 error";
 
@@ -117,7 +133,27 @@ pub(crate) struct CallFuture {
     uri: Uri,
     mode: Mode,
     abort: Option<Abort>,
+    record: Option<Record>,
 }
+
+impl CallFuture {
+    fn record(&self, status: &Status) {
+        if let Some(record) = &self.record {
+            record_status(record, status);
+        }
+    }
+}
+
+impl Drop for CallFuture {
+    fn drop(&mut self) {
+        if self.inner.is_some() {
+            self.record(&Status::cancelled(CANCELLED));
+        }
+    }
+}
+
+/// What the journal says of a call that ended without a status.
+const CANCELLED: &str = "the call was cancelled before it ended (the client went away)";
 
 impl Future for CallFuture {
     type Output = Result<Response<Body>, BoxError>;
@@ -126,6 +162,7 @@ impl Future for CallFuture {
         let this = &mut *self;
         if cut_off(&mut this.abort, cx) {
             this.inner = None;
+            this.record(&Status::unknown(CUT_OFF));
             return Poll::Ready(Err(Box::new(Status::unknown(CUT_OFF))));
         }
         let inner = this.inner.as_mut().expect("CallFuture polled after it completed");
@@ -134,6 +171,14 @@ impl Future for CallFuture {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(result)) => {
                 this.inner = None;
+                match &result {
+                    Ok(response) => {
+                        if let Some(status) = Status::from_header_map(response.headers()) {
+                            this.record(&status);
+                        }
+                    }
+                    Err(err) => this.record(&reset_status(err.as_ref())),
+                }
                 let catcher = |body| {
                     Body::new(CatchPanicBody {
                         inner: Some(body),
@@ -141,6 +186,8 @@ impl Future for CallFuture {
                         uri: this.uri.clone(),
                         mode: this.mode,
                         abort: this.abort.take(),
+                        record: this.record.take(),
+                        counter: FrameCounter::default(),
                     })
                 };
                 Poll::Ready(result.map(|response| response.map(catcher)))
@@ -148,7 +195,9 @@ impl Future for CallFuture {
             Err(payload) => {
                 // Dropping the panicked future may panic again; that second panic says nothing new.
                 let _ = catch_unwind(AssertUnwindSafe(|| this.inner = None));
-                let status = caught(&this.shared, PanicSite::Call, &this.uri, this.mode, payload);
+                let record = this.record.take();
+                let status =
+                    caught(&this.shared, PanicSite::Call, &this.uri, this.mode, payload, record);
                 Poll::Ready(Ok(status.into_http()))
             }
         }
@@ -162,6 +211,35 @@ struct CatchPanicBody {
     uri: Uri,
     mode: Mode,
     abort: Option<Abort>,
+    record: Option<Record>,
+    counter: FrameCounter,
+}
+
+impl CatchPanicBody {
+    /// Notes a frame (or error) on its way to the client in the journal.
+    fn record(&mut self, poll: &Poll<Option<Result<Frame<Bytes>, Status>>>) {
+        let Some(record) = &self.record else { return };
+        match poll {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    record_responses(record, self.counter.feed(data));
+                } else if let Some(status) = frame.trailers_ref().and_then(Status::from_header_map)
+                {
+                    record_status(record, &status);
+                }
+            }
+            Poll::Ready(Some(Err(status))) => record_status(record, status),
+            _ => {}
+        }
+    }
+}
+
+impl Drop for CatchPanicBody {
+    fn drop(&mut self) {
+        if let Some(record) = &self.record {
+            record_status(record, &Status::cancelled(CANCELLED));
+        }
+    }
 }
 
 impl http_body::Body for CatchPanicBody {
@@ -175,16 +253,23 @@ impl http_body::Body for CatchPanicBody {
         let this = &mut *self;
         if this.inner.is_some() && cut_off(&mut this.abort, cx) {
             this.inner = None;
-            return Poll::Ready(Some(Err(Status::unknown(CUT_OFF))));
+            let poll = Poll::Ready(Some(Err(Status::unknown(CUT_OFF))));
+            this.record(&poll);
+            return poll;
         }
         let Some(inner) = this.inner.as_mut() else {
             return Poll::Ready(None);
         };
         match catch_unwind(AssertUnwindSafe(|| Pin::new(inner).poll_frame(cx))) {
-            Ok(poll) => poll,
+            Ok(poll) => {
+                this.record(&poll);
+                poll
+            }
             Err(payload) => {
                 let _ = catch_unwind(AssertUnwindSafe(|| this.inner = None));
-                let status = caught(&this.shared, PanicSite::Stream, &this.uri, this.mode, payload);
+                let record = this.record.take();
+                let (shared, uri, mode) = (&this.shared, &this.uri, this.mode);
+                let status = caught(shared, PanicSite::Stream, uri, mode, payload, record);
                 let mut trailers = HeaderMap::new();
                 match status.add_header(&mut trailers) {
                     Ok(()) => Poll::Ready(Some(Ok(Frame::trailers(trailers)))),
@@ -213,9 +298,13 @@ fn caught(
     uri: &Uri,
     mode: Mode,
     payload: Box<dyn Any + Send>,
+    record: Option<Record>,
 ) -> Status {
     let panic = HandlerPanic::from_message(site, uri.path(), crate::panic::payload_text(&*payload));
     let status = panic.status();
+    if let Some(record) = record {
+        record_status(&record, &status);
+    }
     if mode == Mode::Direct {
         shared.record_panic(panic.unwound());
         resume_unwind(payload);

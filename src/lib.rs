@@ -165,6 +165,7 @@ mod assert;
 mod call;
 mod channel;
 mod intercept;
+mod journal;
 mod method;
 mod panic;
 mod request;
@@ -181,6 +182,7 @@ pub use assert::{
 };
 pub use channel::{ResponseFuture, TestChannel};
 pub use intercept::{Intercepted, Recorder, intercept, through_layer};
+pub use journal::{Call, DEFAULT_JOURNAL_LIMIT};
 pub use panic::HandlerPanic;
 pub use request::{DEFAULT_REMOTE_ADDR, TestRequest};
 pub use server::{DEFAULT_GRACE_PERIOD, TestServer, TestServerBuilder};

@@ -17,6 +17,8 @@ use tower::{
 
 use crate::{
     BoxError, HandlerPanic, TestChannel, Transport,
+    journal::{Call, DEFAULT_JOURNAL_LIMIT},
+    method::check_method_path,
     panic::report,
     shared::Shared,
     transports::{direct::DirectChannel, memory, tcp},
@@ -103,6 +105,7 @@ impl TestServer {
             layers: ServiceBuilder::new(),
             transport: None,
             grace_period: DEFAULT_GRACE_PERIOD,
+            journal_limit: DEFAULT_JOURNAL_LIMIT,
         }
     }
 
@@ -240,6 +243,45 @@ impl TestServer {
         self.shared.drop_connections()
     }
 
+    /// Every call the server has seen so far, oldest first, on every transport: method,
+    /// metadata, request messages, status, response count and duration. See [`Call`].
+    pub fn calls(&self) -> Vec<Call> {
+        self.shared.journal.calls()
+    }
+
+    /// The calls to one method (a full `/package.Service/Method` path), oldest first.
+    ///
+    /// # Panics
+    ///
+    /// When `method` is not a `/package.Service/Method` path.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic_testkit::TestServer;
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
+    /// let mut client = server.client(ProbeClient::new);
+    ///
+    /// let mut request = tonic::Request::new(ProbeRequest { text: "a".into(), count: 0 });
+    /// request.metadata_mut().insert("x-tenant", "acme".parse().unwrap());
+    /// client.unary(request).await.unwrap();
+    ///
+    /// let calls = server.calls_to("/probe.Probe/Unary");
+    /// assert_eq!(calls.len(), 1);
+    /// assert_eq!(calls[0].metadata().get("x-tenant").unwrap(), "acme");
+    /// assert!(server.calls_to("/probe.Probe/Bidi").is_empty());
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn calls_to(&self, method: &str) -> Vec<Call> {
+        check_method_path(method, "TestServer::calls_to");
+        self.calls().into_iter().filter(|call| call.method() == method).collect()
+    }
+
     /// Takes the panics the server has caught so far, so a test that provokes one on purpose can
     /// assert on it; the server will not report them again at shutdown.
     ///
@@ -308,7 +350,7 @@ impl TestServer {
         self.shared.release_services();
         let panics = self.shared.take_panics();
         if !panics.is_empty() && !std::thread::panicking() {
-            panic!("{}", report(&panics));
+            panic!("{}\n{}", report(&panics).trim_end(), self.shared.journal.describe());
         }
     }
 }
@@ -378,6 +420,7 @@ pub struct TestServerBuilder<L = Identity> {
     layers: ServiceBuilder<L>,
     transport: Option<Transport>,
     grace_period: Duration,
+    journal_limit: usize,
 }
 
 impl<L> TestServerBuilder<L> {
@@ -417,6 +460,7 @@ impl<L> TestServerBuilder<L> {
             layers: self.layers.layer(layer),
             transport: self.transport,
             grace_period: self.grace_period,
+            journal_limit: self.journal_limit,
         }
     }
 
@@ -439,6 +483,32 @@ impl<L> TestServerBuilder<L> {
     /// (default [`DEFAULT_GRACE_PERIOD`]).
     pub fn grace_period(mut self, grace_period: Duration) -> Self {
         self.grace_period = grace_period;
+        self
+    }
+
+    /// How many calls the journal keeps ([`DEFAULT_JOURNAL_LIMIT`] unless set); later calls are
+    /// served but only counted. `0` turns the journal off.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic_testkit::TestServer;
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server =
+    ///     TestServer::builder().add_service(Probe::new().server()).journal_limit(1).start().await;
+    /// let mut client = server.client(ProbeClient::new);
+    ///
+    /// client.unary(ProbeRequest::default()).await.unwrap();
+    /// client.unary(ProbeRequest::default()).await.unwrap();
+    ///
+    /// assert_eq!(server.calls().len(), 1);
+    /// # }
+    /// ```
+    pub fn journal_limit(mut self, calls: usize) -> Self {
+        self.journal_limit = calls;
         self
     }
 
@@ -470,7 +540,7 @@ impl<L> TestServerBuilder<L> {
         let services = BoxCloneService::new(
             services.map_response(|response| response.map(Body::new)).map_err(Into::into),
         );
-        let shared = Shared::new(services);
+        let shared = Shared::new(services, self.journal_limit);
         let local_addr = match transport {
             Transport::Tcp => Some(tcp::bind(&shared).await.unwrap_or_else(|err| {
                 panic!("tonic-testkit could not bind a TCP listener on 127.0.0.1:0: {err}")
@@ -494,6 +564,7 @@ impl<L> fmt::Debug for TestServerBuilder<L> {
             .field("services", &self.services)
             .field("transport", &self.transport)
             .field("grace_period", &self.grace_period)
+            .field("journal_limit", &self.journal_limit)
             .finish_non_exhaustive()
     }
 }

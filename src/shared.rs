@@ -14,6 +14,7 @@ use tokio::{sync::Notify, task::AbortHandle};
 use tonic::body::Body;
 use tower::util::BoxCloneService;
 
+use crate::journal::Journal;
 use crate::panic::{HandlerPanic, PanicSite};
 
 /// The user's services behind the user's layers, boxed to one type.
@@ -33,10 +34,11 @@ pub(crate) struct Shared {
     panics: Mutex<Vec<HandlerPanic>>,
     connections: Mutex<Vec<AbortHandle>>,
     next_port: AtomicU16,
+    pub(crate) journal: Journal,
 }
 
 impl Shared {
-    pub(crate) fn new(stack: Stack) -> Arc<Self> {
+    pub(crate) fn new(stack: Stack, journal_limit: usize) -> Arc<Self> {
         Arc::new(Self {
             stack: Mutex::new(Some(stack)),
             closed: AtomicBool::new(false),
@@ -46,6 +48,7 @@ impl Shared {
             panics: Mutex::new(Vec::new()),
             connections: Mutex::new(Vec::new()),
             next_port: AtomicU16::new(0),
+            journal: Journal::new(journal_limit),
         })
     }
 

@@ -28,7 +28,9 @@ const UNMET: &str = "tonic-testkit: the test server caught a panic:
   - a service panicked when the server dropped it (a mock with unmet expectations?): \
 MockProbe::unary: Expectation(<anything>) called 0 time(s) which is fewer than expected 1
 A mock panics when it is dropped with unmet expectations: make the calls it expects, or change \
-its `times(..)`.";
+its `times(..)`.
+The server saw 1 call:
+  1. /probe.Probe/ClientStream: Unimplemented \"Not yet implemented\", 0 requests, 0 responses";
 
 #[rstest]
 #[tokio::test]

@@ -11,7 +11,10 @@ use common::{probe, start};
 const UNARY_REPORT: &str = "tonic-testkit: the test server caught a panic:
   - the handler for /probe.Probe/Unary panicked: boom (the client was answered INTERNAL)
 Fix the code that panicked; if the test provokes a handler panic on purpose, take it with \
-`server.take_panics()` and assert on it.";
+`server.take_panics()` and assert on it.
+The server saw 1 call:
+  1. /probe.Probe/Unary: Internal \"the handler for /probe.Probe/Unary panicked: boom\", 1 \
+request, 0 responses";
 
 #[rstest]
 #[tokio::test]
@@ -84,7 +87,10 @@ async fn a_direct_panic_caught_by_the_test_is_still_reported_at_shutdown() {
             "tonic-testkit: the test server caught a panic:
   - the handler for /probe.Probe/Unary panicked: boom (it unwound into the task that made the call)
 Fix the code that panicked; if the test provokes a handler panic on purpose, take it with \
-`server.take_panics()` and assert on it."
+`server.take_panics()` and assert on it.
+The server saw 1 call:
+  1. /probe.Probe/Unary: Internal \"the handler for /probe.Probe/Unary panicked: boom\", 1 \
+request, 0 responses"
         )
     );
 }
@@ -151,7 +157,12 @@ async fn the_report_lists_every_panic() {
   - the handler for /probe.Probe/Unary panicked: first (the client was answered INTERNAL)
   - the handler for /probe.Probe/Unary panicked: second (the client was answered INTERNAL)
 Fix the code that panicked; if the test provokes a handler panic on purpose, take it with \
-`server.take_panics()` and assert on it."
+`server.take_panics()` and assert on it.
+The server saw 2 calls:
+  1. /probe.Probe/Unary: Internal \"the handler for /probe.Probe/Unary panicked: first\", 1 \
+request, 0 responses
+  2. /probe.Probe/Unary: Internal \"the handler for /probe.Probe/Unary panicked: second\", 1 \
+request, 0 responses"
         )
     );
 }

@@ -1,0 +1,387 @@
+//! The call journal: every call a test server saw, on every transport, for assertions and for
+//! failure messages.
+
+use std::{
+    fmt,
+    sync::{Arc, Mutex, MutexGuard},
+    time::Duration,
+};
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::HeaderMap;
+use tokio::time::Instant;
+use tonic::{Code, Status, metadata::MetadataMap};
+
+/// How many calls a server's journal keeps unless
+/// [`TestServerBuilder::journal_limit`](crate::TestServerBuilder::journal_limit) says otherwise.
+pub const DEFAULT_JOURNAL_LIMIT: usize = 1_000;
+
+/// The calls of one server, oldest first.
+#[derive(Debug)]
+pub(crate) struct Journal {
+    calls: Mutex<Vec<Record>>,
+    limit: usize,
+    unrecorded: Mutex<usize>,
+}
+
+/// One call's entry, updated while the call runs.
+pub(crate) type Record = Arc<Mutex<Call>>;
+
+impl Journal {
+    pub(crate) fn new(limit: usize) -> Self {
+        Self { calls: Mutex::new(Vec::new()), limit, unrecorded: Mutex::new(0) }
+    }
+
+    /// Starts an entry for a call, or returns `None` when the journal is full.
+    pub(crate) fn start(&self, method: &str, headers: &HeaderMap) -> Option<Record> {
+        let mut calls = lock(&self.calls);
+        if calls.len() >= self.limit {
+            *lock(&self.unrecorded) += 1;
+            return None;
+        }
+        let call = Call {
+            method: method.to_owned(),
+            metadata: MetadataMap::from_headers(headers.clone()),
+            requests: Vec::new(),
+            status: None,
+            responses: 0,
+            started: Instant::now(),
+            duration: None,
+        };
+        let record = Arc::new(Mutex::new(call));
+        calls.push(record.clone());
+        Some(record)
+    }
+
+    /// A snapshot of the calls so far.
+    pub(crate) fn calls(&self) -> Vec<Call> {
+        lock(&self.calls).iter().map(|record| lock(record).clone()).collect()
+    }
+
+    /// The calls, one per line, for failure messages.
+    pub(crate) fn describe(&self) -> String {
+        let calls = self.calls();
+        let unrecorded = *lock(&self.unrecorded);
+        let mut text = match calls.len() {
+            0 => "The server saw no calls.".to_owned(),
+            1 => "The server saw 1 call:".to_owned(),
+            n => format!("The server saw {n} calls:"),
+        };
+        for (index, call) in calls.iter().enumerate() {
+            text.push_str(&format!("\n  {}. {call}", index + 1));
+        }
+        if unrecorded > 0 {
+            text.push_str(&format!(
+                "\n  ... and {unrecorded} later calls the journal did not keep: it keeps {} \
+                 calls; raise it with `TestServerBuilder::journal_limit(n)`.",
+                self.limit
+            ));
+        }
+        text
+    }
+}
+
+/// Records one request message.
+pub(crate) fn record_request(record: &Record, message: Message) {
+    lock(record).requests.push(message);
+}
+
+/// Records how a call ended, once: the first status wins.
+pub(crate) fn record_status(record: &Record, status: &Status) {
+    let mut call = lock(record);
+    if call.status.is_none() {
+        call.status =
+            Some(Status::with_metadata(status.code(), status.message(), status.metadata().clone()));
+        call.duration = Some(call.started.elapsed());
+    }
+}
+
+/// Adds response messages to a call.
+pub(crate) fn record_responses(record: &Record, messages: usize) {
+    lock(record).responses += messages;
+}
+
+/// A request message as it arrived: its bytes, and whether they were compressed.
+#[derive(Clone, Debug)]
+pub(crate) struct Message {
+    compressed: bool,
+    bytes: Bytes,
+}
+
+/// One call the server saw: its method, metadata, request messages, how it ended, how many
+/// messages it sent back and how long it took (on the tokio clock). Made by
+/// [`TestServer::calls`](crate::TestServer::calls).
+///
+/// # Examples
+///
+/// ```
+/// use tonic::Code;
+/// use tonic_testkit::TestServer;
+/// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
+/// let mut client = server.client(ProbeClient::new);
+///
+/// client.unary(ProbeRequest { text: "hi".into(), count: 0 }).await.unwrap();
+///
+/// let calls = server.calls_to("/probe.Probe/Unary");
+/// assert_eq!(calls.len(), 1);
+/// assert_eq!(calls[0].request::<ProbeRequest>(0).text, "hi");
+/// assert_eq!(calls[0].code(), Some(Code::Ok));
+/// assert_eq!(calls[0].response_count(), 1);
+/// server.shutdown().await;
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Call {
+    method: String,
+    metadata: MetadataMap,
+    requests: Vec<Message>,
+    status: Option<Status>,
+    responses: usize,
+    started: Instant,
+    duration: Option<Duration>,
+}
+
+impl Call {
+    /// The full method path, such as `/orders.Orders/RegisterOrder`.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The request metadata (headers) as the server received them.
+    pub fn metadata(&self) -> &MetadataMap {
+        &self.metadata
+    }
+
+    /// How many request messages arrived.
+    pub fn request_count(&self) -> usize {
+        self.requests.len()
+    }
+
+    /// Request message `index` (from 0), decoded as `T`.
+    ///
+    /// # Panics
+    ///
+    /// When there is no such message, or it does not decode as `T`, or it was compressed.
+    #[track_caller]
+    pub fn request<T: prost::Message + Default>(&self, index: usize) -> T {
+        let Some(message) = self.requests.get(index) else {
+            panic!(
+                "tonic-testkit: {} has {} request messages, so there is no message {index} \
+                 (messages count from 0)",
+                self.method,
+                self.requests.len()
+            );
+        };
+        if message.compressed {
+            panic!(
+                "tonic-testkit: request message {index} of {} was sent compressed; the journal \
+                 keeps it as sent and cannot decode it",
+                self.method
+            );
+        }
+        T::decode(message.bytes.clone()).unwrap_or_else(|error| {
+            panic!(
+                "tonic-testkit: request message {index} of {} does not decode as {}: {error}; \
+                 ask for the message type the method takes",
+                self.method,
+                std::any::type_name::<T>()
+            )
+        })
+    }
+
+    /// Every request message, decoded as `T`.
+    ///
+    /// # Panics
+    ///
+    /// As [`request`](Self::request).
+    #[track_caller]
+    pub fn requests<T: prost::Message + Default>(&self) -> Vec<T> {
+        (0..self.requests.len()).map(|index| self.request(index)).collect()
+    }
+
+    /// How the call ended, or `None` while it is still running.
+    pub fn status(&self) -> Option<&Status> {
+        self.status.as_ref()
+    }
+
+    /// The code the call ended with, or `None` while it is still running.
+    pub fn code(&self) -> Option<Code> {
+        self.status.as_ref().map(Status::code)
+    }
+
+    /// How many response messages the server sent.
+    pub fn response_count(&self) -> usize {
+        self.responses
+    }
+
+    /// How long the call took, from its arrival to its status, on the tokio clock; `None`
+    /// while it is still running.
+    pub fn duration(&self) -> Option<Duration> {
+        self.duration
+    }
+}
+
+impl fmt::Display for Call {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.method)?;
+        match &self.status {
+            None => write!(f, "still running")?,
+            Some(status) if status.message().is_empty() => write!(f, "{:?}", status.code())?,
+            Some(status) => write!(f, "{:?} {:?}", status.code(), status.message())?,
+        }
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        let (requests, responses) = (self.requests.len(), self.responses);
+        write!(
+            f,
+            ", {requests} request{}, {responses} response{}",
+            plural(requests),
+            plural(responses)
+        )
+    }
+}
+
+/// Splits gRPC length-prefixed messages out of body data.
+#[derive(Debug, Default)]
+pub(crate) struct Frames {
+    buffer: BytesMut,
+}
+
+impl Frames {
+    /// Takes a chunk of body data and returns the messages it completes.
+    pub(crate) fn feed(&mut self, mut data: impl Buf) -> Vec<Message> {
+        while data.has_remaining() {
+            let chunk = data.chunk();
+            let len = chunk.len();
+            self.buffer.extend_from_slice(chunk);
+            data.advance(len);
+        }
+        let mut messages = Vec::new();
+        while self.buffer.len() >= 5 {
+            let len = u32::from_be_bytes([
+                self.buffer[1],
+                self.buffer[2],
+                self.buffer[3],
+                self.buffer[4],
+            ]);
+            let Ok(len) = usize::try_from(len) else { break };
+            if self.buffer.len() < 5 + len {
+                break;
+            }
+            let frame = self.buffer.split_to(5 + len).freeze();
+            messages.push(Message { compressed: frame[0] == 1, bytes: frame.slice(5..) });
+        }
+        messages
+    }
+}
+
+/// Counts gRPC messages in body data without keeping them.
+#[derive(Debug, Default)]
+pub(crate) struct FrameCounter {
+    header: [u8; 5],
+    header_len: usize,
+    body_left: usize,
+}
+
+impl FrameCounter {
+    /// Takes a chunk of body data and returns how many messages start in it.
+    pub(crate) fn feed(&mut self, mut data: &[u8]) -> usize {
+        let mut started = 0;
+        while !data.is_empty() {
+            if self.body_left > 0 {
+                let skip = self.body_left.min(data.len());
+                self.body_left -= skip;
+                data = &data[skip..];
+                continue;
+            }
+            let take = (5 - self.header_len).min(data.len());
+            self.header[self.header_len..self.header_len + take].copy_from_slice(&data[..take]);
+            self.header_len += take;
+            data = &data[take..];
+            if self.header_len == 5 {
+                started += 1;
+                self.header_len = 0;
+                let [_, a, b, c, d] = self.header;
+                self.body_left = u32::from_be_bytes([a, b, c, d]) as usize;
+            }
+        }
+        started
+    }
+}
+
+/// A request body that records each message as it passes to the service.
+pub(crate) struct TapBody {
+    inner: tonic::body::Body,
+    frames: Frames,
+    record: Record,
+}
+
+impl TapBody {
+    pub(crate) fn new(inner: tonic::body::Body, record: Record) -> Self {
+        Self { inner, frames: Frames::default(), record }
+    }
+}
+
+impl http_body::Body for TapBody {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Status>>> {
+        let this = &mut *self;
+        let poll = std::pin::Pin::new(&mut this.inner).poll_frame(cx);
+        if let std::task::Poll::Ready(Some(Ok(frame))) = &poll
+            && let Some(data) = frame.data_ref()
+        {
+            for message in this.frames.feed(data.clone()) {
+                record_request(&this.record, message);
+            }
+        }
+        poll
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(message: &[u8]) -> Vec<u8> {
+        let mut frame = vec![0];
+        frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
+        frame.extend_from_slice(message);
+        frame
+    }
+
+    #[test]
+    fn frames_split_across_chunks_are_reassembled() {
+        let data = [frame(b"abc"), frame(b""), frame(b"hello")].concat();
+        let mut frames = Frames::default();
+        let mut counter = FrameCounter::default();
+        let mut messages = Vec::new();
+        let mut counted = 0;
+        for chunk in data.chunks(2) {
+            messages.extend(frames.feed(chunk));
+            counted += counter.feed(chunk);
+        }
+        let bytes: Vec<&[u8]> = messages.iter().map(|m| &m.bytes[..]).collect();
+        assert_eq!(bytes, [&b"abc"[..], b"", b"hello"]);
+        assert_eq!(counted, 3);
+    }
+}

@@ -1,0 +1,238 @@
+//! The call journal: what every call carried and how it ended, on every transport.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{probe, start};
+use rstest::rstest;
+use tonic::{Code, Request};
+use tonic_testkit::{TestServer, Transport, assert_metadata, assert_status};
+use tonic_testkit_support::{Probe, ProbeClient, ProbeReply, ProbeRequest};
+
+const UNARY: &str = "/probe.Probe/Unary";
+
+#[rstest]
+#[tokio::test]
+async fn a_unary_call_is_recorded_with_its_metadata_message_and_status(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let (server, mut client) = start(transport).await;
+    let mut request = Request::new(probe("hello", 0));
+    request.metadata_mut().insert("x-tenant", "acme".parse().unwrap());
+
+    client.unary(request).await.unwrap();
+
+    let calls = server.calls();
+    assert_eq!(calls.len(), 1, "over {transport}");
+    let call = &calls[0];
+    assert_eq!(call.method(), UNARY);
+    assert_metadata!(call.metadata(), "x-tenant", "acme");
+    assert_eq!(call.requests::<ProbeRequest>(), [probe("hello", 0)], "over {transport}");
+    assert_eq!((call.code(), call.response_count()), (Some(Code::Ok), 1), "over {transport}");
+    assert!(call.duration().is_some());
+    server.shutdown().await;
+}
+
+#[rstest]
+#[tokio::test]
+async fn streaming_calls_record_every_request_and_count_every_response(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let (server, mut client) = start(transport).await;
+    let messages = vec![probe("a", 0), probe("b", 0), probe("c", 0)];
+
+    client.client_stream(tokio_stream::iter(messages.clone())).await.unwrap();
+    let replies = client.server_stream(probe("tick", 4)).await.unwrap().into_inner();
+    tonic_testkit::collect(replies).await;
+    let replies = client.bidi(tokio_stream::iter(messages.clone())).await.unwrap().into_inner();
+    tonic_testkit::collect(replies).await;
+
+    let client_stream = &server.calls_to("/probe.Probe/ClientStream")[0];
+    assert_eq!(client_stream.requests::<ProbeRequest>(), messages, "over {transport}");
+    assert_eq!(client_stream.response_count(), 1);
+    let server_stream = &server.calls_to("/probe.Probe/ServerStream")[0];
+    assert_eq!((server_stream.request_count(), server_stream.response_count()), (1, 4));
+    assert_eq!(server_stream.code(), Some(Code::Ok), "over {transport}");
+    let bidi = &server.calls_to("/probe.Probe/Bidi")[0];
+    assert_eq!((bidi.request_count(), bidi.response_count()), (3, 3), "over {transport}");
+    server.shutdown().await;
+}
+
+#[rstest]
+#[tokio::test]
+async fn an_error_status_is_recorded_with_its_trailers(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let (server, mut client) = start(transport).await;
+
+    let replies = client.server_stream(probe("fail-at:1", 3)).await.unwrap().into_inner();
+    tonic_testkit::collect(replies).await;
+
+    let call = &server.calls()[0];
+    let status = call.status().expect("the call ended");
+    assert_status!(status, Code::Aborted, "failed at reply 1");
+    assert_metadata!(status, "x-failed-at", "1");
+    assert_eq!(call.response_count(), 1, "over {transport}");
+    server.shutdown().await;
+}
+
+#[rstest]
+#[tokio::test(start_paused = true)]
+async fn an_expired_deadline_is_recorded_with_the_duration_on_the_tokio_clock(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let (server, mut client) = start(transport).await;
+    let mut request = Request::new(probe("sleep:500", 0));
+    request.set_timeout(Duration::from_millis(50));
+
+    let _ = client.unary(request).await;
+    server.shutdown().await; // the client gives up at the deadline too; let the server finish
+
+    let call = &server.calls()[0];
+    assert_status!(call.status().unwrap(), Code::Cancelled, "Timeout expired");
+    assert_eq!(call.duration(), Some(Duration::from_millis(50)), "over {transport}");
+}
+
+#[rstest]
+#[tokio::test]
+async fn a_call_in_progress_has_no_status_yet(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let probe_service = Probe::new();
+    let server = TestServer::builder()
+        .transport(transport)
+        .add_service(probe_service.server())
+        .start()
+        .await;
+    let mut client = server.client(ProbeClient::new);
+    let call = tokio::spawn(async move { client.unary(probe("hang", 0)).await });
+    probe_service.hangs_started(1).await;
+
+    let calls = server.calls();
+
+    assert_eq!((calls[0].status().map(|s| s.code()), calls[0].duration()), (None, None));
+    server.shutdown().await;
+    let _ = call.await;
+}
+
+#[tokio::test]
+async fn a_direct_call_dropped_by_its_client_is_recorded_as_cancelled() {
+    let probe_service = Probe::new();
+    let server = TestServer::builder()
+        .transport(Transport::Direct)
+        .add_service(probe_service.server())
+        .start()
+        .await;
+    let mut client = server.client(ProbeClient::new);
+
+    let outcome = tokio::time::timeout(Duration::ZERO, client.unary(probe("hang", 0))).await;
+
+    assert!(outcome.is_err());
+    assert_status!(
+        server.calls()[0].status().unwrap(),
+        Code::Cancelled,
+        "the call was cancelled before it ended (the client went away)"
+    );
+}
+
+#[rstest]
+#[tokio::test]
+async fn a_handler_panic_is_recorded_as_internal(
+    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let (server, mut client) = start(transport).await;
+
+    let _ = client.unary(probe("panic:boom", 0)).await;
+
+    assert_status!(
+        server.calls()[0].status().unwrap(),
+        Code::Internal,
+        "the handler for /probe.Probe/Unary panicked: boom"
+    );
+    server.take_panics();
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn unknown_methods_are_recorded_as_unimplemented() {
+    let (server, _client) = start(Transport::Memory).await;
+    let mut grpc = tonic::client::Grpc::new(server.channel());
+    grpc.ready().await.unwrap();
+    let path = http::uri::PathAndQuery::from_static("/probe.Probe/Missing");
+    let codec = tonic_prost::ProstCodec::<ProbeRequest, ProbeReply>::default();
+
+    let result = grpc.unary(Request::new(probe("x", 0)), path, codec).await;
+
+    assert_status!(result, Code::Unimplemented);
+    assert_eq!(server.calls()[0].method(), "/probe.Probe/Missing");
+    assert_eq!(server.calls()[0].code(), Some(Code::Unimplemented));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "The server saw 1 call:
+  1. /probe.Probe/Unary: Internal \"the handler for /probe.Probe/Unary panicked: boom\", 1 \
+request, 0 responses
+  ... and 2 later calls the journal did not keep: it keeps 1 calls; raise it with \
+`TestServerBuilder::journal_limit(n)`.")]
+async fn failure_messages_list_the_journal_and_what_it_did_not_keep() {
+    let server = TestServer::builder()
+        .transport(Transport::Memory)
+        .add_service(Probe::new().server())
+        .journal_limit(1)
+        .start()
+        .await;
+    let mut client = server.client(ProbeClient::new);
+
+    let _ = client.unary(probe("panic:boom", 0)).await;
+    client.unary(probe("a", 0)).await.unwrap();
+    client.unary(probe("b", 0)).await.unwrap();
+
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_journal_limit_of_zero_records_nothing() {
+    let server = TestServer::builder()
+        .transport(Transport::Memory)
+        .add_service(Probe::new().server())
+        .journal_limit(0)
+        .start()
+        .await;
+    let mut client = server.client(ProbeClient::new);
+
+    client.unary(probe("a", 0)).await.unwrap();
+
+    assert!(server.calls().is_empty());
+    server.shutdown().await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "tonic-testkit: /probe.Probe/Unary has 1 request messages, so there \
+                           is no message 1 (messages count from 0)")]
+async fn asking_for_a_request_message_that_did_not_arrive_is_a_clear_panic() {
+    let (server, mut client) = start(Transport::Memory).await;
+    client.unary(probe("a", 0)).await.unwrap();
+
+    server.calls()[0].request::<ProbeRequest>(1);
+}
+
+#[tokio::test]
+#[should_panic(expected = "tonic-testkit: request message 0 of /probe.Probe/Unary does not \
+                           decode as prost_types::protobuf::Timestamp: ")]
+async fn decoding_a_request_as_the_wrong_type_is_a_clear_panic() {
+    let (server, mut client) = start(Transport::Memory).await;
+    client.unary(probe("not a timestamp", 0)).await.unwrap();
+
+    server.calls()[0].request::<prost_types::Timestamp>(0);
+}
+
+#[tokio::test]
+#[should_panic(expected = "TestServer::calls_to: \"Unary\" is not a gRPC method path: use the \
+                           full path \"/package.Service/Method\"")]
+async fn calls_to_rejects_a_method_without_its_full_path() {
+    let (server, _client) = start(Transport::Memory).await;
+
+    server.calls_to("Unary");
+}
