@@ -24,6 +24,21 @@ use crate::{
 ///
 /// It is a [`StatusSource`], so `assert_status!(outcome, Code::Unauthenticated, "...")` checks
 /// a rejection, and `Code::Ok` a request passed on.
+///
+/// # Examples
+///
+/// ```
+/// use tonic::{Code, Request, Status};
+/// use tonic_testkit::{Intercepted, TestRequest, assert_status, intercept};
+///
+/// let deny = |_: Request<()>| -> Result<Request<()>, Status> { Err(Status::permission_denied("no")) };
+///
+/// let outcome = intercept(deny, TestRequest::new(()));
+///
+/// assert!(matches!(outcome, Intercepted::Rejected(_)));
+/// assert_status!(outcome, Code::PermissionDenied, "no");
+/// assert_eq!(outcome.rejected().message(), "no");
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Intercepted {
@@ -217,7 +232,19 @@ async fn status_of<B: http_body::Body + Unpin>(response: http::Response<B>) -> S
 }
 
 /// The service [`through_layer`] wraps in the layer: it keeps the request that reaches it and
-/// answers `OK` with no message.
+/// answers `OK` with no message. It appears only in `through_layer`'s bounds: a layer under
+/// test must accept it as its inner service, as any generic tower layer does.
+///
+/// # Examples
+///
+/// ```
+/// use tonic::{Request, Status, service::InterceptorLayer};
+/// use tonic_testkit::Recorder;
+/// use tower::Layer;
+///
+/// let layer = InterceptorLayer::new(|request: Request<()>| -> Result<_, Status> { Ok(request) });
+/// let _service = layer.layer(Recorder::default()); // what through_layer builds
+/// ```
 #[derive(Clone, Default)]
 pub struct Recorder {
     received: Arc<Mutex<Option<Request<()>>>>,

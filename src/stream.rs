@@ -236,6 +236,26 @@ fn timed_out<T: fmt::Debug>(caller: &Location<'_>, timeout: Duration, messages: 
 ///
 /// It is a [`StatusSource`](crate::StatusSource) and a [`MetadataSource`](crate::MetadataSource)
 /// (the trailers), so `assert_status!` and `assert_metadata!` take it as they take a `Status`.
+///
+/// # Examples
+///
+/// ```
+/// use tonic::{Code, Status};
+/// use tonic_testkit::{assert_status, collect};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// // Any stream of results: a handler's response stream, or a client's `Streaming<T>`.
+/// let stream = tokio_stream::iter([Ok(1), Ok(2), Err(Status::aborted("cut")), Ok(3)]);
+///
+/// let outcome = collect(stream).await;
+///
+/// assert_eq!(outcome.messages(), [1, 2]); // the error ended the stream
+/// assert_eq!(outcome.end().map(Status::code), Some(Code::Aborted));
+/// assert_status!(outcome, Code::Aborted, "cut");
+/// assert_eq!(outcome.into_messages(), vec![1, 2]);
+/// # }
+/// ```
 pub struct StreamOutcome<T> {
     messages: Vec<T>,
     end: Option<Status>,
