@@ -172,6 +172,8 @@ mod request;
 mod server;
 mod shared;
 mod stream;
+#[cfg(feature = "tls")]
+mod tls;
 // Named apart from the `transport` fixture, which rstest defines in both namespaces.
 #[path = "transport/mod.rs"]
 mod transports;
@@ -187,6 +189,9 @@ pub use panic::HandlerPanic;
 pub use request::{DEFAULT_REMOTE_ADDR, TestRequest};
 pub use server::{DEFAULT_GRACE_PERIOD, TestServer, TestServerBuilder};
 pub use stream::{Collect, DEFAULT_COLLECT_TIMEOUT, StreamOutcome, collect};
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub use tls::CertificateDer;
 #[cfg(feature = "rstest")]
 pub use transports::transport;
 pub use transports::{ParseTransportError, TRANSPORT_ENV, Transport};

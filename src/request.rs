@@ -30,6 +30,11 @@ pub const DEFAULT_REMOTE_ADDR: SocketAddr =
 /// | `time_remaining()` | [`timeout`](Self::timeout) | the `grpc-timeout` header |
 /// | `peer()` | [`remote_addr`](Self::remote_addr) | `request.remote_addr()` |
 /// | what an interceptor attached | [`extension`](Self::extension) | `request.extensions()` |
+#[cfg_attr(
+    feature = "tls",
+    doc = "| `auth_context()`, `peer_identities()` | [`peer_certs`](Self::peer_certs) | \
+           `request.peer_certs()` |"
+)]
 ///
 /// Like a real server, it sets a loopback peer ([`DEFAULT_REMOTE_ADDR`]) and local address
 /// (`127.0.0.1:50051`) unless told otherwise.
@@ -59,6 +64,8 @@ pub struct TestRequest<T> {
     request: Request<T>,
     remote_addr: Option<SocketAddr>,
     local_addr: Option<SocketAddr>,
+    #[cfg(feature = "tls")]
+    peer_certs: Option<Vec<crate::tls::CertificateDer<'static>>>,
 }
 
 impl<T> TestRequest<T> {
@@ -68,6 +75,8 @@ impl<T> TestRequest<T> {
             request: Request::new(message),
             remote_addr: Some(DEFAULT_REMOTE_ADDR),
             local_addr: Some(IN_PROCESS_SERVER_ADDR),
+            #[cfg(feature = "tls")]
+            peer_certs: None,
         }
     }
 
@@ -126,10 +135,73 @@ impl<T> TestRequest<T> {
         self
     }
 
+    /// The certificate chain the client presented, leaf first: what `Request::peer_certs()`
+    /// returns in the handler, as behind a tonic server with mutual TLS. `remote_addr()` and
+    /// `local_addr()` keep answering. A request without `peer_certs` is one whose client
+    /// presented no certificate: `Request::peer_certs()` is `None`, as on a real server.
+    ///
+    /// The request carries a genuine `TlsConnectInfo`, made when the request is converted by a
+    /// TLS 1.3 handshake in memory (about a millisecond in a debug build) in which the client
+    /// presents `certs`. They are neither parsed nor verified: any bytes will do.
+    ///
+    /// # Panics
+    ///
+    /// Here, when `certs` is empty. At the conversion, when the handshake fails, as it does on a
+    /// real rustls server for a chain of more than about 64 KiB.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic::Request;
+    /// use tonic_testkit::{DEFAULT_REMOTE_ADDR, TestRequest};
+    /// use tonic_testkit_support::ProbeRequest;
+    ///
+    /// // Arrange: a client certificate, as an mTLS client would present it.
+    /// let client = rcgen::generate_simple_self_signed(["client.example".to_owned()]).unwrap();
+    /// let cert = client.cert.der().clone();
+    ///
+    /// // Act
+    /// let request: Request<ProbeRequest> =
+    ///     TestRequest::new(ProbeRequest::default()).peer_certs([cert.clone()]).into();
+    ///
+    /// // Assert
+    /// assert_eq!(*request.peer_certs().unwrap(), [cert]);
+    /// assert_eq!(request.remote_addr(), Some(DEFAULT_REMOTE_ADDR));
+    /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    #[track_caller]
+    pub fn peer_certs(
+        mut self,
+        certs: impl IntoIterator<Item = crate::tls::CertificateDer<'static>>,
+    ) -> Self {
+        let certs: Vec<_> = certs.into_iter().collect();
+        assert!(
+            !certs.is_empty(),
+            "TestRequest::peer_certs needs at least one certificate; for a client that presents \
+             none, leave peer_certs out: the handler's request.peer_certs() is then None"
+        );
+        self.peer_certs = Some(certs);
+        self
+    }
+
     /// The `tonic::Request` a handler takes.
     pub fn into_request(self) -> Request<T> {
-        let Self { mut request, remote_addr, local_addr } = self;
-        request.extensions_mut().insert(TcpConnectInfo { local_addr, remote_addr });
+        let Self {
+            mut request,
+            remote_addr,
+            local_addr,
+            #[cfg(feature = "tls")]
+            peer_certs,
+        } = self;
+        let tcp = TcpConnectInfo { local_addr, remote_addr };
+        // A TLS server inserts only the TLS connect info, which carries the TCP one.
+        #[cfg(feature = "tls")]
+        if let Some(certs) = peer_certs {
+            request.extensions_mut().insert(crate::tls::connect_info(tcp, certs));
+            return request;
+        }
+        request.extensions_mut().insert(tcp);
         request
     }
 }
@@ -166,7 +238,8 @@ impl TestRequest<()> {
     }
 
     /// Like [`stream`](Self::stream), from `Result` items: an `Err` reaches the handler as that
-    /// status, as a failing client stream would.
+    /// status, as a failing client stream would. One exception, as on a real tonic server: an
+    /// `Err` with `Code::Cancelled` ends the handler's stream cleanly instead.
     ///
     /// # Examples
     ///
