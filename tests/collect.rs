@@ -191,3 +191,18 @@ async fn into_messages_gives_the_messages_in_order() {
 fn probe_reply(text: &str, index: u32) -> ProbeReply {
     ProbeReply { text: text.to_owned(), index }
 }
+
+#[rstest]
+#[tokio::test]
+async fn a_client_stream_that_ends_ok_keeps_the_trailers_the_server_sent(
+    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let (server, mut client) = start(transport).await;
+    let stream = client.server_stream(probe("tick", 1)).await.unwrap().into_inner();
+
+    let outcome = collect(stream).await;
+
+    assert_status!(outcome, Code::Ok);
+    assert_metadata!(outcome, "grpc-status", "0");
+    server.shutdown().await;
+}
