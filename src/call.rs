@@ -116,9 +116,7 @@ fn stream_reset(err: BoxError) -> Status {
 /// What the journal records for a service error that reached the client as a reset stream.
 fn reset_status(err: &(dyn std::error::Error + Send + Sync + 'static)) -> Status {
     match err.downcast_ref::<Status>() {
-        Some(status) => {
-            Status::with_metadata(status.code(), status.message(), status.metadata().clone())
-        }
+        Some(status) => status.clone(),
         None => Status::internal(format!("{STREAM_RESET} (the service failed: {err})")),
     }
 }

@@ -3,7 +3,10 @@
 
 use std::{
     fmt,
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::Duration,
 };
 
@@ -21,7 +24,7 @@ pub const DEFAULT_JOURNAL_LIMIT: usize = 1_000;
 pub(crate) struct Journal {
     calls: Mutex<Vec<Record>>,
     limit: usize,
-    unrecorded: Mutex<usize>,
+    unrecorded: AtomicUsize,
 }
 
 /// One call's entry, updated while the call runs.
@@ -29,14 +32,14 @@ pub(crate) type Record = Arc<Mutex<Call>>;
 
 impl Journal {
     pub(crate) fn new(limit: usize) -> Self {
-        Self { calls: Mutex::new(Vec::new()), limit, unrecorded: Mutex::new(0) }
+        Self { calls: Mutex::new(Vec::new()), limit, unrecorded: AtomicUsize::new(0) }
     }
 
     /// Starts an entry for a call, or returns `None` when the journal is full.
     pub(crate) fn start(&self, method: &str, headers: &HeaderMap) -> Option<Record> {
         let mut calls = lock(&self.calls);
         if calls.len() >= self.limit {
-            *lock(&self.unrecorded) += 1;
+            self.unrecorded.fetch_add(1, Ordering::Relaxed);
             return None;
         }
         let call = Call {
@@ -61,7 +64,7 @@ impl Journal {
     /// The calls, one per line, for failure messages.
     pub(crate) fn describe(&self) -> String {
         let calls = self.calls();
-        let unrecorded = *lock(&self.unrecorded);
+        let unrecorded = self.unrecorded.load(Ordering::Relaxed);
         let mut text = match calls.len() {
             0 => "The server saw no calls.".to_owned(),
             1 => "The server saw 1 call:".to_owned(),
@@ -90,8 +93,7 @@ pub(crate) fn record_request(record: &Record, message: Message) {
 pub(crate) fn record_status(record: &Record, status: &Status) {
     let mut call = lock(record);
     if call.status.is_none() {
-        call.status =
-            Some(Status::with_metadata(status.code(), status.message(), status.metadata().clone()));
+        call.status = Some(status.clone());
         call.duration = Some(call.started.elapsed());
     }
 }
