@@ -162,16 +162,19 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod assert;
+mod builder;
 mod call;
 mod channel;
 mod intercept;
 mod journal;
 mod method;
 mod panic;
+mod reply;
 mod request;
 mod server;
 mod shared;
 mod stream;
+mod stub;
 #[cfg(feature = "tls")]
 mod tls;
 // Named apart from the `transport` fixture, which rstest defines in both namespaces.
@@ -182,13 +185,16 @@ pub use assert::{
     Contains, MetadataSource, Observed, StartsWith, StatusSource, TextMatcher, contains,
     starts_with,
 };
+pub use builder::TestServerBuilder;
 pub use channel::{ResponseFuture, TestChannel};
 pub use intercept::{Intercepted, Recorder, intercept, through_layer};
 pub use journal::{Call, DEFAULT_JOURNAL_LIMIT};
 pub use panic::HandlerPanic;
+pub use reply::{BoxStream, Reply};
 pub use request::{DEFAULT_REMOTE_ADDR, TestRequest};
-pub use server::{DEFAULT_GRACE_PERIOD, TestServer, TestServerBuilder};
+pub use server::{DEFAULT_GRACE_PERIOD, TestServer};
 pub use stream::{Collect, DEFAULT_COLLECT_TIMEOUT, StreamOutcome, collect};
+pub use stub::{Stub, StubRule};
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use tls::CertificateDer;

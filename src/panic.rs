@@ -115,6 +115,9 @@ impl fmt::Display for HandlerPanic {
     }
 }
 
+/// What mockall panics with when a call matches none of a mock's expectations.
+const MOCKALL_NO_MATCH: &str = "No matching expectation found";
+
 /// The message that fails a test whose server caught panics.
 pub(crate) fn report(panics: &[HandlerPanic]) -> String {
     let mut report = match panics.len() {
@@ -135,7 +138,15 @@ pub(crate) fn report(panics: &[HandlerPanic]) -> String {
         }
         report.push('\n');
     }
-    if panics.iter().any(|panic| matches!(panic.site, PanicSite::Call | PanicSite::Stream)) {
+    let unmatched = |panic: &HandlerPanic| panic.message.contains(MOCKALL_NO_MATCH);
+    if panics.iter().any(unmatched) {
+        report.push_str(
+            "A mockall mock panics on a call that none of its expectations matches: add an \
+             `expect_..()` for the call, or fix the `with(..)`/`withf(..)` that should match it.\n",
+        );
+    }
+    let fixable = |panic: &&HandlerPanic| matches!(panic.site, PanicSite::Call | PanicSite::Stream);
+    if panics.iter().filter(fixable).any(|panic| !unmatched(panic)) {
         report.push_str(
             "Fix the code that panicked; if the test provokes a handler panic on purpose, take \
              it with `server.take_panics()` and assert on it.\n",

@@ -6,7 +6,9 @@ use tokio_stream::{Stream, wrappers::ReceiverStream};
 use tonic::{
     Request, Status, Streaming,
     codec::{Codec, EncodeBody},
-    metadata::{AsciiMetadataKey, AsciiMetadataValue, BinaryMetadataKey, BinaryMetadataValue},
+    metadata::{
+        AsciiMetadataKey, AsciiMetadataValue, BinaryMetadataKey, BinaryMetadataValue, MetadataMap,
+    },
     transport::server::TcpConnectInfo,
 };
 use tonic_prost::ProstCodec;
@@ -89,24 +91,7 @@ impl<T> TestRequest<T> {
     /// message says which rule was broken.
     #[track_caller]
     pub fn metadata(mut self, key: &str, value: impl AsRef<[u8]>) -> Self {
-        let value = value.as_ref();
-        let metadata = self.request.metadata_mut();
-        if key.ends_with("-bin") {
-            let key = BinaryMetadataKey::from_bytes(key.as_bytes())
-                .unwrap_or_else(|_| panic!("{}", invalid_key(key)));
-            metadata.append_bin(key, BinaryMetadataValue::from_bytes(value));
-        } else {
-            let key = AsciiMetadataKey::from_bytes(key.as_bytes())
-                .unwrap_or_else(|_| panic!("{}", invalid_key(key)));
-            let value = AsciiMetadataValue::try_from(value).unwrap_or_else(|_| {
-                panic!(
-                    "invalid value for metadata key {key:?}: {:?} is not visible ASCII; send \
-                     bytes under a key ending in \"-bin\"",
-                    String::from_utf8_lossy(value)
-                )
-            });
-            metadata.append(key, value);
-        }
+        append_metadata(self.request.metadata_mut(), key, value.as_ref());
         self
     }
 
@@ -330,4 +315,25 @@ pub(crate) fn invalid_key(key: &str) -> String {
         "invalid metadata key {key:?}: keys are lower-case ASCII letters, digits and '-', '_', \
          '.', and must not be empty"
     )
+}
+
+/// Appends `key: value` to `metadata`: binary under a `-bin` key, visible ASCII otherwise.
+#[track_caller]
+pub(crate) fn append_metadata(metadata: &mut MetadataMap, key: &str, value: &[u8]) {
+    if key.ends_with("-bin") {
+        let key = BinaryMetadataKey::from_bytes(key.as_bytes())
+            .unwrap_or_else(|_| panic!("{}", invalid_key(key)));
+        metadata.append_bin(key, BinaryMetadataValue::from_bytes(value));
+    } else {
+        let key = AsciiMetadataKey::from_bytes(key.as_bytes())
+            .unwrap_or_else(|_| panic!("{}", invalid_key(key)));
+        let value = AsciiMetadataValue::try_from(value).unwrap_or_else(|_| {
+            panic!(
+                "invalid value for metadata key {key:?}: {:?} is not visible ASCII; send bytes \
+                 under a key ending in \"-bin\"",
+                String::from_utf8_lossy(value)
+            )
+        });
+        metadata.append(key, value);
+    }
 }

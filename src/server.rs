@@ -1,23 +1,12 @@
 //! [`TestServer`]: an in-process gRPC server for one test, and its builder.
 
-use std::{convert::Infallible, fmt, net::SocketAddr, sync::Arc, time::Duration};
+use std::{fmt, future::Future, net::SocketAddr, panic::Location, sync::Arc, time::Duration};
 
-use bytes::Bytes;
-use http::{Request, Response, Uri};
-use tonic::{
-    body::Body,
-    server::NamedService,
-    service::{Interceptor, InterceptorLayer, Routes, RoutesBuilder},
-};
-use tower::{
-    Layer, Service, ServiceBuilder, ServiceExt,
-    layer::util::{Identity, Stack},
-    util::BoxCloneService,
-};
+use http::Uri;
 
 use crate::{
-    BoxError, HandlerPanic, TestChannel, Transport,
-    journal::{Call, DEFAULT_JOURNAL_LIMIT},
+    HandlerPanic, Stub, TestChannel, TestServerBuilder, Transport,
+    journal::Call,
     method::check_method_path,
     panic::report,
     shared::Shared,
@@ -76,10 +65,23 @@ pub struct TestServer {
     local_addr: Option<SocketAddr>,
     services: Vec<&'static str>,
     grace_period: Duration,
+    stub: Option<Stub>,
     finished: std::sync::atomic::AtomicBool,
 }
 
 impl TestServer {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        transport: Transport,
+        local_addr: Option<SocketAddr>,
+        services: Vec<&'static str>,
+        grace_period: Duration,
+        stub: Option<Stub>,
+    ) -> Self {
+        let finished = std::sync::atomic::AtomicBool::new(false);
+        Self { shared, transport, local_addr, services, grace_period, stub, finished }
+    }
+
     /// A builder for a server: add services and layers, choose a transport, then `start()`.
     ///
     /// # Examples
@@ -99,14 +101,7 @@ impl TestServer {
     /// # }
     /// ```
     pub fn builder() -> TestServerBuilder {
-        TestServerBuilder {
-            routes: RoutesBuilder::default(),
-            services: Vec::new(),
-            layers: ServiceBuilder::new(),
-            transport: None,
-            grace_period: DEFAULT_GRACE_PERIOD,
-            journal_limit: DEFAULT_JOURNAL_LIMIT,
-        }
+        TestServerBuilder::new()
     }
 
     /// The transport this server is reached over.
@@ -344,13 +339,77 @@ impl TestServer {
         self.finish();
     }
 
+    /// Checks, at this line of the test, what the server has seen so far, and fails the test
+    /// if anything is wrong:
+    ///
+    /// - panics the server caught (handler panics, a mock's "No matching expectation found");
+    /// - calls that no rule of the [`Stub`] answered;
+    /// - [`Stub`] rules whose `times(n)` is not met yet.
+    ///
+    /// The message lists the calls the server saw and names this line. Panics and unexpected
+    /// calls it reports are not reported again at shutdown. Every step of the server's
+    /// bookkeeping for a call happens before its client gets the answer, so a call the test has
+    /// awaited is always counted.
+    ///
+    /// A mockall mock's own `times(n)` is checked when the mock is dropped, which the server does
+    /// at [`shutdown`](TestServer::shutdown): await that at the line where the counts must hold.
+    ///
+    /// # Panics
+    ///
+    /// When any of the above is found.
+    ///
+    /// # Examples
+    ///
+    /// ```should_panic
+    /// use tonic_testkit::{Reply, Stub, TestServer};
+    /// use tonic_testkit_support::ProbeReply;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let stub = Stub::new();
+    /// stub.on("/probe.Probe/Unary").times(1).reply(Reply::message(ProbeReply::default()));
+    /// let server = TestServer::builder().add_stub(&stub).start().await;
+    ///
+    /// // No call was made: "... answered 0 of the 1 calls it expects".
+    /// server.verify().await;
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn verify(&self) -> impl Future<Output = ()> + Send + '_ {
+        let location = Location::caller();
+        async move {
+            if let Some(problems) = self.problems() {
+                panic!("{problems}\nChecked by server.verify() at {location}.");
+            }
+        }
+    }
+
+    /// The report of what the server caught and the stub found, with the journal.
+    fn problems(&self) -> Option<String> {
+        let panics = self.shared.take_panics();
+        let stub = self.stub.as_ref().map(Stub::problems).unwrap_or_default();
+        let mut parts = Vec::new();
+        if !panics.is_empty() {
+            parts.push(report(&panics));
+        }
+        if !stub.is_empty() {
+            parts.push(crate::stub::report(&stub));
+        }
+        if parts.is_empty() {
+            return None;
+        }
+        parts.push(self.shared.journal.describe());
+        Some(parts.join("\n"))
+    }
+
     /// Drops the services here and fails the test with what the server caught.
     fn finish(&self) {
         self.finished.store(true, std::sync::atomic::Ordering::Release);
         self.shared.release_services();
-        let panics = self.shared.take_panics();
-        if !panics.is_empty() && !std::thread::panicking() {
-            panic!("{}\n{}", report(&panics).trim_end(), self.shared.journal.describe());
+        if let Some(problems) = self.problems()
+            && !std::thread::panicking()
+        {
+            panic!("{problems}");
         }
     }
 }
@@ -374,197 +433,5 @@ impl fmt::Debug for TestServer {
             .field("services", &self.services)
             .field("grace_period", &self.grace_period)
             .finish()
-    }
-}
-
-/// Builds a [`TestServer`]: services, layers, transport, grace period.
-///
-/// Services are anything tonic's router accepts (the generated `XServer::new(..)`, a
-/// health or reflection service, an intercepted service). Layers wrap every service, as
-/// `tonic::transport::Server::layer` does: the first one added is the outermost.
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use tonic::{Request, Status};
-/// use tonic_testkit::{TestServer, Transport};
-/// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
-///
-/// fn tag(mut request: Request<()>) -> Result<Request<()>, Status> {
-///     request.metadata_mut().insert("x-tag", "tagged".parse().unwrap());
-///     Ok(request)
-/// }
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
-/// let server = TestServer::builder()
-///     .add_service(Probe::new().server())
-///     .interceptor(tag)
-///     .layer(tower::timeout::TimeoutLayer::new(Duration::from_secs(5)))
-///     .transport(Transport::Memory)
-///     .grace_period(Duration::from_millis(100))
-///     .start()
-///     .await;
-/// let mut client = server.client(ProbeClient::new);
-///
-/// let reply = client.unary(ProbeRequest { text: "meta:x-tag".into(), count: 0 }).await.unwrap();
-///
-/// assert_eq!(reply.into_inner().text, "tagged");
-/// # }
-/// ```
-#[must_use = "a TestServerBuilder does nothing until `.start().await`"]
-pub struct TestServerBuilder<L = Identity> {
-    routes: RoutesBuilder,
-    services: Vec<&'static str>,
-    layers: ServiceBuilder<L>,
-    transport: Option<Transport>,
-    grace_period: Duration,
-    journal_limit: usize,
-}
-
-impl<L> TestServerBuilder<L> {
-    /// Adds a service; any number can be added, each under its own name.
-    ///
-    /// # Panics
-    ///
-    /// When a service with the same name (`package.Service`) was already added.
-    #[track_caller]
-    pub fn add_service<S>(mut self, service: S) -> Self
-    where
-        S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
-            + NamedService
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
-    {
-        if self.services.contains(&S::NAME) {
-            panic!(
-                "the service {} was added to this TestServer twice; add each service once (one \
-                 instance serves every call to it)",
-                S::NAME
-            );
-        }
-        self.services.push(S::NAME);
-        self.routes.add_service(service);
-        self
-    }
-
-    /// Wraps every service in a tower layer, as `tonic::transport::Server::layer` does.
-    pub fn layer<T>(self, layer: T) -> TestServerBuilder<Stack<T, L>> {
-        TestServerBuilder {
-            routes: self.routes,
-            services: self.services,
-            layers: self.layers.layer(layer),
-            transport: self.transport,
-            grace_period: self.grace_period,
-            journal_limit: self.journal_limit,
-        }
-    }
-
-    /// Runs a tonic interceptor before every service.
-    pub fn interceptor<F>(self, interceptor: F) -> TestServerBuilder<Stack<InterceptorLayer<F>, L>>
-    where
-        F: Interceptor,
-    {
-        self.layer(InterceptorLayer::new(interceptor))
-    }
-
-    /// The transport to serve over, instead of the one
-    /// [`TONIC_TESTKIT_TRANSPORT`](crate::TRANSPORT_ENV) chooses.
-    pub fn transport(mut self, transport: Transport) -> Self {
-        self.transport = Some(transport);
-        self
-    }
-
-    /// How long [`TestServer::shutdown`] lets calls in progress finish before aborting them
-    /// (default [`DEFAULT_GRACE_PERIOD`]).
-    pub fn grace_period(mut self, grace_period: Duration) -> Self {
-        self.grace_period = grace_period;
-        self
-    }
-
-    /// How many calls the journal keeps ([`DEFAULT_JOURNAL_LIMIT`] unless set); later calls are
-    /// served but only counted. `0` turns the journal off.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let server =
-    ///     TestServer::builder().add_service(Probe::new().server()).journal_limit(1).start().await;
-    /// let mut client = server.client(ProbeClient::new);
-    ///
-    /// client.unary(ProbeRequest::default()).await.unwrap();
-    /// client.unary(ProbeRequest::default()).await.unwrap();
-    ///
-    /// assert_eq!(server.calls().len(), 1);
-    /// # }
-    /// ```
-    pub fn journal_limit(mut self, calls: usize) -> Self {
-        self.journal_limit = calls;
-        self
-    }
-
-    /// Starts the server on the current tokio runtime. Over TCP the listener is bound before
-    /// this returns, so the first call cannot fail for want of a server.
-    ///
-    /// # Panics
-    ///
-    /// - when no service was added;
-    /// - over TCP, when no loopback port can be bound (the message carries the OS error);
-    /// - when [`TONIC_TESTKIT_TRANSPORT`](crate::TRANSPORT_ENV) holds an invalid value and no
-    ///   transport was chosen with [`transport`](TestServerBuilder::transport).
-    pub async fn start<ResBody>(self) -> TestServer
-    where
-        L: Layer<Routes>,
-        L::Service: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + 'static,
-        <L::Service as Service<Request<Body>>>::Future: Send + 'static,
-        <L::Service as Service<Request<Body>>>::Error: Into<BoxError>,
-        ResBody: http_body::Body<Data = Bytes> + Send + 'static,
-        ResBody::Error: Into<BoxError>,
-    {
-        assert!(
-            !self.services.is_empty(),
-            "TestServer::builder() was started with no services: add the service under test \
-             with .add_service(..) before .start()"
-        );
-        let transport = self.transport.unwrap_or_else(Transport::from_env);
-        let services = self.layers.service(self.routes.routes().prepare());
-        let services = BoxCloneService::new(
-            services.map_response(|response| response.map(Body::new)).map_err(Into::into),
-        );
-        let shared = Shared::new(services, self.journal_limit);
-        let local_addr = match transport {
-            Transport::Tcp => Some(tcp::bind(&shared).await.unwrap_or_else(|err| {
-                panic!("tonic-testkit could not bind a TCP listener on 127.0.0.1:0: {err}")
-            })),
-            Transport::Direct | Transport::Memory => None,
-        };
-        TestServer {
-            shared,
-            transport,
-            local_addr,
-            services: self.services,
-            grace_period: self.grace_period,
-            finished: std::sync::atomic::AtomicBool::new(false),
-        }
-    }
-}
-
-impl<L> fmt::Debug for TestServerBuilder<L> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TestServerBuilder")
-            .field("services", &self.services)
-            .field("transport", &self.transport)
-            .field("grace_period", &self.grace_period)
-            .field("journal_limit", &self.journal_limit)
-            .finish_non_exhaustive()
     }
 }

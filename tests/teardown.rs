@@ -176,7 +176,7 @@ async fn shutdown_twice_panics() {
 
 #[tokio::test]
 #[should_panic(expected = "TestServer::builder() was started with no services: add the service \
-under test with .add_service(..) before .start()")]
+under test with .add_service(..) (or a Stub with .add_stub(..)) before .start()")]
 async fn starting_without_services_panics() {
     let _server = TestServer::builder().start().await;
 }

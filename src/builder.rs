@@ -1,0 +1,252 @@
+//! [`TestServerBuilder`]: services, layers, transport and limits of a [`TestServer`].
+
+use std::{convert::Infallible, fmt, time::Duration};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use tonic::{
+    body::Body,
+    server::NamedService,
+    service::{Interceptor, InterceptorLayer, Routes, RoutesBuilder},
+};
+use tower::{
+    Layer, Service, ServiceBuilder, ServiceExt,
+    layer::util::{Identity, Stack},
+    util::BoxCloneService,
+};
+
+use crate::{
+    BoxError, Stub, TestServer, Transport, journal::DEFAULT_JOURNAL_LIMIT,
+    server::DEFAULT_GRACE_PERIOD, shared::Shared, transports::tcp,
+};
+
+/// Builds a [`TestServer`]: services, layers, transport, grace period.
+///
+/// Services are anything tonic's router accepts (the generated `XServer::new(..)`, a
+/// health or reflection service, an intercepted service). Layers wrap every service, as
+/// `tonic::transport::Server::layer` does: the first one added is the outermost.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tonic::{Request, Status};
+/// use tonic_testkit::{TestServer, Transport};
+/// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+///
+/// fn tag(mut request: Request<()>) -> Result<Request<()>, Status> {
+///     request.metadata_mut().insert("x-tag", "tagged".parse().unwrap());
+///     Ok(request)
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let server = TestServer::builder()
+///     .add_service(Probe::new().server())
+///     .interceptor(tag)
+///     .layer(tower::timeout::TimeoutLayer::new(Duration::from_secs(5)))
+///     .transport(Transport::Memory)
+///     .grace_period(Duration::from_millis(100))
+///     .start()
+///     .await;
+/// let mut client = server.client(ProbeClient::new);
+///
+/// let reply = client.unary(ProbeRequest { text: "meta:x-tag".into(), count: 0 }).await.unwrap();
+///
+/// assert_eq!(reply.into_inner().text, "tagged");
+/// # }
+/// ```
+#[must_use = "a TestServerBuilder does nothing until `.start().await`"]
+pub struct TestServerBuilder<L = Identity> {
+    routes: RoutesBuilder,
+    services: Vec<&'static str>,
+    layers: ServiceBuilder<L>,
+    transport: Option<Transport>,
+    grace_period: Duration,
+    journal_limit: usize,
+    stub: Option<Stub>,
+}
+
+impl TestServerBuilder {
+    pub(crate) fn new() -> Self {
+        Self {
+            routes: RoutesBuilder::default(),
+            services: Vec::new(),
+            layers: ServiceBuilder::new(),
+            transport: None,
+            grace_period: DEFAULT_GRACE_PERIOD,
+            journal_limit: DEFAULT_JOURNAL_LIMIT,
+            stub: None,
+        }
+    }
+}
+
+impl<L> TestServerBuilder<L> {
+    /// Adds a service; any number can be added, each under its own name.
+    ///
+    /// # Panics
+    ///
+    /// When a service with the same name (`package.Service`) was already added.
+    #[track_caller]
+    pub fn add_service<S>(mut self, service: S) -> Self
+    where
+        S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        if self.services.contains(&S::NAME) {
+            panic!(
+                "the service {} was added to this TestServer twice; add each service once (one \
+                 instance serves every call to it)",
+                S::NAME
+            );
+        }
+        self.services.push(S::NAME);
+        self.routes.add_service(service);
+        self
+    }
+
+    /// Answers every call that no added service takes with `stub`'s rules: methods answered by
+    /// scripted replies and closures, with no trait impl. A server can have a stub and no
+    /// services at all.
+    ///
+    /// See [`Stub`] for an example.
+    ///
+    /// # Panics
+    ///
+    /// When the builder already has a stub (one stub answers any number of methods and
+    /// services: add the rules to it).
+    #[track_caller]
+    pub fn add_stub(mut self, stub: &Stub) -> Self {
+        assert!(
+            self.stub.is_none(),
+            "this TestServer already has a Stub; one Stub answers any number of methods and \
+             services: add the rules to the one stub"
+        );
+        self.stub = Some(stub.clone());
+        self
+    }
+
+    /// Wraps every service in a tower layer, as `tonic::transport::Server::layer` does.
+    pub fn layer<T>(self, layer: T) -> TestServerBuilder<Stack<T, L>> {
+        TestServerBuilder {
+            routes: self.routes,
+            services: self.services,
+            layers: self.layers.layer(layer),
+            transport: self.transport,
+            grace_period: self.grace_period,
+            journal_limit: self.journal_limit,
+            stub: self.stub,
+        }
+    }
+
+    /// Runs a tonic interceptor before every service.
+    pub fn interceptor<F>(self, interceptor: F) -> TestServerBuilder<Stack<InterceptorLayer<F>, L>>
+    where
+        F: Interceptor,
+    {
+        self.layer(InterceptorLayer::new(interceptor))
+    }
+
+    /// The transport to serve over, instead of the one
+    /// [`TONIC_TESTKIT_TRANSPORT`](crate::TRANSPORT_ENV) chooses.
+    pub fn transport(mut self, transport: Transport) -> Self {
+        self.transport = Some(transport);
+        self
+    }
+
+    /// How long [`TestServer::shutdown`] lets calls in progress finish before aborting them
+    /// (default [`DEFAULT_GRACE_PERIOD`]).
+    pub fn grace_period(mut self, grace_period: Duration) -> Self {
+        self.grace_period = grace_period;
+        self
+    }
+
+    /// How many calls the journal keeps ([`DEFAULT_JOURNAL_LIMIT`] unless set); later calls are
+    /// served but only counted. `0` turns the journal off.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic_testkit::TestServer;
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server =
+    ///     TestServer::builder().add_service(Probe::new().server()).journal_limit(1).start().await;
+    /// let mut client = server.client(ProbeClient::new);
+    ///
+    /// client.unary(ProbeRequest::default()).await.unwrap();
+    /// client.unary(ProbeRequest::default()).await.unwrap();
+    ///
+    /// assert_eq!(server.calls().len(), 1);
+    /// # }
+    /// ```
+    pub fn journal_limit(mut self, calls: usize) -> Self {
+        self.journal_limit = calls;
+        self
+    }
+
+    /// Starts the server on the current tokio runtime. Over TCP the listener is bound before
+    /// this returns, so the first call cannot fail for want of a server.
+    ///
+    /// # Panics
+    ///
+    /// - when no service was added;
+    /// - over TCP, when no loopback port can be bound (the message carries the OS error);
+    /// - when [`TONIC_TESTKIT_TRANSPORT`](crate::TRANSPORT_ENV) holds an invalid value and no
+    ///   transport was chosen with [`transport`](TestServerBuilder::transport).
+    pub async fn start<ResBody>(self) -> TestServer
+    where
+        L: Layer<Routes>,
+        L::Service: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + 'static,
+        <L::Service as Service<Request<Body>>>::Future: Send + 'static,
+        <L::Service as Service<Request<Body>>>::Error: Into<BoxError>,
+        ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+        ResBody::Error: Into<BoxError>,
+    {
+        assert!(
+            !self.services.is_empty() || self.stub.is_some(),
+            "TestServer::builder() was started with no services: add the service under test \
+             with .add_service(..) (or a Stub with .add_stub(..)) before .start()"
+        );
+        let transport = self.transport.unwrap_or_else(Transport::from_env);
+        let mut routes = self.routes.routes();
+        if let Some(stub) = &self.stub {
+            stub.attach(&self.services);
+            let router = std::mem::take(routes.axum_router_mut());
+            let stub = stub
+                .service()
+                .map_request(|request: Request<axum::body::Body>| request.map(Body::new));
+            routes = Routes::from(router.fallback_service(stub));
+        }
+        let services = self.layers.service(routes.prepare());
+        let services = BoxCloneService::new(
+            services.map_response(|response| response.map(Body::new)).map_err(Into::into),
+        );
+        let shared = Shared::new(services, self.journal_limit);
+        let local_addr = match transport {
+            Transport::Tcp => Some(tcp::bind(&shared).await.unwrap_or_else(|err| {
+                panic!("tonic-testkit could not bind a TCP listener on 127.0.0.1:0: {err}")
+            })),
+            Transport::Direct | Transport::Memory => None,
+        };
+        TestServer::new(shared, transport, local_addr, self.services, self.grace_period, self.stub)
+    }
+}
+
+impl<L> fmt::Debug for TestServerBuilder<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestServerBuilder")
+            .field("services", &self.services)
+            .field("transport", &self.transport)
+            .field("grace_period", &self.grace_period)
+            .field("journal_limit", &self.journal_limit)
+            .finish_non_exhaustive()
+    }
+}
