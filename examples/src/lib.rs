@@ -3,5 +3,6 @@
 
 pub mod hello;
 pub mod orders;
+pub mod orders_client;
 pub mod rides;
 pub mod users;
