@@ -114,6 +114,37 @@
 //!
 //! [`intercept`] and [`through_layer`] test an interceptor or a tower layer alone.
 //!
+//! # Testing client code
+//!
+//! Client code is tested against a server that answers what the test scripts: a mockall mock of
+//! the generated server trait, served with `add_service`, whose methods return a [`Reply`]
+//! (`.returning(|_| Reply::message(m).unary())`); or a [`Stub`], whose rules answer method
+//! paths with replies or closures and need no trait at all. Both are strict: a call nothing
+//! expects is answered `INTERNAL` and fails the test, and [`TestServer::verify`] checks at a
+//! line of the test's choosing.
+//!
+//! ```
+//! use tonic::{Code, Status};
+//! use tonic_testkit::{Reply, Stub, TestServer, assert_status};
+//! use tonic_testkit_support::{ProbeClient, ProbeReply, ProbeRequest};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let stub = Stub::new();
+//! stub.on("/probe.Probe/Unary").replies([
+//!     Reply::status(Status::unavailable("try again")),
+//!     Reply::message(ProbeReply { text: "done".into(), index: 0 }),
+//! ]);
+//! let server = TestServer::builder().add_stub(&stub).start().await;
+//! let mut client = server.client(ProbeClient::new); // stands for the code under test
+//!
+//! assert_status!(client.unary(ProbeRequest::default()).await, Code::Unavailable);
+//! assert_eq!(client.unary(ProbeRequest::default()).await.unwrap().into_inner().text, "done");
+//!
+//! server.verify().await; // both replies were used
+//! # }
+//! ```
+//!
 //! # No lost panics, no hanging teardown
 //!
 //! A handler that panics in a server task would normally be invisible: the client gets an
