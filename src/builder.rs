@@ -16,7 +16,7 @@ use tower::{
 };
 
 use crate::{
-    BoxError, Stub, TestServer, Transport, journal::DEFAULT_JOURNAL_LIMIT,
+    BoxError, Faults, Stub, TestServer, Transport, journal::DEFAULT_JOURNAL_LIMIT,
     server::DEFAULT_GRACE_PERIOD, shared::Shared, transports::tcp,
 };
 
@@ -65,6 +65,7 @@ pub struct TestServerBuilder<L = Identity> {
     grace_period: Duration,
     journal_limit: usize,
     stub: Option<Stub>,
+    faults: Option<Faults>,
 }
 
 impl TestServerBuilder {
@@ -77,6 +78,7 @@ impl TestServerBuilder {
             grace_period: DEFAULT_GRACE_PERIOD,
             journal_limit: DEFAULT_JOURNAL_LIMIT,
             stub: None,
+            faults: None,
         }
     }
 }
@@ -131,6 +133,24 @@ impl<L> TestServerBuilder<L> {
         self
     }
 
+    /// Applies `faults` to every call and connection of the server: see [`Faults`]. Rules can
+    /// be added to the handle before or after the server starts.
+    ///
+    /// # Panics
+    ///
+    /// When the builder already has a `Faults` handle (add the rules to that one), or, at
+    /// start, when the handle has connection toxics and the transport is
+    /// [`Transport::Direct`], which has no connections.
+    #[track_caller]
+    pub fn faults(mut self, faults: &Faults) -> Self {
+        assert!(
+            self.faults.is_none(),
+            "this TestServer already has a Faults handle; add the rules to that one"
+        );
+        self.faults = Some(faults.clone());
+        self
+    }
+
     /// Wraps every service in a tower layer, as `tonic::transport::Server::layer` does.
     pub fn layer<T>(self, layer: T) -> TestServerBuilder<Stack<T, L>> {
         TestServerBuilder {
@@ -141,6 +161,7 @@ impl<L> TestServerBuilder<L> {
             grace_period: self.grace_period,
             journal_limit: self.journal_limit,
             stub: self.stub,
+            faults: self.faults,
         }
     }
 
@@ -229,7 +250,10 @@ impl<L> TestServerBuilder<L> {
         let services = BoxCloneService::new(
             services.map_response(|response| response.map(Body::new)).map_err(Into::into),
         );
-        let shared = Shared::new(services, self.journal_limit);
+        let shared = Shared::new(services, self.journal_limit, self.faults.clone());
+        if let Some(faults) = &self.faults {
+            faults.attach(transport, &shared);
+        }
         let local_addr = match transport {
             Transport::Tcp => Some(tcp::bind(&shared).await.unwrap_or_else(|err| {
                 panic!("tonic-testkit could not bind a TCP listener on 127.0.0.1:0: {err}")

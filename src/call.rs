@@ -20,7 +20,8 @@ use tower::ServiceExt;
 
 use crate::{
     BoxError,
-    journal::{FrameCounter, Record, TapBody, record_responses, record_status},
+    fault::{End, FaultBody, Plan},
+    journal::{FrameCounter, Record, TapBody, record_faults, record_responses, record_status},
     panic::{HandlerPanic, PanicSite},
     shared::{SHUT_DOWN, Shared},
 };
@@ -55,15 +56,23 @@ pub(crate) fn serve(shared: &Arc<Shared>, request: Request<Body>, mode: Mode) ->
     };
     let admitted = stack.is_some();
     let record = stack.as_ref().and_then(|_| shared.journal.start(uri.path(), request.headers()));
-    let request = match &record {
+    let mut request = match &record {
         Some(record) => request.map(|body| Body::new(TapBody::new(body, record.clone()))),
         None => request,
     };
+    let connection = request.extensions_mut().remove::<ConnectionHandle>();
+    let plan = match (&stack, &shared.faults) {
+        (Some(_), Some(faults)) => faults.plan(uri.path(), request.headers()),
+        _ => None,
+    };
+    if let (Some(plan), Some(record)) = (&plan, &record) {
+        record_faults(record, &plan.fired);
+    }
     let inner: Inner = match stack {
         None => Box::pin(std::future::ready(Ok(Status::unavailable(SHUT_DOWN).into_http()))),
         Some(stack) => {
             let deadline = grpc_timeout(request.headers());
-            let call = stack.oneshot(request);
+            let call = with_faults(plan, connection, stack.oneshot(request));
             Box::pin(async move {
                 let result = match deadline {
                     None => call.await,
@@ -80,6 +89,52 @@ pub(crate) fn serve(shared: &Arc<Shared>, request: Request<Body>, mode: Mode) ->
     // caller's task, so it watches for the abort itself.
     let abort = (admitted && mode == Mode::Direct).then(|| Box::pin(shared.aborting()) as Abort);
     CallFuture { inner: Some(inner), shared: shared.clone(), uri, mode, abort, record }
+}
+
+/// The connection a wire call came on, so a fault can drop it. Filled in once the connection's
+/// task is spawned; the kit removes it from the request before any service sees it.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ConnectionHandle(pub(crate) Arc<std::sync::OnceLock<tokio::task::AbortHandle>>);
+
+/// Runs `call` under the faults `plan` holds for it.
+async fn with_faults<F>(
+    plan: Option<Plan>,
+    connection: Option<ConnectionHandle>,
+    call: F,
+) -> Result<Response<Body>, BoxError>
+where
+    F: Future<Output = Result<Response<Body>, BoxError>>,
+{
+    let Some(plan) = plan else {
+        return call.await;
+    };
+    if !plan.delay.is_zero() {
+        tokio::time::sleep(plan.delay).await;
+    }
+    match plan.end {
+        Some(End::Fail(status)) => return Ok(status.into_http()),
+        Some(End::Hang) => std::future::pending::<()>().await,
+        Some(End::DropConnection) => {
+            let Some(task) = connection.as_ref().and_then(|connection| connection.0.get()) else {
+                panic!(
+                    "tonic-testkit: a fault rule asked to drop the connection of this call, and \
+                     Transport::Direct has no connection; run the test over Transport::Memory or \
+                     Transport::Tcp, or fail the call with .fail(..) instead"
+                );
+            };
+            task.abort();
+            return Err(Box::new(Status::unavailable(
+                "tonic-testkit: the connection was dropped by a fault rule",
+            )));
+        }
+        None => {}
+    }
+    let response = call.await?;
+    if !plan.touches_body() {
+        return Ok(response);
+    }
+    let (message_delay, cut) = (plan.message_delay, plan.cut);
+    Ok(response.map(|body| Body::new(FaultBody::new(body, message_delay, cut))))
 }
 
 /// What tonic's server does with a service error: a `Status` (or a deadline) becomes a status

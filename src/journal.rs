@@ -50,6 +50,7 @@ impl Journal {
             responses: 0,
             started: Instant::now(),
             duration: None,
+            faults: Vec::new(),
         };
         let record = Arc::new(Mutex::new(call));
         calls.push(record.clone());
@@ -96,6 +97,11 @@ pub(crate) fn record_status(record: &Record, status: &Status) {
         call.status = Some(status.clone());
         call.duration = Some(call.started.elapsed());
     }
+}
+
+/// Notes the fault rules that acted on a call.
+pub(crate) fn record_faults(record: &Record, faults: &[String]) {
+    lock(record).faults.extend_from_slice(faults);
 }
 
 /// Adds response messages to a call.
@@ -145,6 +151,7 @@ pub struct Call {
     responses: usize,
     started: Instant,
     duration: Option<Duration>,
+    faults: Vec<String>,
 }
 
 impl Call {
@@ -225,6 +232,13 @@ impl Call {
     pub fn duration(&self) -> Option<Duration> {
         self.duration
     }
+
+    /// The [`Faults`](crate::Faults) rules that acted on the call, each as the test wrote it,
+    /// with its line: `faults.on("/probe.Probe/Unary").times(2).fail(Unavailable, "down") at
+    /// tests/faults.rs:12:5`.
+    pub fn faults(&self) -> &[String] {
+        &self.faults
+    }
 }
 
 impl fmt::Display for Call {
@@ -242,7 +256,11 @@ impl fmt::Display for Call {
             ", {requests} request{}, {responses} response{}",
             plural(requests),
             plural(responses)
-        )
+        )?;
+        for fault in &self.faults {
+            write!(f, "\n     fault: {fault}")?;
+        }
+        Ok(())
     }
 }
 

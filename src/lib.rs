@@ -196,6 +196,7 @@ mod assert;
 mod builder;
 mod call;
 mod channel;
+mod fault;
 mod intercept;
 mod journal;
 mod method;
@@ -218,6 +219,7 @@ pub use assert::{
 };
 pub use builder::TestServerBuilder;
 pub use channel::{ResponseFuture, TestChannel};
+pub use fault::{ConnectionToxics, FaultChannel, FaultRule, Faults, Fired};
 pub use intercept::{Intercepted, Recorder, intercept, through_layer};
 pub use journal::{Call, DEFAULT_JOURNAL_LIMIT};
 pub use panic::HandlerPanic;

@@ -25,6 +25,10 @@ pub(crate) const SHUT_DOWN: &str = "tonic-testkit: the test server was shut down
      cannot reach it; make calls before `shutdown()` (or before the server is dropped), or start \
      a new TestServer";
 
+/// Why a connection is refused while a [`Faults`](crate::Faults) handle has the server down.
+pub(crate) const SERVER_DOWN: &str = "tonic-testkit: the server is down (Faults::take_down); \
+     it accepts connections again when the time given to take_down has passed";
+
 pub(crate) struct Shared {
     stack: Mutex<Option<Stack>>,
     closed: AtomicBool,
@@ -35,10 +39,15 @@ pub(crate) struct Shared {
     connections: Mutex<Vec<AbortHandle>>,
     next_port: AtomicU16,
     pub(crate) journal: Journal,
+    pub(crate) faults: Option<crate::Faults>,
 }
 
 impl Shared {
-    pub(crate) fn new(stack: Stack, journal_limit: usize) -> Arc<Self> {
+    pub(crate) fn new(
+        stack: Stack,
+        journal_limit: usize,
+        faults: Option<crate::Faults>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             stack: Mutex::new(Some(stack)),
             closed: AtomicBool::new(false),
@@ -49,12 +58,18 @@ impl Shared {
             connections: Mutex::new(Vec::new()),
             next_port: AtomicU16::new(0),
             journal: Journal::new(journal_limit),
+            faults,
         })
     }
 
     /// A clone of the services, or `None` once the server is shut down.
     pub(crate) fn stack(&self) -> Option<Stack> {
         lock(&self.stack).clone()
+    }
+
+    /// Whether a [`Faults`](crate::Faults) handle has taken the server down.
+    pub(crate) fn is_down(&self) -> bool {
+        self.faults.as_ref().is_some_and(crate::Faults::is_down)
     }
 
     pub(crate) fn is_closed(&self) -> bool {

@@ -13,7 +13,7 @@ use hyper_util::rt::TokioIo;
 use tokio::io::DuplexStream;
 use tonic::transport::{Channel, Endpoint, server::TcpConnectInfo};
 
-use crate::shared::{SHUT_DOWN, Shared};
+use crate::shared::{SERVER_DOWN, SHUT_DOWN, Shared};
 
 /// What handlers see as the server's address on in-process transports.
 pub(crate) const IN_PROCESS_SERVER_ADDR: SocketAddr =
@@ -53,6 +53,9 @@ impl tower::Service<Uri> for Connector {
 fn connect(shared: &Arc<Shared>) -> io::Result<TokioIo<DuplexStream>> {
     if shared.is_closed() {
         return Err(io::Error::new(io::ErrorKind::ConnectionRefused, SHUT_DOWN));
+    }
+    if shared.is_down() {
+        return Err(io::Error::new(io::ErrorKind::ConnectionRefused, SERVER_DOWN));
     }
     let (client, server) = tokio::io::duplex(PIPE_BUFFER);
     super::serve_connection(shared, server, connect_info(shared));

@@ -178,7 +178,21 @@ pub(crate) fn serve_connection<IO>(
 ) where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let service = WireService { shared: shared.clone(), info };
+    match &shared.faults {
+        Some(faults) => serve_io(shared, faults.toxic_io(io), info),
+        None => serve_io(shared, io, info),
+    }
+}
+
+fn serve_io<IO>(
+    shared: &std::sync::Arc<crate::shared::Shared>,
+    io: IO,
+    info: tonic::transport::server::TcpConnectInfo,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let connection = crate::call::ConnectionHandle::default();
+    let service = WireService { shared: shared.clone(), info, connection: connection.clone() };
     let executor = ServerExecutor(shared.clone());
     let stopping = shared.stopping();
     let task = shared.spawn(async move {
@@ -195,6 +209,7 @@ pub(crate) fn serve_connection<IO>(
         }
     });
     if let Some(task) = task {
+        let _ = connection.0.set(task.clone());
         shared.add_connection(task);
     }
 }
@@ -203,6 +218,7 @@ pub(crate) fn serve_connection<IO>(
 struct WireService {
     shared: std::sync::Arc<crate::shared::Shared>,
     info: tonic::transport::server::TcpConnectInfo,
+    connection: crate::call::ConnectionHandle,
 }
 
 impl hyper::service::Service<http::Request<hyper::body::Incoming>> for WireService {
@@ -213,6 +229,7 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for WireServi
     fn call(&self, request: http::Request<hyper::body::Incoming>) -> Self::Future {
         let mut request = request.map(tonic::body::Body::new);
         request.extensions_mut().insert(self.info.clone());
+        request.extensions_mut().insert(self.connection.clone());
         crate::call::serve(&self.shared, request, crate::call::Mode::Wire)
     }
 }

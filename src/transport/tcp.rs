@@ -35,6 +35,8 @@ pub(crate) async fn bind(shared: &Arc<Shared>) -> io::Result<SocketAddr> {
 async fn accept(shared: &Arc<Shared>, listener: &TcpListener) {
     loop {
         match listener.accept().await {
+            // A server taken down by a fault refuses the connection: closed at once.
+            Ok(_) if shared.is_down() => {}
             Ok((stream, remote_addr)) => {
                 // Without TCP_NODELAY the first call on a connection waits for a delayed ACK.
                 let _ = stream.set_nodelay(true);

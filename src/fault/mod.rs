@@ -1,0 +1,454 @@
+//! Faults: RPC-level rules (fail, delay, cut, hang, drop the connection) and connection-level
+//! toxics, declared by the test and deterministic under paused tokio time.
+
+mod body;
+mod channel;
+mod rule;
+mod toxic;
+
+use std::{
+    fmt,
+    panic::Location,
+    sync::{
+        Arc, Mutex, Weak,
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use http::HeaderMap;
+use tokio::time::Instant;
+
+pub(crate) use body::FaultBody;
+pub use channel::FaultChannel;
+pub use rule::{FaultRule, Fired};
+pub use toxic::ConnectionToxics;
+pub(crate) use toxic::{ToxicIo, Toxics};
+
+use crate::{Transport, shared::Shared, shared::lock};
+use rule::{Matcher, Rule};
+
+/// Injected faults for a test: which calls fail how, and what happens to the bytes of each
+/// connection.
+///
+/// A `Faults` is a cloneable handle. Attach it to a server with
+/// [`TestServerBuilder::faults`](crate::TestServerBuilder::faults), or wrap any client channel
+/// with [`wrap`](Faults::wrap) to test client code against a server the kit did not start. Rules
+/// and toxics can be added and [cleared](Faults::clear) while the server runs; the next call or
+/// the next bytes see the change.
+///
+/// **Which calls** ([`on`](Faults::on), [`on_service`](Faults::on_service),
+/// [`on_any`](Faults::on_any), then [`FaultRule`]'s conditions): a method, a service or any
+/// call; only with a request header; the n-th call, the first n, every k-th; with a probability
+/// drawn from a generator seeded by [`with_seed`](Faults::with_seed) (or a random seed that every
+/// report prints). **What happens**: fail with a status (the handler is not called), delay,
+/// delay between response messages, cut the response stream, hang, drop the connection. All
+/// matching rules act on a call, in the order they were added. **Connections**:
+/// [`connections`](Faults::connections) sets latency, bandwidth, resets and black holes on the
+/// bytes of memory and TCP connections. **Server down**: [`take_down`](Faults::take_down).
+///
+/// Every wait goes through `tokio::time`: under `#[tokio::test(start_paused = true)]` a test of a
+/// 30-second backoff takes no real time and gives the same result every run. Each call a rule
+/// fired on shows it in the call journal ([`Call::faults`](crate::Call::faults)) and in
+/// [`fired`](Faults::fired).
+///
+/// Over [`Transport::Direct`] there is no connection: dropping connections and connection toxics
+/// do not apply there, and asking for them panics saying so.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use tonic::Code;
+/// use tonic_testkit::{Faults, TestServer, assert_status};
+/// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let faults = Faults::new();
+/// let server =
+///     TestServer::builder().add_service(Probe::new().server()).faults(&faults).start().await;
+/// let mut client = server.client(ProbeClient::new);
+/// faults.on("/probe.Probe/Unary").times(2).fail(Code::Unavailable, "try again");
+/// faults.on_service("probe.Probe").delay(Duration::from_millis(200));
+///
+/// let started = tokio::time::Instant::now();
+/// assert_status!(client.unary(ProbeRequest::default()).await, Code::Unavailable, "try again");
+/// assert_status!(client.unary(ProbeRequest::default()).await, Code::Unavailable, "try again");
+/// client.unary(ProbeRequest::default()).await.unwrap();
+///
+/// assert_eq!(started.elapsed(), Duration::from_millis(600)); // on the paused clock
+/// assert_eq!(server.calls()[0].faults().len(), 2); // the failure and the delay
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Faults {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    seed: u64,
+    /// How many rules there are, read without the lock so that a call with no rules pays
+    /// nothing more.
+    rule_count: AtomicUsize,
+    rules: Mutex<Vec<Rule>>,
+    fired: Mutex<Vec<Fired>>,
+    toxics: Arc<Toxics>,
+    down: Mutex<Option<Instant>>,
+    any_down: AtomicBool,
+    servers: Mutex<Vec<(Transport, Weak<Shared>)>>,
+    connections: AtomicU64,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Faults {
+    /// A handle with no rules and a random seed (printed wherever a probability rule fires).
+    pub fn new() -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_nanos() as u64);
+        let unique = Arc::new(0u8);
+        Self::with_seed(rule::mix(nanos ^ (Arc::as_ptr(&unique) as u64)))
+    }
+
+    /// A handle whose probability rules and jitter draw from a generator seeded with `seed`:
+    /// the same calls in the same order meet the same faults on every run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic::Code;
+    /// use tonic_testkit::{Faults, TestServer};
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let faults = Faults::with_seed(7);
+    /// faults.on_any().probability(0.5).fail(Code::Unavailable, "flaky");
+    /// let server =
+    ///     TestServer::builder().add_service(Probe::new().server()).faults(&faults).start().await;
+    /// let mut client = server.client(ProbeClient::new);
+    ///
+    /// let mut failed = Vec::new();
+    /// for call in 1..=8 {
+    ///     if client.unary(ProbeRequest::default()).await.is_err() {
+    ///         failed.push(call);
+    ///     }
+    /// }
+    ///
+    /// assert_eq!(failed, [3, 5, 6, 7]); // the same on every run with seed 7
+    /// # }
+    /// ```
+    pub fn with_seed(seed: u64) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                seed,
+                rule_count: AtomicUsize::new(0),
+                rules: Mutex::new(Vec::new()),
+                fired: Mutex::new(Vec::new()),
+                toxics: Arc::new(Toxics::default()),
+                down: Mutex::new(None),
+                any_down: AtomicBool::new(false),
+                servers: Mutex::new(Vec::new()),
+                connections: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The seed of the generator behind probability rules and jitter.
+    pub fn seed(&self) -> u64 {
+        self.inner.seed
+    }
+
+    /// Starts a rule for calls to `method`, a full path such as
+    /// `"/orders.Orders/RegisterOrder"`.
+    ///
+    /// # Panics
+    ///
+    /// When `method` is not of the form `/package.Service/Method`; the message shows the form.
+    #[track_caller]
+    pub fn on(&self, method: &str) -> FaultRule<'_> {
+        crate::method::check_method_path(method, "Faults::on");
+        FaultRule::new(self, Matcher::Method(method.to_owned()), Location::caller())
+    }
+
+    /// Starts a rule for every method of `service`, a full name such as `"orders.Orders"`.
+    ///
+    /// # Panics
+    ///
+    /// When `service` is not of the form `package.Service` (no slashes).
+    #[track_caller]
+    pub fn on_service(&self, service: &str) -> FaultRule<'_> {
+        let valid = !service.is_empty()
+            && !service.contains('/')
+            && !service.starts_with('.')
+            && !service.ends_with('.');
+        assert!(
+            valid,
+            "Faults::on_service: {service:?} is not a service name: use its full name \
+             \"package.Service\", as in \"orders.Orders\" (no slashes; for one method use \
+             Faults::on(\"/orders.Orders/RegisterOrder\"))"
+        );
+        FaultRule::new(self, Matcher::Service(service.to_owned()), Location::caller())
+    }
+
+    /// Starts a rule for every call.
+    #[track_caller]
+    pub fn on_any(&self) -> FaultRule<'_> {
+        FaultRule::new(self, Matcher::Any, Location::caller())
+    }
+
+    /// Removes every rule and toxic and brings a [taken down](Faults::take_down) server back;
+    /// what already happened stays in [`fired`](Faults::fired).
+    pub fn clear(&self) {
+        lock(&self.inner.rules).clear();
+        self.inner.rule_count.store(0, Ordering::Release);
+        self.inner.toxics.clear();
+        *lock(&self.inner.down) = None;
+        self.inner.any_down.store(false, Ordering::Release);
+    }
+
+    /// Every time a rule acted on a call, in order.
+    pub fn fired(&self) -> Vec<Fired> {
+        lock(&self.inner.fired).clone()
+    }
+
+    /// Connection toxics for the memory and TCP connections of the servers this handle is
+    /// attached to: see [`ConnectionToxics`].
+    ///
+    /// # Panics
+    ///
+    /// When the handle is attached to a [`Transport::Direct`] server, which has no connections.
+    #[track_caller]
+    pub fn connections(&self) -> ConnectionToxics<'_> {
+        self.check_connections("Faults::connections");
+        ConnectionToxics::new(&self.inner.toxics)
+    }
+
+    /// "Server down": cuts every open connection of the servers this handle is attached to and
+    /// refuses new ones for `duration` of tokio time, after which they are accepted again.
+    /// Calls through a [wrapped](Faults::wrap) channel fail with `UNAVAILABLE` meanwhile.
+    ///
+    /// # Panics
+    ///
+    /// When the handle is attached to a [`Transport::Direct`] server, which has no connections.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use tonic::Code;
+    /// use tonic_testkit::{Faults, TestServer, Transport};
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .transport(Transport::Memory)
+    ///     .add_service(Probe::new().server())
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(ProbeClient::new);
+    ///
+    /// faults.take_down(Duration::from_secs(5));
+    /// let refused = client.unary(ProbeRequest::default()).await.unwrap_err();
+    /// tokio::time::sleep(Duration::from_secs(5)).await;
+    /// let answered = client.unary(ProbeRequest::default()).await;
+    ///
+    /// assert_eq!(refused.code(), Code::Unavailable);
+    /// assert!(answered.is_ok());
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn take_down(&self, duration: Duration) {
+        self.check_connections("Faults::take_down");
+        *lock(&self.inner.down) = Some(Instant::now() + duration);
+        self.inner.any_down.store(true, Ordering::Release);
+        for (_, server) in lock(&self.inner.servers).iter() {
+            if let Some(server) = server.upgrade() {
+                server.drop_connections();
+            }
+        }
+    }
+
+    /// Wraps a client channel (any `tonic::client::GrpcService`, such as a
+    /// `tonic::transport::Channel` to a server the kit did not start) so that calls through it
+    /// meet this handle's rules, on the client side.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic::Code;
+    /// use tonic_testkit::{Faults, TestServer, assert_status};
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// // Any channel will do; here, one to a server started without faults.
+    /// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
+    /// let faults = Faults::new();
+    /// faults.on("/probe.Probe/Unary").nth(2).fail(Code::DataLoss, "lost");
+    /// let mut client = ProbeClient::new(faults.wrap(server.channel()));
+    ///
+    /// client.unary(ProbeRequest::default()).await.unwrap();
+    /// assert_status!(client.unary(ProbeRequest::default()).await, Code::DataLoss, "lost");
+    /// assert_eq!(server.calls().len(), 1); // the failed call never left the client
+    /// # }
+    /// ```
+    pub fn wrap<S>(&self, channel: S) -> FaultChannel<S> {
+        FaultChannel::new(self.clone(), channel)
+    }
+
+    /// Attaches the handle to a server.
+    #[track_caller]
+    pub(crate) fn attach(&self, transport: Transport, shared: &Arc<Shared>) {
+        if transport == Transport::Direct {
+            assert!(
+                !self.inner.toxics.is_active(),
+                "Faults with connection toxics were attached to a Transport::Direct server, which \
+                 has no connections: run the test over Transport::Memory or Transport::Tcp, or \
+                 clear the toxics"
+            );
+        }
+        lock(&self.inner.servers).push((transport, Arc::downgrade(shared)));
+    }
+
+    #[track_caller]
+    fn check_connections(&self, what: &str) {
+        let direct = lock(&self.inner.servers).iter().any(|(transport, server)| {
+            *transport == Transport::Direct && server.strong_count() > 0
+        });
+        assert!(
+            !direct,
+            "{what} acts on connections, and this Faults is attached to a Transport::Direct \
+             server, which has none: run the test over Transport::Memory or Transport::Tcp"
+        );
+    }
+
+    /// Whether the servers are taken down now.
+    pub(crate) fn is_down(&self) -> bool {
+        if !self.inner.any_down.load(Ordering::Acquire) {
+            return false;
+        }
+        let mut down = lock(&self.inner.down);
+        match *down {
+            Some(until) if Instant::now() < until => true,
+            _ => {
+                *down = None;
+                self.inner.any_down.store(false, Ordering::Release);
+                false
+            }
+        }
+    }
+
+    /// Wraps the server side of a new connection in the toxics.
+    pub(crate) fn toxic_io<IO>(&self, io: IO) -> ToxicIo<IO> {
+        let connection = self.inner.connections.fetch_add(1, Ordering::Relaxed);
+        ToxicIo::new(io, self.inner.toxics.clone(), rule::mix(self.inner.seed ^ connection))
+    }
+
+    /// What the rules do to a call to `method` with `headers`; `None` when no rule acts.
+    pub(crate) fn plan(&self, method: &str, headers: &HeaderMap) -> Option<Plan> {
+        if self.inner.rule_count.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let mut rules = lock(&self.inner.rules);
+        let mut plan: Option<Plan> = None;
+        for rule in rules.iter_mut() {
+            if let Some(action) = rule.fire(method, headers) {
+                let description = rule.describe(self.inner.seed);
+                lock(&self.inner.fired).push(Fired::new(method, &description));
+                plan.get_or_insert_with(Plan::default).add(action, description);
+            }
+        }
+        plan
+    }
+
+    fn add(&self, rule: Rule) {
+        let mut rules = lock(&self.inner.rules);
+        rules.push(rule);
+        self.inner.rule_count.store(rules.len(), Ordering::Release);
+    }
+}
+
+impl fmt::Debug for Faults {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rules: Vec<String> =
+            lock(&self.inner.rules).iter().map(|rule| rule.describe(self.inner.seed)).collect();
+        f.debug_struct("Faults")
+            .field("seed", &self.inner.seed)
+            .field("rules", &rules)
+            .field("toxics", &self.inner.toxics)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What happens to one call: what every firing rule asked for.
+#[derive(Debug, Default)]
+pub(crate) struct Plan {
+    pub(crate) delay: Duration,
+    pub(crate) end: Option<End>,
+    pub(crate) message_delay: Option<Duration>,
+    pub(crate) cut: Option<(usize, tonic::Status)>,
+    pub(crate) fired: Vec<String>,
+}
+
+/// How a call ends before its handler runs.
+#[derive(Debug)]
+pub(crate) enum End {
+    Fail(tonic::Status),
+    Hang,
+    DropConnection,
+}
+
+/// What one rule does.
+#[derive(Clone, Debug)]
+pub(crate) enum Action {
+    Fail(tonic::Status),
+    Delay(Duration),
+    DelayMessages(Duration),
+    Cut(usize, tonic::Status),
+    Hang,
+    DropConnection,
+}
+
+impl Plan {
+    fn add(&mut self, action: Action, description: String) {
+        self.fired.push(description);
+        // The first rule that ends the call wins; delays add up.
+        match action {
+            Action::Delay(delay) => self.delay += delay,
+            Action::DelayMessages(delay) => {
+                self.message_delay = Some(self.message_delay.unwrap_or_default() + delay);
+            }
+            Action::Cut(after, status) => {
+                if self.cut.as_ref().is_none_or(|(n, _)| after < *n) {
+                    self.cut = Some((after, status));
+                }
+            }
+            Action::Fail(status) => {
+                self.end.get_or_insert(End::Fail(status));
+            }
+            Action::Hang => {
+                self.end.get_or_insert(End::Hang);
+            }
+            Action::DropConnection => {
+                self.end.get_or_insert(End::DropConnection);
+            }
+        }
+    }
+
+    /// Whether the response body needs rewriting.
+    pub(crate) fn touches_body(&self) -> bool {
+        self.message_delay.is_some() || self.cut.is_some()
+    }
+}

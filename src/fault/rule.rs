@@ -1,0 +1,341 @@
+//! Fault rules: which calls a rule acts on, and what it does.
+
+use std::{fmt, panic::Location, time::Duration};
+
+use http::HeaderMap;
+use tonic::{Code, Status};
+
+use super::{Action, Faults};
+
+/// SplitMix64's output function: a well-mixed 64-bit value from any input.
+pub(crate) fn mix(value: u64) -> u64 {
+    let mut z = value.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A seeded generator of uniform values in `[0, 1)`.
+#[derive(Clone, Debug)]
+pub(crate) struct Rng(u64);
+
+impl Rng {
+    pub(crate) fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    pub(crate) fn next_f64(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        (mix(self.0) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Which calls a rule looks at.
+#[derive(Clone, Debug)]
+pub(crate) enum Matcher {
+    Method(String),
+    Service(String),
+    Any,
+}
+
+impl Matcher {
+    fn matches(&self, method: &str) -> bool {
+        match self {
+            Self::Method(path) => path == method,
+            Self::Service(service) => {
+                method.strip_prefix('/').and_then(|rest| rest.split_once('/')).map(|(s, _)| s)
+                    == Some(service.as_str())
+            }
+            Self::Any => true,
+        }
+    }
+}
+
+impl fmt::Display for Matcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Method(method) => write!(f, "faults.on({method:?})"),
+            Self::Service(service) => write!(f, "faults.on_service({service:?})"),
+            Self::Any => f.write_str("faults.on_any()"),
+        }
+    }
+}
+
+/// One rule of a [`Faults`] handle, being written: where ([`Faults::on`] and its siblings),
+/// when (the conditions below, all of which must hold), then what (the action that ends the
+/// chain and puts the rule in force).
+///
+/// The count of a rule is of the calls it *matches* (method and header): `.nth(3)` acts on the
+/// third matching call. [`times`](FaultRule::times) caps how many calls the rule acts on.
+#[must_use = "a fault rule takes effect when it is given its action: .fail(..), .delay(..), \
+              .cut_after(..), .hang(), ..."]
+pub struct FaultRule<'a> {
+    faults: &'a Faults,
+    rule: Rule,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Rule {
+    matcher: Matcher,
+    header: Option<(String, String)>,
+    nth: Option<u64>,
+    every: Option<u64>,
+    times: Option<u64>,
+    probability: Option<f64>,
+    rng: Rng,
+    location: &'static Location<'static>,
+    action: Option<Action>,
+    matched: u64,
+    fired: u64,
+}
+
+impl<'a> FaultRule<'a> {
+    pub(crate) fn new(
+        faults: &'a Faults,
+        matcher: Matcher,
+        location: &'static Location<'static>,
+    ) -> Self {
+        let index = faults.inner.rule_count.load(std::sync::atomic::Ordering::Acquire) as u64;
+        let rule = Rule {
+            matcher,
+            header: None,
+            nth: None,
+            every: None,
+            times: None,
+            probability: None,
+            rng: Rng::new(mix(faults.seed() ^ mix(index))),
+            location,
+            action: None,
+            matched: 0,
+            fired: 0,
+        };
+        Self { faults, rule }
+    }
+
+    /// Only calls whose request carries the header `key: value` (so one test can target one
+    /// call).
+    pub fn when_header(mut self, key: &str, value: &str) -> Self {
+        self.rule.header = Some((key.to_ascii_lowercase(), value.to_owned()));
+        self
+    }
+
+    /// Only the n-th matching call (the first is 1).
+    ///
+    /// # Panics
+    ///
+    /// When `n` is 0.
+    #[track_caller]
+    pub fn nth(mut self, n: u64) -> Self {
+        assert!(n > 0, "FaultRule::nth(0): calls are counted from 1; the first call is nth(1)");
+        self.rule.nth = Some(n);
+        self
+    }
+
+    /// Only every k-th matching call: the k-th, the 2k-th, ...
+    ///
+    /// # Panics
+    ///
+    /// When `k` is 0.
+    #[track_caller]
+    pub fn every(mut self, k: u64) -> Self {
+        assert!(k > 0, "FaultRule::every(0): use every(1) for every call, or leave it out");
+        self.rule.every = Some(k);
+        self
+    }
+
+    /// Acts on at most `n` calls (the first n it would act on), then stands aside.
+    ///
+    /// # Panics
+    ///
+    /// When `n` is 0.
+    #[track_caller]
+    pub fn times(mut self, n: u64) -> Self {
+        assert!(n > 0, "FaultRule::times(0) would never act: leave the rule out");
+        self.rule.times = Some(n);
+        self
+    }
+
+    /// Acts on each matching call with probability `p`, drawn from the handle's seeded
+    /// generator ([`Faults::with_seed`]); the seed is printed with every firing.
+    ///
+    /// # Panics
+    ///
+    /// When `p` is not within `0.0..=1.0`.
+    #[track_caller]
+    pub fn probability(mut self, p: f64) -> Self {
+        assert!(
+            (0.0..=1.0).contains(&p),
+            "FaultRule::probability({p}): a probability is between 0.0 and 1.0"
+        );
+        self.rule.probability = Some(p);
+        self
+    }
+
+    /// Answers the call with `code` and `message`; the handler is not called.
+    pub fn fail(self, code: Code, message: impl Into<String>) {
+        self.fail_with(Status::new(code, message));
+    }
+
+    /// Answers the call with `status` (binary details and metadata included, the metadata as
+    /// trailers); the handler is not called.
+    ///
+    /// # Panics
+    ///
+    /// When `status` is `OK`.
+    #[track_caller]
+    pub fn fail_with(self, status: Status) {
+        assert!(
+            status.code() != Code::Ok,
+            "FaultRule::fail_with takes an error status, got OK; to slow a call down use .delay(..)"
+        );
+        self.install(Action::Fail(status));
+    }
+
+    /// Waits `delay` before the handler runs (the call's deadline still applies).
+    pub fn delay(self, delay: Duration) {
+        self.install(Action::Delay(delay));
+    }
+
+    /// Waits `delay` before each response message but the first.
+    pub fn delay_messages(self, delay: Duration) {
+        self.install(Action::DelayMessages(delay));
+    }
+
+    /// Cuts the response stream after `messages` messages and ends the call with `status`.
+    ///
+    /// # Panics
+    ///
+    /// When `status` is `OK`.
+    #[track_caller]
+    pub fn cut_after(self, messages: usize, status: Status) {
+        assert!(
+            status.code() != Code::Ok,
+            "FaultRule::cut_after takes the error status that ends the cut stream, got OK"
+        );
+        self.install(Action::Cut(messages, status));
+    }
+
+    /// Never answers: the call waits until its deadline (`CANCELLED "Timeout expired"`, as from
+    /// a tonic server) or until the client gives up.
+    pub fn hang(self) {
+        self.install(Action::Hang);
+    }
+
+    /// Drops the connection the call came on, so its client sees a transport error; channels
+    /// reconnect on their next call. Applies to servers over memory and TCP: over
+    /// [`Transport::Direct`](crate::Transport::Direct), and through a
+    /// [wrapped](Faults::wrap) channel, there is no connection to drop, and the call panics
+    /// saying so.
+    pub fn drop_connection(self) {
+        self.install(Action::DropConnection);
+    }
+
+    fn install(mut self, action: Action) {
+        self.rule.action = Some(action);
+        self.faults.add(self.rule);
+    }
+}
+
+impl fmt::Debug for FaultRule<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FaultRule").field("rule", &self.rule).finish_non_exhaustive()
+    }
+}
+
+impl Rule {
+    /// Counts a call to `method` and returns the action if the rule acts on it.
+    pub(crate) fn fire(&mut self, method: &str, headers: &HeaderMap) -> Option<Action> {
+        if !self.matcher.matches(method) {
+            return None;
+        }
+        if let Some((key, value)) = &self.header
+            && headers.get(key.as_str()).is_none_or(|found| found.as_bytes() != value.as_bytes())
+        {
+            return None;
+        }
+        self.matched += 1;
+        let n = self.matched;
+        if self.nth.is_some_and(|nth| n != nth) || self.every.is_some_and(|k| !n.is_multiple_of(k))
+        {
+            return None;
+        }
+        if let Some(p) = self.probability
+            && self.rng.next_f64() >= p
+        {
+            return None;
+        }
+        if self.times.is_some_and(|times| self.fired >= times) {
+            return None;
+        }
+        self.fired += 1;
+        self.action.clone()
+    }
+
+    pub(crate) fn describe(&self, seed: u64) -> String {
+        let mut text = self.matcher.to_string();
+        if let Some((key, value)) = &self.header {
+            text.push_str(&format!(".when_header({key:?}, {value:?})"));
+        }
+        for (name, value) in [("nth", self.nth), ("every", self.every), ("times", self.times)] {
+            if let Some(value) = value {
+                text.push_str(&format!(".{name}({value})"));
+            }
+        }
+        if let Some(p) = self.probability {
+            text.push_str(&format!(".probability({p})"));
+        }
+        match &self.action {
+            Some(Action::Fail(status)) => {
+                text.push_str(&format!(".fail({:?}, {:?})", status.code(), status.message()));
+            }
+            Some(Action::Delay(delay)) => text.push_str(&format!(".delay({delay:?})")),
+            Some(Action::DelayMessages(delay)) => {
+                text.push_str(&format!(".delay_messages({delay:?})"));
+            }
+            Some(Action::Cut(after, status)) => text.push_str(&format!(
+                ".cut_after({after}, {:?} {:?})",
+                status.code(),
+                status.message()
+            )),
+            Some(Action::Hang) => text.push_str(".hang()"),
+            Some(Action::DropConnection) => text.push_str(".drop_connection()"),
+            None => {}
+        }
+        text.push_str(&format!(" at {}", self.location));
+        if self.probability.is_some() {
+            text.push_str(&format!(" (seed {seed}: replay with Faults::with_seed({seed}))"));
+        }
+        text
+    }
+}
+
+/// One time a rule acted on a call: the call's method and the rule, written as the test wrote
+/// it, with the line it was written on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fired {
+    method: String,
+    rule: String,
+}
+
+impl Fired {
+    pub(crate) fn new(method: &str, rule: &str) -> Self {
+        Self { method: method.to_owned(), rule: rule.to_owned() }
+    }
+
+    /// The full method path of the call.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The rule, as in `faults.on("/probe.Probe/Unary").times(2).fail(Unavailable, "down") at
+    /// tests/faults.rs:12:5`.
+    pub fn rule(&self) -> &str {
+        &self.rule
+    }
+}
+
+impl fmt::Display for Fired {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.method, self.rule)
+    }
+}

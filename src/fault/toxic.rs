@@ -1,0 +1,446 @@
+//! Connection toxics: what happens to the bytes of a memory or TCP connection on their way
+//! between client and server.
+
+use std::{
+    collections::VecDeque,
+    fmt, io,
+    pin::Pin,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    task::{Context, Poll, ready},
+    time::Duration,
+};
+
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    time::{Instant, Sleep},
+};
+
+use super::rule::Rng;
+use crate::shared::lock;
+
+/// The most bytes one toxic read takes at a time.
+const CHUNK: usize = 16 * 1024;
+
+/// The toxics of one direction.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Lane {
+    latency: Duration,
+    jitter: Duration,
+    /// Bytes per second; 0 is unlimited.
+    bandwidth: u64,
+    /// Reset the connection once this many bytes went this way.
+    reset_after_bytes: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Config {
+    /// Client to server.
+    up: Lane,
+    /// Server to client.
+    down: Lane,
+    reset_after: Option<Duration>,
+    black_hole: bool,
+}
+
+/// The toxics a [`Faults`](super::Faults) handle holds, read by every connection it serves.
+#[derive(Default)]
+pub(crate) struct Toxics {
+    active: AtomicBool,
+    config: Mutex<Config>,
+}
+
+impl Toxics {
+    pub(crate) fn is_active(&self) -> bool {
+        self.active.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn clear(&self) {
+        *lock(&self.config) = Config::default();
+        self.active.store(false, Ordering::Release);
+    }
+
+    fn config(&self) -> Config {
+        *lock(&self.config)
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Config)) {
+        let mut config = lock(&self.config);
+        change(&mut config);
+        self.active.store(*config != Config::default(), Ordering::Release);
+    }
+}
+
+impl fmt::Debug for Toxics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.config().fmt(f)
+    }
+}
+
+/// Which way the bytes go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Direction {
+    Both,
+    Up,
+    Down,
+}
+
+/// Toxics on the bytes of every memory and TCP connection of the servers a
+/// [`Faults`](super::Faults) handle is attached to, as toxiproxy applies them: latency with
+/// jitter, a bandwidth limit, a reset after some bytes or some time, a black hole. Each setting
+/// applies to both directions unless [`upstream`](ConnectionToxics::upstream) (client to server)
+/// or [`downstream`](ConnectionToxics::downstream) (server to client) comes before it. Settings
+/// take effect on the next bytes of open connections too; [`Faults::clear`](super::Faults::clear)
+/// removes them.
+///
+/// Waits go through `tokio::time`, so paused-time tests see exact figures.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use tonic_testkit::{Faults, TestServer, Transport};
+/// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let faults = Faults::new();
+/// let server = TestServer::builder()
+///     .transport(Transport::Memory)
+///     .add_service(Probe::new().server())
+///     .faults(&faults)
+///     .start()
+///     .await;
+/// let mut client = server.client(ProbeClient::new);
+/// client.unary(ProbeRequest::default()).await.unwrap(); // connect first
+///
+/// faults.connections().upstream().latency(Duration::from_millis(30));
+/// faults.connections().downstream().latency(Duration::from_millis(20));
+/// let started = tokio::time::Instant::now();
+/// client.unary(ProbeRequest::default()).await.unwrap();
+///
+/// assert_eq!(started.elapsed(), Duration::from_millis(50));
+/// # }
+/// ```
+pub struct ConnectionToxics<'a> {
+    toxics: &'a Toxics,
+    direction: Direction,
+}
+
+impl<'a> ConnectionToxics<'a> {
+    pub(crate) fn new(toxics: &'a Toxics) -> Self {
+        Self { toxics, direction: Direction::Both }
+    }
+
+    /// The settings after this apply to bytes from client to server.
+    pub fn upstream(mut self) -> Self {
+        self.direction = Direction::Up;
+        self
+    }
+
+    /// The settings after this apply to bytes from server to client.
+    pub fn downstream(mut self) -> Self {
+        self.direction = Direction::Down;
+        self
+    }
+
+    fn lanes(&self, change: impl Fn(&mut Lane)) {
+        let direction = self.direction;
+        self.toxics.update(|config| {
+            if direction != Direction::Down {
+                change(&mut config.up);
+            }
+            if direction != Direction::Up {
+                change(&mut config.down);
+            }
+        });
+    }
+
+    /// Holds each chunk of bytes for `latency` before passing it on.
+    pub fn latency(self, latency: Duration) -> Self {
+        self.lanes(|lane| lane.latency = latency);
+        self
+    }
+
+    /// Adds up to `jitter` to each latency, drawn from the handle's seeded generator.
+    pub fn jitter(self, jitter: Duration) -> Self {
+        self.lanes(|lane| lane.jitter = jitter);
+        self
+    }
+
+    /// Passes at most `bytes_per_second` on.
+    ///
+    /// # Panics
+    ///
+    /// When `bytes_per_second` is 0 (use [`black_hole`](ConnectionToxics::black_hole)).
+    #[track_caller]
+    pub fn bandwidth(self, bytes_per_second: u64) -> Self {
+        assert!(
+            bytes_per_second > 0,
+            "ConnectionToxics::bandwidth(0) would pass nothing: for a connection that swallows \
+             bytes use .black_hole()"
+        );
+        self.lanes(|lane| lane.bandwidth = bytes_per_second);
+        self
+    }
+
+    /// Resets the connection once `bytes` bytes have gone through (each direction counts its
+    /// own).
+    pub fn reset_after_bytes(self, bytes: u64) -> Self {
+        self.lanes(|lane| lane.reset_after_bytes = Some(bytes));
+        self
+    }
+
+    /// Resets each connection `duration` after it opened.
+    pub fn reset_after(self, duration: Duration) -> Self {
+        self.toxics.update(|config| config.reset_after = Some(duration));
+        self
+    }
+
+    /// Accepts the client's bytes and never answers: calls wait for their deadline.
+    pub fn black_hole(self) -> Self {
+        self.toxics.update(|config| config.black_hole = true);
+        self
+    }
+}
+
+impl fmt::Debug for ConnectionToxics<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectionToxics").field("config", &self.toxics.config()).finish()
+    }
+}
+
+/// Bytes held back by a lane until their time comes: each chunk is due at its arrival plus
+/// the lane's latency (and its turn on the bandwidth), so chunks overlap as on a real link.
+#[derive(Default)]
+struct Queue {
+    chunks: VecDeque<(Instant, Vec<u8>)>,
+    /// How much of the head chunk was passed on.
+    position: usize,
+    queued: usize,
+    timer: Option<Pin<Box<Sleep>>>,
+    /// When the bandwidth is free for the next chunk.
+    free_at: Option<Instant>,
+    bytes: u64,
+    ended: bool,
+}
+
+impl Queue {
+    fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    /// Queues `data`; `Err` once the lane's byte limit is passed.
+    fn push(&mut self, data: &[u8], lane: &Lane, rng: &mut Rng) -> io::Result<()> {
+        self.bytes += data.len() as u64;
+        if lane.reset_after_bytes.is_some_and(|limit| self.bytes > limit) {
+            return Err(reset("its byte limit"));
+        }
+        let now = Instant::now();
+        let mut sent = now;
+        if lane.bandwidth > 0 {
+            let start = self.free_at.map_or(now, |free| free.max(now));
+            sent = start + Duration::from_secs_f64(data.len() as f64 / lane.bandwidth as f64);
+            self.free_at = Some(sent);
+        }
+        let mut due = sent + lane.latency;
+        if !lane.jitter.is_zero() {
+            due += lane.jitter.mul_f64(rng.next_f64());
+        }
+        // Bytes never overtake each other.
+        if let Some((last, _)) = self.chunks.back() {
+            due = due.max(*last);
+        }
+        self.queued += data.len();
+        self.chunks.push_back((due, data.to_vec()));
+        Ok(())
+    }
+
+    /// The head chunk's bytes once it is due; `Ready(None)` when nothing is queued.
+    fn poll_head(&mut self, cx: &mut Context<'_>) -> Poll<Option<&[u8]>> {
+        let Some((due, _)) = self.chunks.front() else {
+            return Poll::Ready(None);
+        };
+        let due = *due;
+        if Instant::now() < due {
+            let timer = self.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
+            if timer.deadline() != due {
+                timer.as_mut().reset(due);
+            }
+            ready!(timer.as_mut().poll(cx));
+        }
+        self.timer = None;
+        let (_, data) = self.chunks.front().expect("checked above");
+        Poll::Ready(Some(&data[self.position..]))
+    }
+
+    fn consume(&mut self, taken: usize) {
+        self.position += taken;
+        self.queued -= taken;
+        if self.chunks.front().is_some_and(|(_, data)| self.position >= data.len()) {
+            self.chunks.pop_front();
+            self.position = 0;
+        }
+    }
+}
+
+fn reset(why: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::ConnectionReset,
+        format!("tonic-testkit: connection reset by a toxic ({why})"),
+    )
+}
+
+/// The most bytes a lane queues before it stops taking more.
+const QUEUE_LIMIT: usize = 1024 * 1024;
+
+/// The server side of a connection, with the handle's toxics applied. With no toxics set it
+/// passes every call straight through.
+pub(crate) struct ToxicIo<IO> {
+    inner: IO,
+    toxics: Arc<Toxics>,
+    opened: Instant,
+    reset_timer: Option<Pin<Box<Sleep>>>,
+    up: Queue,
+    down: Queue,
+    rng: Rng,
+    scratch: Vec<u8>,
+}
+
+impl<IO> ToxicIo<IO> {
+    pub(crate) fn new(inner: IO, toxics: Arc<Toxics>, seed: u64) -> Self {
+        Self {
+            inner,
+            toxics,
+            opened: Instant::now(),
+            reset_timer: None,
+            up: Queue::default(),
+            down: Queue::default(),
+            rng: Rng::new(seed),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// `Err` once the connection has lived past `reset_after`; registers the timer otherwise.
+    fn check_reset(&mut self, config: &Config, cx: &mut Context<'_>) -> io::Result<()> {
+        let Some(after) = config.reset_after else {
+            self.reset_timer = None;
+            return Ok(());
+        };
+        let timer = self
+            .reset_timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(self.opened + after)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Err(reset("its time limit")),
+            Poll::Pending => Ok(()),
+        }
+    }
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> ToxicIo<IO> {
+    /// Reads what the client sent into the upstream queue, until the inner reader waits.
+    fn fill(&mut self, config: &Config, cx: &mut Context<'_>) -> io::Result<()> {
+        while !self.up.ended && self.up.queued < QUEUE_LIMIT {
+            self.scratch.resize(CHUNK, 0);
+            let mut chunk = ReadBuf::new(&mut self.scratch);
+            match Pin::new(&mut self.inner).poll_read(cx, &mut chunk) {
+                Poll::Pending => return Ok(()),
+                Poll::Ready(result) => result?,
+            }
+            let read = chunk.filled().len();
+            if read == 0 {
+                self.up.ended = true;
+            } else if !config.black_hole {
+                let data = self.scratch[..read].to_vec();
+                self.up.push(&data, &config.up, &mut self.rng)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the downstream chunks that are due; `Ready` once the queue is empty.
+    fn poll_deliver(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while let Some(data) = ready!(self.down.poll_head(cx)) {
+            let written = ready!(Pin::new(&mut self.inner).poll_write(cx, data))?;
+            if written == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.down.consume(written);
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for ToxicIo<IO> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if !this.toxics.is_active() && this.up.is_empty() {
+            return Pin::new(&mut this.inner).poll_read(cx, buf);
+        }
+        let config = this.toxics.config();
+        this.check_reset(&config, cx)?;
+        this.fill(&config, cx)?;
+        let ended = this.up.ended;
+        match ready!(this.up.poll_head(cx)) {
+            Some(data) => {
+                let taken = data.len().min(buf.remaining());
+                buf.put_slice(&data[..taken]);
+                this.up.consume(taken);
+                Poll::Ready(Ok(()))
+            }
+            // Nothing queued: the end of the stream, or wait for the client (whose waker
+            // `fill` registered).
+            None if ended => Poll::Ready(Ok(())),
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for ToxicIo<IO> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if !this.toxics.is_active() && this.down.is_empty() {
+            return Pin::new(&mut this.inner).poll_write(cx, data);
+        }
+        let config = this.toxics.config();
+        this.check_reset(&config, cx)?;
+        if config.black_hole {
+            return Poll::Ready(Ok(data.len()));
+        }
+        if let Poll::Ready(Err(err)) = this.poll_deliver(cx) {
+            return Poll::Ready(Err(err));
+        }
+        if this.down.queued >= QUEUE_LIMIT {
+            return Poll::Pending; // `poll_deliver` registered the wake-up
+        }
+        this.down.push(data, &config.down, &mut this.rng)?;
+        // What is due now goes now; the rest at the next write or flush.
+        if let Poll::Ready(Err(err)) = this.poll_deliver(cx) {
+            return Poll::Ready(Err(err));
+        }
+        Poll::Ready(Ok(data.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_deliver(cx))?;
+        Pin::new(&mut this.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_deliver(cx))?;
+        Pin::new(&mut this.inner).poll_shutdown(cx)
+    }
+}
