@@ -185,6 +185,7 @@ pub struct OrdersClient<T> {
     inner: orders_client::OrdersClient<T>,
     authorization: AsciiMetadataValue,
     retry: RetryPolicy,
+    deadline: Option<Duration>,
 }
 
 impl<T> OrdersClient<T>
@@ -206,13 +207,34 @@ where
             .map_err(OrdersError::InvalidToken)?;
         authorization.set_sensitive(true);
         let inner = orders_client::OrdersClient::new(channel);
-        Ok(Self { inner, authorization, retry: RetryPolicy::default() })
+        Ok(Self { inner, authorization, retry: RetryPolicy::default(), deadline: None })
     }
 
     /// The same client, retrying with `policy`.
     pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
         self
+    }
+
+    /// The same client, giving each `RegisterOrder` attempt at most `deadline` (on the tokio
+    /// clock): an attempt without an answer by then fails with `DEADLINE_EXCEEDED`, which is not
+    /// retried.
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// One `RegisterOrder` attempt, within the deadline.
+    async fn register_once(&self, order: &RegisterOrderRequest) -> Result<String, Status> {
+        let mut inner = self.inner.clone();
+        let call = inner.register_order(self.request(order.clone()));
+        let reply = match self.deadline {
+            None => call.await?,
+            Some(deadline) => tokio::time::timeout(deadline, call).await.map_err(|_| {
+                Status::deadline_exceeded(format!("no answer within {deadline:?}"))
+            })??,
+        };
+        Ok(reply.into_inner().order_id)
     }
 
     /// Registers an order and returns its id. A call answered `UNAVAILABLE` is retried as the
@@ -236,8 +258,8 @@ where
         let (attempts, mut attempt) = (self.retry.max_attempts.max(1), 1);
         let mut backoff = self.retry.initial_backoff.min(self.retry.max_backoff);
         loop {
-            match self.inner.clone().register_order(self.request(order.clone())).await {
-                Ok(reply) => return Ok(reply.into_inner().order_id),
+            match self.register_once(&order).await {
+                Ok(order_id) => return Ok(order_id),
                 Err(status) if status.code() != Code::Unavailable => {
                     return Err(OrdersError::Rpc { method: "RegisterOrder", status });
                 }
