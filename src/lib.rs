@@ -145,6 +145,14 @@
 //! # }
 //! ```
 //!
+//! # Faults
+//!
+//! [`Faults`] injects failures where the test wants them: rules on calls
+//! (`faults.on("/orders.Orders/RegisterOrder").times(2).fail(Code::Unavailable, "try again")`,
+//! delays, cut streams, hangs, dropped connections) and toxics on the bytes of memory and TCP
+//! connections, all on the tokio clock, with seeded probabilities. Attach it with
+//! [`TestServerBuilder::faults`], or wrap any client channel with [`Faults::wrap`].
+//!
 //! # No lost panics, no hanging teardown
 //!
 //! A handler that panics in a server task would normally be invisible: the client gets an
