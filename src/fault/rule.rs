@@ -196,7 +196,8 @@ impl<'a> FaultRule<'a> {
         self.install(Action::Delay(delay));
     }
 
-    /// Waits `delay` before each response message but the first.
+    /// Spaces the response messages: each one but the first waits until `delay` has passed
+    /// since the one before (a stream already slower than that is not slowed further).
     pub fn delay_messages(self, delay: Duration) {
         self.install(Action::DelayMessages(delay));
     }

@@ -2,14 +2,14 @@
 //! between client and server.
 
 use std::{
-    collections::VecDeque,
+    collections::{HashMap, VecDeque},
     fmt, io,
     pin::Pin,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
-    task::{Context, Poll, ready},
+    task::{Context, Poll, Waker, ready},
     time::Duration,
 };
 
@@ -50,6 +50,10 @@ struct Config {
 pub(crate) struct Toxics {
     active: AtomicBool,
     config: Mutex<Config>,
+    /// The connections waiting to read, woken when the toxics change so that a new toxic
+    /// (a reset timer, a lifted black hole) acts on idle connections too.
+    waiting: Mutex<HashMap<u64, Waker>>,
+    next_id: AtomicU64,
 }
 
 impl Toxics {
@@ -60,6 +64,22 @@ impl Toxics {
     pub(crate) fn clear(&self) {
         *lock(&self.config) = Config::default();
         self.active.store(false, Ordering::Release);
+        self.wake_all();
+    }
+
+    fn wake_all(&self) {
+        lock(&self.waiting).values().for_each(Waker::wake_by_ref);
+    }
+
+    fn wait(&self, id: u64, waker: &Waker) {
+        let mut waiting = lock(&self.waiting);
+        match waiting.get_mut(&id) {
+            Some(known) if known.will_wake(waker) => {}
+            Some(known) => known.clone_from(waker),
+            None => {
+                waiting.insert(id, waker.clone());
+            }
+        }
     }
 
     fn config(&self) -> Config {
@@ -70,6 +90,8 @@ impl Toxics {
         let mut config = lock(&self.config);
         change(&mut config);
         self.active.store(*config != Config::default(), Ordering::Release);
+        drop(config);
+        self.wake_all();
     }
 }
 
@@ -187,7 +209,7 @@ impl<'a> ConnectionToxics<'a> {
         self
     }
 
-    /// Resets the connection once `bytes` bytes have gone through (each direction counts its
+    /// Passes exactly `bytes` bytes, then resets the connection (each direction counts its
     /// own).
     pub fn reset_after_bytes(self, bytes: u64) -> Self {
         self.lanes(|lane| lane.reset_after_bytes = Some(bytes));
@@ -200,7 +222,9 @@ impl<'a> ConnectionToxics<'a> {
         self
     }
 
-    /// Accepts the client's bytes and never answers: calls wait for their deadline.
+    /// Accepts the client's bytes and never answers: calls wait for their deadline. A connection
+    /// that lost bytes to the black hole is reset when the black hole is lifted (HTTP/2 cannot
+    /// go on without them); the channel reconnects on a later call.
     pub fn black_hole(self) -> Self {
         self.toxics.update(|config| config.black_hole = true);
         self
@@ -226,6 +250,8 @@ struct Queue {
     free_at: Option<Instant>,
     bytes: u64,
     ended: bool,
+    /// The byte limit was reached: once the queue is empty, the connection is reset.
+    exhausted: bool,
 }
 
 impl Queue {
@@ -233,12 +259,20 @@ impl Queue {
         self.chunks.is_empty()
     }
 
-    /// Queues `data`; `Err` once the lane's byte limit is passed.
+    /// Queues `data`, or as much of it as the lane's byte limit lets through.
     fn push(&mut self, data: &[u8], lane: &Lane, rng: &mut Rng) -> io::Result<()> {
-        self.bytes += data.len() as u64;
-        if lane.reset_after_bytes.is_some_and(|limit| self.bytes > limit) {
+        let mut data = data;
+        if let Some(limit) = lane.reset_after_bytes {
+            let allowed = usize::try_from(limit.saturating_sub(self.bytes)).unwrap_or(usize::MAX);
+            if data.len() >= allowed {
+                data = &data[..allowed];
+                self.exhausted = true;
+            }
+        }
+        if data.is_empty() {
             return Err(reset("its byte limit"));
         }
+        self.bytes += data.len() as u64;
         let now = Instant::now();
         let mut sent = now;
         if lane.bandwidth > 0 {
@@ -294,6 +328,12 @@ fn reset(why: &str) -> io::Error {
     )
 }
 
+impl<IO> Drop for ToxicIo<IO> {
+    fn drop(&mut self) {
+        lock(&self.toxics.waiting).remove(&self.id);
+    }
+}
+
 /// The most bytes a lane queues before it stops taking more.
 const QUEUE_LIMIT: usize = 1024 * 1024;
 
@@ -301,6 +341,10 @@ const QUEUE_LIMIT: usize = 1024 * 1024;
 /// passes every call straight through.
 pub(crate) struct ToxicIo<IO> {
     inner: IO,
+    id: u64,
+    /// A black hole swallowed bytes of this connection, which HTTP/2 cannot do without: once
+    /// the black hole is lifted, the connection is reset.
+    swallowed: bool,
     toxics: Arc<Toxics>,
     opened: Instant,
     reset_timer: Option<Pin<Box<Sleep>>>,
@@ -312,8 +356,11 @@ pub(crate) struct ToxicIo<IO> {
 
 impl<IO> ToxicIo<IO> {
     pub(crate) fn new(inner: IO, toxics: Arc<Toxics>, seed: u64) -> Self {
+        let id = toxics.next_id.fetch_add(1, Ordering::Relaxed);
         Self {
             inner,
+            id,
+            swallowed: false,
             toxics,
             opened: Instant::now(),
             reset_timer: None,
@@ -324,8 +371,12 @@ impl<IO> ToxicIo<IO> {
         }
     }
 
-    /// `Err` once the connection has lived past `reset_after`; registers the timer otherwise.
+    /// `Err` once the connection has lived past `reset_after`, or lost bytes to a black hole
+    /// that is gone; registers the timer otherwise.
     fn check_reset(&mut self, config: &Config, cx: &mut Context<'_>) -> io::Result<()> {
+        if self.swallowed && !config.black_hole {
+            return Err(reset("a black hole swallowed bytes of this connection"));
+        }
         let Some(after) = config.reset_after else {
             self.reset_timer = None;
             return Ok(());
@@ -353,7 +404,9 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> ToxicIo<IO> {
             let read = chunk.filled().len();
             if read == 0 {
                 self.up.ended = true;
-            } else if !config.black_hole {
+            } else if config.black_hole {
+                self.swallowed = true;
+            } else {
                 let data = self.scratch[..read].to_vec();
                 self.up.push(&data, &config.up, &mut self.rng)?;
             }
@@ -370,6 +423,9 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> ToxicIo<IO> {
             }
             self.down.consume(written);
         }
+        if self.down.exhausted {
+            return Poll::Ready(Err(reset("its byte limit")));
+        }
         Poll::Ready(Ok(()))
     }
 }
@@ -381,12 +437,20 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for ToxicIo<IO> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if !this.toxics.is_active() && this.up.is_empty() {
-            return Pin::new(&mut this.inner).poll_read(cx, buf);
+        if !this.toxics.is_active() && this.up.is_empty() && !this.swallowed {
+            let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
+            if poll.is_pending() {
+                this.toxics.wait(this.id, cx.waker());
+            }
+            return poll;
         }
+        this.toxics.wait(this.id, cx.waker());
         let config = this.toxics.config();
         this.check_reset(&config, cx)?;
         this.fill(&config, cx)?;
+        if this.up.is_empty() && this.up.exhausted {
+            return Poll::Ready(Err(reset("its byte limit")));
+        }
         let ended = this.up.ended;
         match ready!(this.up.poll_head(cx)) {
             Some(data) => {
@@ -410,12 +474,13 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for ToxicIo<IO> {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if !this.toxics.is_active() && this.down.is_empty() {
+        if !this.toxics.is_active() && this.down.is_empty() && !this.swallowed {
             return Pin::new(&mut this.inner).poll_write(cx, data);
         }
         let config = this.toxics.config();
         this.check_reset(&config, cx)?;
         if config.black_hole {
+            this.swallowed = true;
             return Poll::Ready(Ok(data.len()));
         }
         if let Poll::Ready(Err(err)) = this.poll_deliver(cx) {

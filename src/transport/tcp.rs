@@ -15,7 +15,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tonic::transport::{Channel, Endpoint, server::TcpConnectInfo};
 
-use crate::shared::{SHUT_DOWN, Shared};
+use crate::shared::{SERVER_DOWN, SHUT_DOWN, Shared};
 
 /// Binds the listener and starts accepting; returns the bound address.
 pub(crate) async fn bind(shared: &Arc<Shared>) -> io::Result<SocketAddr> {
@@ -35,7 +35,8 @@ pub(crate) async fn bind(shared: &Arc<Shared>) -> io::Result<SocketAddr> {
 async fn accept(shared: &Arc<Shared>, listener: &TcpListener) {
     loop {
         match listener.accept().await {
-            // A server taken down by a fault refuses the connection: closed at once.
+            // A server taken down by a fault closes connections from elsewhere at once (its
+            // own channels are refused before they connect).
             Ok(_) if shared.is_down() => {}
             Ok((stream, remote_addr)) => {
                 // Without TCP_NODELAY the first call on a connection waits for a delayed ACK.
@@ -78,11 +79,14 @@ impl tower::Service<Uri> for Connector {
     }
 
     fn call(&mut self, _uri: Uri) -> Connecting {
-        let closed = self.shared.is_closed();
+        let (closed, down) = (self.shared.is_closed(), self.shared.is_down());
         let addr = self.addr;
         Box::pin(async move {
             if closed {
                 return Err(io::Error::new(io::ErrorKind::ConnectionRefused, SHUT_DOWN));
+            }
+            if down {
+                return Err(io::Error::new(io::ErrorKind::ConnectionRefused, SERVER_DOWN));
             }
             let stream = TcpStream::connect(addr).await?;
             stream.set_nodelay(true)?;
