@@ -20,7 +20,7 @@ use tower::ServiceExt;
 
 use crate::{
     BoxError,
-    fault::{End, FaultBody, Plan},
+    fault::Plan,
     journal::{FrameCounter, Record, TapBody, record_faults, record_responses, record_status},
     panic::{HandlerPanic, PanicSite},
     shared::{SHUT_DOWN, Shared},
@@ -108,33 +108,18 @@ where
     let Some(plan) = plan else {
         return call.await;
     };
-    if !plan.delay.is_zero() {
-        tokio::time::sleep(plan.delay).await;
-    }
-    match plan.end {
-        Some(End::Fail(status)) => return Ok(status.into_http()),
-        Some(End::Hang) => std::future::pending::<()>().await,
-        Some(End::DropConnection) => {
-            let Some(task) = connection.as_ref().and_then(|connection| connection.0.get()) else {
-                panic!(
-                    "tonic-testkit: a fault rule asked to drop the connection of this call, and \
-                     Transport::Direct has no connection; run the test over Transport::Memory or \
-                     Transport::Tcp, or fail the call with .fail(..) instead"
-                );
-            };
-            task.abort();
-            return Err(Box::new(Status::unavailable(
-                "tonic-testkit: the connection was dropped by a fault rule",
-            )));
-        }
-        None => {}
-    }
-    let response = call.await?;
-    if !plan.touches_body() {
-        return Ok(response);
-    }
-    let (message_delay, cut) = (plan.message_delay, plan.cut);
-    Ok(response.map(|body| Body::new(FaultBody::new(body, message_delay, cut))))
+    let drop_connection = move || -> BoxError {
+        let Some(task) = connection.as_ref().and_then(|connection| connection.0.get()) else {
+            panic!(
+                "tonic-testkit: a fault rule asked to drop the connection of this call, and \
+                 Transport::Direct has no connection; run the test over Transport::Memory or \
+                 Transport::Tcp, or fail the call with .fail(..) instead"
+            );
+        };
+        task.abort();
+        Box::new(Status::unavailable("tonic-testkit: the connection was dropped by a fault rule"))
+    };
+    plan.run(drop_connection, call).await
 }
 
 /// What tonic's server does with a service error: a `Status` (or a deadline) becomes a status

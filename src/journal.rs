@@ -272,29 +272,34 @@ pub(crate) struct Frames {
 
 impl Frames {
     /// Takes a chunk of body data and returns the messages it completes.
-    pub(crate) fn feed(&mut self, mut data: impl Buf) -> Vec<Message> {
+    pub(crate) fn feed(&mut self, data: impl Buf) -> Vec<Message> {
+        self.push(data);
+        std::iter::from_fn(|| self.next_frame())
+            .map(|frame| Message { compressed: frame[0] == 1, bytes: frame.slice(5..) })
+            .collect()
+    }
+
+    /// Takes a chunk of body data.
+    pub(crate) fn push(&mut self, mut data: impl Buf) {
         while data.has_remaining() {
             let chunk = data.chunk();
             let len = chunk.len();
             self.buffer.extend_from_slice(chunk);
             data.advance(len);
         }
-        let mut messages = Vec::new();
-        while self.buffer.len() >= 5 {
-            let len = u32::from_be_bytes([
-                self.buffer[1],
-                self.buffer[2],
-                self.buffer[3],
-                self.buffer[4],
-            ]);
-            let Ok(len) = usize::try_from(len) else { break };
-            if self.buffer.len() < 5 + len {
-                break;
-            }
-            let frame = self.buffer.split_to(5 + len).freeze();
-            messages.push(Message { compressed: frame[0] == 1, bytes: frame.slice(5..) });
-        }
-        messages
+    }
+
+    /// The next whole message, its 5-byte prefix included.
+    pub(crate) fn next_frame(&mut self) -> Option<Bytes> {
+        let prefix = self.buffer.get(..5)?;
+        let len = usize::try_from(u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]))
+            .ok()?;
+        (self.buffer.len() >= 5 + len).then(|| self.buffer.split_to(5 + len).freeze())
+    }
+
+    /// What is left of an incomplete message.
+    pub(crate) fn take_rest(&mut self) -> Bytes {
+        self.buffer.split().freeze()
     }
 }
 

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::probe;
+use common::{panic_text, probe};
 use http::uri::PathAndQuery;
 use prost::Message;
 use rstest::rstest;
@@ -106,14 +106,6 @@ async fn serve_two_services(faults: &Faults, transport: Transport) -> TestServer
 /// The peer address the probe sees: a new one means a new connection.
 async fn peer(client: &mut ProbeClient<TestChannel>) -> String {
     client.unary(probe("peer", 0)).await.unwrap().into_inner().text
-}
-
-/// The text of a panic payload.
-fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
-    match payload.downcast::<String>() {
-        Ok(message) => *message,
-        Err(payload) => payload.downcast::<&str>().map(|message| (*message).to_owned()).unwrap(),
-    }
 }
 
 #[rstest]

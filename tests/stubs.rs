@@ -9,7 +9,7 @@ use std::{
     time::Duration,
 };
 
-use common::probe;
+use common::{panic_text, probe};
 use rstest::rstest;
 use tokio::time::Instant;
 use tonic::{Code, Request, Status, Streaming};
@@ -37,11 +37,7 @@ async fn serve(stub: &Stub, transport: Transport) -> (TestServer, ProbeClient<Te
 fn panic_message(f: impl FnOnce()) -> String {
     let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
         .expect_err("this must panic, and did not");
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|text| (*text).to_owned()))
-        .unwrap_or_default()
+    panic_text(payload)
 }
 
 /// Polls a `server.verify()` future (which never waits) and returns its panic message.

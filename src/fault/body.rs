@@ -7,20 +7,19 @@ use std::{
     time::Duration,
 };
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::Bytes;
 use http::HeaderMap;
 use http_body::{Body as HttpBody, Frame};
 use tokio::time::Sleep;
 use tonic::{Status, body::Body};
 
-/// The gRPC message prefix: a compression flag and a big-endian length.
-const PREFIX: usize = 5;
+use crate::journal::Frames;
 
 /// Re-frames the body into one data frame per gRPC message, so that delays and cuts fall
 /// between messages, however the server packed them into frames.
 pub(crate) struct FaultBody {
     inner: Option<Body>,
-    buffer: BytesMut,
+    frames: Frames,
     ready: VecDeque<Bytes>,
     sent: usize,
     message_delay: Option<Duration>,
@@ -37,7 +36,7 @@ impl FaultBody {
     ) -> Self {
         Self {
             inner: Some(inner),
-            buffer: BytesMut::new(),
+            frames: Frames::default(),
             ready: VecDeque::new(),
             sent: 0,
             message_delay,
@@ -47,19 +46,14 @@ impl FaultBody {
         }
     }
 
-    /// Moves every whole message in the buffer to `ready`.
-    fn split(&mut self) {
-        while self.buffer.len() >= PREFIX {
-            let length = u32::from_be_bytes([
-                self.buffer[1],
-                self.buffer[2],
-                self.buffer[3],
-                self.buffer[4],
-            ]) as usize;
-            if self.buffer.len() < PREFIX + length {
-                return;
+    /// Queues the whole messages received, and with `end`, what is left after them.
+    fn queue(&mut self, end: bool) {
+        self.ready.extend(std::iter::from_fn(|| self.frames.next_frame()));
+        if end {
+            let rest = self.frames.take_rest();
+            if !rest.is_empty() {
+                self.ready.push_back(rest);
             }
-            self.ready.push_back(self.buffer.split_to(PREFIX + length).freeze());
         }
     }
 
@@ -110,27 +104,21 @@ impl HttpBody for FaultBody {
             };
             match ready!(Pin::new(inner).poll_frame(cx)) {
                 Some(Ok(frame)) => match frame.into_data() {
-                    Ok(mut data) => {
-                        this.buffer.extend_from_slice(&data.copy_to_bytes(data.remaining()));
-                        this.split();
+                    Ok(data) => {
+                        this.frames.push(data);
+                        this.queue(false);
                     }
                     Err(frame) => {
                         // Trailers end the stream: pass them on after the messages before them.
                         this.trailers = frame.into_trailers().ok();
                         this.inner = None;
-                        if !this.buffer.is_empty() {
-                            let rest = this.buffer.split().freeze();
-                            this.ready.push_back(rest);
-                        }
+                        this.queue(true);
                     }
                 },
                 Some(Err(status)) => return Poll::Ready(Some(Err(status))),
                 None => {
                     this.inner = None;
-                    if !this.buffer.is_empty() {
-                        let rest = this.buffer.split().freeze();
-                        this.ready.push_back(rest);
-                    }
+                    this.queue(true);
                 }
             }
         }

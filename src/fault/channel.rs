@@ -13,7 +13,7 @@ use http::{Request, Response};
 use tonic::{Status, body::Body};
 use tower::Service;
 
-use super::{End, FaultBody, Faults};
+use super::Faults;
 use crate::BoxError;
 
 /// A client channel whose calls meet the rules of a [`Faults`] handle before they are sent:
@@ -72,30 +72,23 @@ where
         let deadline = crate::call::grpc_timeout(request.headers());
         Box::pin(async move {
             let call = async move {
-                if let Some(plan) = &plan {
-                    if !plan.delay.is_zero() {
-                        tokio::time::sleep(plan.delay).await;
-                    }
-                    match &plan.end {
-                        Some(End::Fail(status)) => return Ok(status.clone().into_http()),
-                        Some(End::Hang) => std::future::pending::<()>().await,
-                        Some(End::DropConnection) => panic!(
-                            "tonic-testkit: a fault rule asked to drop the connection of this \
-                             call, and a channel wrapped with Faults::wrap cannot reach its \
-                             connection; attach the Faults to a TestServer with \
-                             .faults(&faults) over Transport::Memory or Transport::Tcp, or fail \
-                             the call with .fail(..) instead"
-                        ),
-                        None => {}
-                    }
-                }
-                let response = inner.call(request).await.map_err(Into::into)?;
-                let (message_delay, cut) = match plan {
-                    Some(plan) if plan.touches_body() => (plan.message_delay, plan.cut),
-                    _ => return Ok(response.map(Body::new)),
+                let call = async move {
+                    let response = inner.call(request).await.map_err(Into::into)?;
+                    Ok(response.map(Body::new))
                 };
-                Ok(response
-                    .map(|body| Body::new(FaultBody::new(Body::new(body), message_delay, cut))))
+                let Some(plan) = plan else {
+                    return call.await;
+                };
+                let drop_connection = || -> BoxError {
+                    panic!(
+                        "tonic-testkit: a fault rule asked to drop the connection of this call, \
+                         and a channel wrapped with Faults::wrap cannot reach its connection; \
+                         attach the Faults to a TestServer with .faults(&faults) over \
+                         Transport::Memory or Transport::Tcp, or fail the call with .fail(..) \
+                         instead"
+                    )
+                };
+                plan.run(drop_connection, call).await
             };
             match deadline {
                 None => call.await,

@@ -8,6 +8,7 @@ mod toxic;
 
 use std::{
     fmt,
+    future::Future,
     panic::Location,
     sync::{
         Arc, Mutex, Weak,
@@ -447,8 +448,31 @@ impl Plan {
         }
     }
 
-    /// Whether the response body needs rewriting.
-    pub(crate) fn touches_body(&self) -> bool {
-        self.message_delay.is_some() || self.cut.is_some()
+    /// Runs `call` under the plan: the delay, then the end that replaces the call (a status, a
+    /// hang, or `drop_connection`, which answers for the dropped connection), else the call with
+    /// its response body rewritten for message delays and cuts.
+    pub(crate) async fn run<F>(
+        self,
+        drop_connection: impl FnOnce() -> crate::BoxError,
+        call: F,
+    ) -> Result<http::Response<tonic::body::Body>, crate::BoxError>
+    where
+        F: Future<Output = Result<http::Response<tonic::body::Body>, crate::BoxError>>,
+    {
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+        match self.end {
+            Some(End::Fail(status)) => return Ok(status.into_http()),
+            Some(End::Hang) => std::future::pending::<()>().await,
+            Some(End::DropConnection) => return Err(drop_connection()),
+            None => {}
+        }
+        let response = call.await?;
+        if self.message_delay.is_none() && self.cut.is_none() {
+            return Ok(response);
+        }
+        let (message_delay, cut) = (self.message_delay, self.cut);
+        Ok(response.map(|body| tonic::body::Body::new(FaultBody::new(body, message_delay, cut))))
     }
 }

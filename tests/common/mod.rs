@@ -17,3 +17,18 @@ pub async fn start(transport: Transport) -> (TestServer, ProbeClient<TestChannel
     let client = server.client(ProbeClient::new);
     (server, client)
 }
+
+/// The text of a panic payload (`panic!` with a message gives a `String` or a `&str`).
+///
+/// # Panics
+///
+/// When the payload is neither.
+pub fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(message) => *message,
+        Err(payload) => match payload.downcast::<&str>() {
+            Ok(message) => (*message).to_owned(),
+            Err(_) => panic!("the panic payload is not a String or a &str"),
+        },
+    }
+}
