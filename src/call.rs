@@ -91,6 +91,14 @@ pub(crate) fn serve(shared: &Arc<Shared>, request: Request<Body>, mode: Mode) ->
     CallFuture { inner: Some(inner), shared: shared.clone(), uri, mode, abort, record }
 }
 
+/// A call answered before it reaches the services or the journal, as hyper answers a request
+/// it rejects.
+pub(crate) fn answer(shared: &Arc<Shared>, response: Response<Body>) -> CallFuture {
+    let inner: Inner = Box::pin(std::future::ready(Ok(response)));
+    let (uri, mode) = (Uri::default(), Mode::Direct);
+    CallFuture { inner: Some(inner), shared: shared.clone(), uri, mode, abort: None, record: None }
+}
+
 /// The connection a wire call came on, so a fault can drop it. Filled in once the connection's
 /// task is spawned; the kit removes it from the request before any service sees it.
 #[derive(Clone, Debug, Default)]

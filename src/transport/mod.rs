@@ -196,8 +196,12 @@ fn serve_io<IO>(
     let executor = ServerExecutor(shared.clone());
     let stopping = shared.stopping();
     let task = shared.spawn(async move {
+        // The HTTP/2 settings of a tonic server (`tonic::transport::Server`'s defaults): no
+        // limit on concurrent streams, where hyper's own default is 200.
         let connection = hyper::server::conn::http2::Builder::new(executor)
             .timer(hyper_util::rt::TokioTimer::new())
+            .max_concurrent_streams(None)
+            .max_local_error_reset_streams(None)
             .serve_connection(hyper_util::rt::TokioIo::new(io), service);
         tokio::pin!(connection);
         tokio::select! {
