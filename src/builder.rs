@@ -251,6 +251,7 @@ impl<L> TestServerBuilder<L> {
             services.map_response(|response| response.map(Body::new)).map_err(Into::into),
         );
         let shared = Shared::new(services, self.journal_limit, self.faults.clone());
+        shared.watch_runtime();
         if let Some(faults) = &self.faults {
             faults.attach(transport, &shared);
         }

@@ -42,6 +42,10 @@ type Abort = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// `shutdown()` reports the same.
 const CUT_OFF: &str = "transport error";
 
+/// What a tonic client reports when the server dies while it reads a response stream; a direct
+/// response stream cut off by `shutdown()` reports the same.
+const CUT_OFF_MID_STREAM: &str = "h2 protocol error: error reading a body from connection";
+
 /// Polls `abort` (a direct call's signal that the grace period is over); `true` once it fired.
 fn cut_off(abort: &mut Option<Abort>, cx: &mut Context<'_>) -> bool {
     abort.as_mut().is_some_and(|abort| abort.as_mut().poll(cx).is_ready())
@@ -87,7 +91,14 @@ pub(crate) fn serve(shared: &Arc<Shared>, request: Request<Body>, mode: Mode) ->
     };
     // Over the wire, shutdown aborts the server task that runs a call; a direct call runs in the
     // caller's task, so it watches for the abort itself.
-    let abort = (admitted && mode == Mode::Direct).then(|| Box::pin(shared.aborting()) as Abort);
+    let abort = (admitted && mode == Mode::Direct).then(|| {
+        // Until its response ends, a direct call counts as running in the server.
+        let (live, aborting) = (shared.track_call(), shared.aborting());
+        Box::pin(async move {
+            let _live = live;
+            aborting.await;
+        }) as Abort
+    });
     CallFuture { inner: Some(inner), shared: shared.clone(), uri, mode, abort, record }
 }
 
@@ -299,7 +310,7 @@ impl http_body::Body for CatchPanicBody {
         let this = &mut *self;
         if this.inner.is_some() && cut_off(&mut this.abort, cx) {
             this.inner = None;
-            let poll = Poll::Ready(Some(Err(Status::unknown(CUT_OFF))));
+            let poll = Poll::Ready(Some(Err(Status::unknown(CUT_OFF_MID_STREAM))));
             this.record(&poll);
             return poll;
         }
@@ -309,6 +320,9 @@ impl http_body::Body for CatchPanicBody {
         match catch_unwind(AssertUnwindSafe(|| Pin::new(inner).poll_frame(cx))) {
             Ok(poll) => {
                 this.record(&poll);
+                if ends(&poll) {
+                    this.abort = None;
+                }
                 poll
             }
             Err(payload) => {
@@ -334,6 +348,15 @@ impl http_body::Body for CatchPanicBody {
             Some(body) => body.size_hint(),
             None => http_body::SizeHint::with_exact(0),
         }
+    }
+}
+
+/// Whether a response body frame is its last: the trailers, an error, or the end.
+fn ends(poll: &Poll<Option<Result<Frame<Bytes>, Status>>>) -> bool {
+    match poll {
+        Poll::Ready(Some(Ok(frame))) => frame.is_trailers(),
+        Poll::Ready(_) => true,
+        Poll::Pending => false,
     }
 }
 

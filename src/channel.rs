@@ -4,13 +4,14 @@ use std::{
     fmt,
     future::Future,
     pin::Pin,
+    sync::Arc,
     task::{Context, Poll},
 };
 
 use http::{Request, Response};
 use tonic::{body::Body, transport::Channel};
 
-use crate::{BoxError, call::CallFuture, transports::direct::DirectChannel};
+use crate::{BoxError, call::CallFuture, shared::Shared, transports::direct::DirectChannel};
 
 /// The channel a [`TestServer`](crate::TestServer) hands out: it works with every
 /// tonic-generated client, over every [`Transport`](crate::Transport).
@@ -24,7 +25,8 @@ use crate::{BoxError, call::CallFuture, transports::direct::DirectChannel};
 /// Each [`TestServer::channel`](crate::TestServer::channel) opens its own connection; clones of
 /// one `TestChannel` share theirs. A `TestChannel` is `Clone + Send + Sync + 'static`, so clients
 /// can move into spawned tasks. After the server shuts down, calls fail with `UNAVAILABLE` and a
-/// message saying the server was shut down.
+/// message saying the server was shut down; after the tokio runtime the server was started on
+/// has shut down (a server kept across tests), with `UNAVAILABLE` and a message saying that.
 ///
 /// # Examples
 ///
@@ -48,6 +50,7 @@ use crate::{BoxError, call::CallFuture, transports::direct::DirectChannel};
 #[derive(Clone)]
 pub struct TestChannel {
     inner: Inner,
+    shared: Arc<Shared>,
 }
 
 #[derive(Clone)]
@@ -57,12 +60,12 @@ enum Inner {
 }
 
 impl TestChannel {
-    pub(crate) fn wire(channel: Channel) -> Self {
-        Self { inner: Inner::Wire(channel) }
+    pub(crate) fn wire(channel: Channel, shared: &Arc<Shared>) -> Self {
+        Self { inner: Inner::Wire(channel), shared: shared.clone() }
     }
 
-    pub(crate) fn direct(channel: DirectChannel) -> Self {
-        Self { inner: Inner::Direct(channel) }
+    pub(crate) fn direct(channel: DirectChannel, shared: &Arc<Shared>) -> Self {
+        Self { inner: Inner::Direct(channel), shared: shared.clone() }
     }
 }
 
@@ -82,6 +85,10 @@ impl tower::Service<Request<Body>> for TestChannel {
     type Future = ResponseFuture;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        // A wire channel's own tasks died with the runtime: `call` answers instead.
+        if self.shared.runtime_gone().is_some() {
+            return Poll::Ready(Ok(()));
+        }
         match &mut self.inner {
             Inner::Wire(channel) => channel.poll_ready(cx).map_err(Into::into),
             Inner::Direct(_) => Poll::Ready(Ok(())),
@@ -89,6 +96,10 @@ impl tower::Service<Request<Body>> for TestChannel {
     }
 
     fn call(&mut self, request: Request<Body>) -> ResponseFuture {
+        if let Some(message) = self.shared.runtime_gone() {
+            let response = tonic::Status::unavailable(message).into_http();
+            return ResponseFuture(Kind::Answered(Some(response)));
+        }
         ResponseFuture(match &mut self.inner {
             Inner::Wire(channel) => Kind::Wire(Box::pin(channel.call(request))),
             Inner::Direct(channel) => Kind::Direct(channel.call(request)),
@@ -102,6 +113,7 @@ pub struct ResponseFuture(Kind);
 enum Kind {
     Wire(Pin<Box<tonic::transport::channel::ResponseFuture>>),
     Direct(CallFuture),
+    Answered(Option<Response<Body>>),
 }
 
 impl fmt::Debug for ResponseFuture {
@@ -117,6 +129,9 @@ impl Future for ResponseFuture {
         match &mut self.0 {
             Kind::Wire(future) => future.as_mut().poll(cx).map_err(Into::into),
             Kind::Direct(future) => Pin::new(future).poll(cx),
+            Kind::Answered(response) => {
+                Poll::Ready(Ok(response.take().expect("ResponseFuture polled after it completed")))
+            }
         }
     }
 }

@@ -129,9 +129,13 @@ impl TestServer {
     /// ```
     pub fn channel(&self) -> TestChannel {
         match (self.transport, self.local_addr) {
-            (Transport::Tcp, Some(addr)) => TestChannel::wire(tcp::channel(&self.shared, addr)),
-            (Transport::Direct, _) => TestChannel::direct(DirectChannel::new(&self.shared)),
-            _ => TestChannel::wire(memory::channel(&self.shared)),
+            (Transport::Tcp, Some(addr)) => {
+                TestChannel::wire(tcp::channel(&self.shared, addr), &self.shared)
+            }
+            (Transport::Direct, _) => {
+                TestChannel::direct(DirectChannel::new(&self.shared), &self.shared)
+            }
+            _ => TestChannel::wire(memory::channel(&self.shared), &self.shared),
         }
     }
 
@@ -290,8 +294,10 @@ impl TestServer {
     /// New connections and calls are refused at once. Calls in progress get the grace period
     /// ([`DEFAULT_GRACE_PERIOD`] unless [`TestServerBuilder::grace_period`] set one) to finish;
     /// whatever still runs then (a stuck handler, an open bidi stream) is aborted, and its
-    /// client sees what it would see if a real server died: `UNKNOWN "transport error"`. When this
-    /// returns, no task of the server is left, and the services have been dropped here, so a
+    /// client sees what it would see if a real server died: `UNKNOWN "transport error"` before
+    /// the response, `UNKNOWN "h2 protocol error: error reading a body from connection"` in the
+    /// middle of a response stream. Direct calls get the same grace and the same statuses. When
+    /// this returns, no task of the server is left, and the services have been dropped here, so a
     /// mock's unmet expectations panic in the test.
     ///
     /// Calls made afterwards, through any channel of this server, fail with `UNAVAILABLE` and a
@@ -333,7 +339,7 @@ impl TestServer {
             );
         }
         // A task past the grace period is aborted; aborted tasks end at their next poll.
-        let _ = tokio::time::timeout(self.grace_period, self.shared.tasks_ended()).await;
+        let _ = tokio::time::timeout(self.grace_period, self.shared.calls_ended()).await;
         self.shared.seal_and_abort();
         self.shared.tasks_ended().await;
         self.finish();

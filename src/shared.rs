@@ -25,6 +25,13 @@ pub(crate) const SHUT_DOWN: &str = "tonic-testkit: the test server was shut down
      cannot reach it; make calls before `shutdown()` (or before the server is dropped), or start \
      a new TestServer";
 
+/// Status message of a call to a server whose tokio runtime has shut down (a server kept across
+/// tests: each `#[tokio::test]` has its own runtime, which ends with the test).
+pub(crate) const RUNTIME_GONE: &str = "tonic-testkit: the tokio runtime this test server was \
+     started on has shut down, and the server's tasks ended with it, so this call cannot reach \
+     it; start a TestServer in each test that uses one (every #[tokio::test] has its own \
+     runtime), not once for several tests";
+
 /// Why a connection is refused while a [`Faults`](crate::Faults) handle has the server down.
 pub(crate) const SERVER_DOWN: &str = "tonic-testkit: the server is down (Faults::take_down); \
      it accepts connections again when the time given to take_down has passed";
@@ -32,6 +39,7 @@ pub(crate) const SERVER_DOWN: &str = "tonic-testkit: the server is down (Faults:
 pub(crate) struct Shared {
     stack: Mutex<Option<Stack>>,
     closed: AtomicBool,
+    runtime_gone: AtomicBool,
     stop: tokio::sync::watch::Sender<bool>,
     aborted: tokio::sync::watch::Sender<bool>,
     tasks: Tasks,
@@ -51,6 +59,7 @@ impl Shared {
         Arc::new(Self {
             stack: Mutex::new(Some(stack)),
             closed: AtomicBool::new(false),
+            runtime_gone: AtomicBool::new(false),
             stop: tokio::sync::watch::channel(false).0,
             aborted: tokio::sync::watch::channel(false).0,
             tasks: Tasks::default(),
@@ -82,6 +91,25 @@ impl Shared {
         let first = !self.closed.swap(true, Ordering::AcqRel);
         self.stop.send_replace(true);
         first
+    }
+
+    /// Watches the runtime the server was started on: a server task that ends when the server
+    /// closes, or, dropped unfinished, tells that the runtime shut down under the server.
+    pub(crate) fn watch_runtime(self: &Arc<Self>) {
+        let stopping = self.stopping();
+        let sentinel = RuntimeSentinel { shared: self.clone(), armed: true };
+        self.spawn(async move {
+            stopping.await;
+            sentinel.disarm();
+        });
+    }
+
+    /// Why no call can reach the server any more, when its runtime has shut down.
+    pub(crate) fn runtime_gone(&self) -> Option<&'static str> {
+        if !self.runtime_gone.load(Ordering::Acquire) {
+            return None;
+        }
+        Some(if self.is_closed() { SHUT_DOWN } else { RUNTIME_GONE })
     }
 
     /// Resolves once `close()` has been called.
@@ -123,6 +151,13 @@ impl Shared {
         Some(handle.abort_handle())
     }
 
+    /// Counts a direct call as running in the server until the returned guard is dropped, so
+    /// that `shutdown()` gives it the grace period as it gives a call in a server task.
+    pub(crate) fn track_call(self: &Arc<Self>) -> LiveCall {
+        self.tasks.calls.fetch_add(1, Ordering::AcqRel);
+        LiveCall(self.clone())
+    }
+
     /// Remembers a connection task, so that `drop_connections` can cut it.
     pub(crate) fn add_connection(&self, connection: AbortHandle) {
         let mut connections = lock(&self.connections);
@@ -142,11 +177,25 @@ impl Shared {
 
     /// Waits until every server task has ended.
     pub(crate) async fn tasks_ended(&self) {
+        self.wait_until(|tasks| tasks.live.load(Ordering::Acquire) == 0).await;
+    }
+
+    /// Waits until every server task and every direct call has ended. A direct call runs in
+    /// its caller's task, so only the grace period waits for it: once aborted, it ends at its
+    /// caller's next poll.
+    pub(crate) async fn calls_ended(&self) {
+        let ended = |tasks: &Tasks| {
+            tasks.live.load(Ordering::Acquire) == 0 && tasks.calls.load(Ordering::Acquire) == 0
+        };
+        self.wait_until(ended).await;
+    }
+
+    async fn wait_until(&self, done: impl Fn(&Tasks) -> bool) {
         loop {
             let notified = self.tasks.idle.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.tasks.live.load(Ordering::Acquire) == 0 {
+            if done(&self.tasks) {
                 return;
             }
             notified.await;
@@ -195,6 +244,7 @@ impl Drop for Shared {
 #[derive(Default)]
 struct Tasks {
     live: AtomicUsize,
+    calls: AtomicUsize,
     idle: Notify,
     list: Mutex<TaskList>,
 }
@@ -203,6 +253,38 @@ struct Tasks {
 struct TaskList {
     sealed: bool,
     handles: Vec<AbortHandle>,
+}
+
+/// A direct call in progress, for [`Shared::tasks_ended`].
+pub(crate) struct LiveCall(Arc<Shared>);
+
+impl Drop for LiveCall {
+    fn drop(&mut self) {
+        if self.0.tasks.calls.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.tasks.idle.notify_waiters();
+        }
+    }
+}
+
+/// Lives in the task of [`Shared::watch_runtime`]: dropped armed only when the runtime drops the
+/// task before the server closes.
+struct RuntimeSentinel {
+    shared: Arc<Shared>,
+    armed: bool,
+}
+
+impl RuntimeSentinel {
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for RuntimeSentinel {
+    fn drop(&mut self) {
+        if self.armed && !self.shared.is_closed() {
+            self.shared.runtime_gone.store(true, Ordering::Release);
+        }
+    }
 }
 
 /// Lives inside each server task's future: dropped when the task ends or is aborted.

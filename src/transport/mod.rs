@@ -44,7 +44,8 @@ pub enum Transport {
     /// handler sees a loopback `remote_addr()`, and `grpc-timeout` is enforced with the status a
     /// tonic server gives (`CANCELLED "Timeout expired"`). A handler panic unwinds into the test
     /// with its own backtrace. A call still running when `shutdown()` ends is cut off where it
-    /// runs, with the `UNKNOWN "transport error"` a wire call gets when its server dies.
+    /// runs, with the status a wire call gets when its server dies (`UNKNOWN "transport error"`,
+    /// or mid-stream `UNKNOWN "h2 protocol error: error reading a body from connection"`).
     Direct,
     /// HTTP/2 over an in-memory duplex pipe; each connection gets a fresh pipe. No port is used.
     #[default]
