@@ -321,7 +321,10 @@ impl http_body::Body for CatchPanicBody {
             Ok(poll) => {
                 this.record(&poll);
                 if ends(&poll) {
+                    // Nothing follows the trailers: hyper stops there, and a direct client must
+                    // too (tonic's body after an error status would yield it again and again).
                     this.abort = None;
+                    this.inner = None;
                 }
                 poll
             }

@@ -120,10 +120,16 @@ async fn through_channel(server: &TestServer, raw: &Raw) -> Answer {
     let request =
         raw.request("localhost").body(tonic::body::Body::new(Full::new(raw.body.clone())));
     let response = server.channel().oneshot(request.unwrap()).await.expect("an HTTP response");
-    let (parts, body) = response.into_parts();
-    let collected = body.collect().await.expect("a whole response body");
-    let trailers = collected.trailers().cloned();
-    Answer::read(parts.status, &parts.headers, &collected.to_bytes(), trailers.as_ref())
+    let (parts, mut body) = response.into_parts();
+    let (mut data, mut trailers) = (Vec::new(), None);
+    while let Some(frame) = body.frame().await {
+        assert!(trailers.is_none(), "the response body went on after its trailers");
+        match frame.expect("a whole response body").into_data() {
+            Ok(chunk) => data.extend_from_slice(&chunk),
+            Err(frame) => trailers = frame.into_trailers().ok(),
+        }
+    }
+    Answer::read(parts.status, &parts.headers, &data, trailers.as_ref())
 }
 
 /// Sends `raw` with the `h2` crate over a new TCP connection to `addr`.
@@ -270,6 +276,21 @@ async fn bytes_that_do_not_decode_as_the_request_type_are_internal(
 
     let expected = Answer::grpc(Code::Internal, UNDECODABLE);
     check(transport, raw, expected, Some((UNARY, Code::Internal, UNDECODABLE))).await;
+}
+
+#[rstest]
+#[tokio::test]
+async fn an_invalid_compressed_flag_ends_a_bidi_stream_with_one_status(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    const BIDI: &str = "/probe.Probe/Bidi";
+    const INVALID_FLAG: &str = "protocol error: received message with invalid compression flag: \
+                                2 (valid flags are 0 and 1), while sending request";
+    // Bytes after the bad frame would each fail again: the stream ends at the first status.
+    let raw = Raw::new(BIDI, Bytes::from_static(&[2, 0, 0, 0, 0, 7, 7, 7]));
+
+    let expected = Answer::grpc(Code::Internal, INVALID_FLAG);
+    check(transport, raw, expected, Some((BIDI, Code::Internal, INVALID_FLAG))).await;
 }
 
 #[rstest]
