@@ -181,8 +181,9 @@ async fn status_of(
     let (parts, mut body) = response.into_parts();
     let mut trailers = None;
     while let Some(frame) = body.frame().await {
-        prop_assert!(trailers.is_none(), "the response body went on after its trailers");
         let frame = frame.map_err(|err| TestCaseError::fail(format!("a body error: {err}")))?;
+        let after = &trailers;
+        prop_assert!(after.is_none(), "the body went on after its trailers {after:?}: {frame:?}");
         trailers = frame.into_trailers().ok();
     }
     let status = tonic::Status::from_header_map(&parts.headers);
