@@ -255,7 +255,7 @@ struct TaskList {
     handles: Vec<AbortHandle>,
 }
 
-/// A direct call in progress, for [`Shared::tasks_ended`].
+/// A direct call in progress, for [`Shared::calls_ended`].
 pub(crate) struct LiveCall(Arc<Shared>);
 
 impl Drop for LiveCall {
