@@ -89,6 +89,11 @@ impl Shared {
         wait_until_set(&self.stop)
     }
 
+    /// Whether the grace period is over and whatever still runs must end.
+    pub(crate) fn is_aborted(&self) -> bool {
+        *self.aborted.borrow()
+    }
+
     /// Resolves once the grace period is over and whatever still runs must end.
     pub(crate) fn aborting(&self) -> impl Future<Output = ()> + Send + 'static {
         wait_until_set(&self.aborted)
