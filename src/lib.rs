@@ -209,6 +209,7 @@ mod intercept;
 mod journal;
 mod method;
 mod panic;
+mod port;
 mod reply;
 mod request;
 mod server;
@@ -231,6 +232,7 @@ pub use fault::{ConnectionToxics, FaultChannel, FaultRule, Faults, Fired};
 pub use intercept::{Intercepted, Recorder, intercept, through_layer};
 pub use journal::{Call, DEFAULT_JOURNAL_LIMIT};
 pub use panic::HandlerPanic;
+pub use port::free_port;
 pub use reply::{BoxStream, Reply};
 pub use request::{DEFAULT_REMOTE_ADDR, TestRequest};
 pub use server::{DEFAULT_GRACE_PERIOD, TestServer};
@@ -238,7 +240,7 @@ pub use stream::{Collect, DEFAULT_COLLECT_TIMEOUT, StreamOutcome, collect};
 pub use stub::{Stub, StubRule};
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
-pub use tls::CertificateDer;
+pub use tls::{CertificateDer, ClientIdentity, DEFAULT_CLIENT_NAME, TestTls};
 #[cfg(feature = "rstest")]
 pub use transports::transport;
 pub use transports::{ParseTransportError, TRANSPORT_ENV, Transport};
