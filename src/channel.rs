@@ -10,7 +10,10 @@ use std::{
 use http::{Request, Response};
 use tonic::{body::Body, transport::Channel};
 
-use crate::{BoxError, call::CallFuture, transports::direct::DirectChannel};
+use crate::{
+    BoxError,
+    transports::direct::{DirectCall, DirectChannel},
+};
 
 /// The channel a [`TestServer`](crate::TestServer) hands out: it works with every
 /// tonic-generated client, over every [`Transport`](crate::Transport).
@@ -101,7 +104,7 @@ pub struct ResponseFuture(Kind);
 
 enum Kind {
     Wire(Pin<Box<tonic::transport::channel::ResponseFuture>>),
-    Direct(CallFuture),
+    Direct(DirectCall),
 }
 
 impl fmt::Debug for ResponseFuture {

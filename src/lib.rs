@@ -204,6 +204,7 @@ mod assert;
 mod builder;
 mod call;
 mod channel;
+mod compression;
 mod fault;
 mod intercept;
 mod journal;
