@@ -21,7 +21,8 @@ use crate::{
 /// Over [`Memory`](crate::Transport::Memory) and [`Tcp`](crate::Transport::Tcp) it is a tonic
 /// [`Channel`] that connects on first use (and reconnects after a broken connection), so the
 /// first call never fails because the server is not up yet: the server is listening before
-/// [`start`](crate::TestServerBuilder::start) returns. Over [`Direct`](crate::Transport::Direct)
+/// [`start`](crate::TestServerBuilder::start) returns. To a TLS server it connects over TLS,
+/// trusting the server's throwaway CA (and under mTLS presenting a client certificate). Over [`Direct`](crate::Transport::Direct)
 /// it calls the services in the caller's task.
 ///
 /// Each [`TestServer::channel`](crate::TestServer::channel) opens its own connection; clones of

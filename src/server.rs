@@ -458,6 +458,17 @@ impl Drop for TestServer {
     }
 }
 
+impl TestServer {
+    /// What TLS the server serves, for its `Debug` output.
+    fn tls_name(&self) -> &'static str {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.shared.tls {
+            return if tls.is_mutual() { "mtls" } else { "tls" };
+        }
+        "none"
+    }
+}
+
 impl fmt::Debug for TestServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TestServer")
@@ -465,6 +476,7 @@ impl fmt::Debug for TestServer {
             .field("local_addr", &self.local_addr)
             .field("services", &self.services)
             .field("grace_period", &self.grace_period)
+            .field("tls", &self.tls_name())
             .finish()
     }
 }
