@@ -411,6 +411,37 @@ async fn tls_over_direct_panics_at_start_with_the_fix() {
     let _server = start(Transport::Direct, false, &Whoami::default()).await;
 }
 
+#[test]
+#[ignore = "run in a child process by tls_on_the_direct_default_panics_naming_the_variable"]
+fn child_starts_a_tls_server_on_the_default_transport() {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let _server = TestServer::builder().tls().add_service(Probe::new().server()).start().await;
+    });
+}
+
+#[test]
+fn tls_on_the_direct_default_panics_naming_the_variable() {
+    // A child process, so that the variable never changes under other tests.
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "child_starts_a_tls_server_on_the_default_transport"])
+        .arg("--nocapture")
+        .env(tonic_testkit::TRANSPORT_ENV, "direct")
+        .output()
+        .unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "TestServerBuilder::tls() asks for TLS, and this server's transport is \
+             Transport::Direct (the default that TONIC_TESTKIT_TRANSPORT=direct chose), which \
+             has no connection to encrypt"
+        ),
+        "{stderr}"
+    );
+}
+
 #[tokio::test]
 #[should_panic(expected = "TestServerBuilder::mtls() asks for TLS, and this server's transport \
                            is Transport::Direct")]
