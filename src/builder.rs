@@ -66,6 +66,8 @@ pub struct TestServerBuilder<L = Identity> {
     journal_limit: usize,
     stub: Option<Stub>,
     faults: Option<Faults>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::TlsMode>,
 }
 
 impl TestServerBuilder {
@@ -79,6 +81,8 @@ impl TestServerBuilder {
             journal_limit: DEFAULT_JOURNAL_LIMIT,
             stub: None,
             faults: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -162,6 +166,8 @@ impl<L> TestServerBuilder<L> {
             journal_limit: self.journal_limit,
             stub: self.stub,
             faults: self.faults,
+            #[cfg(feature = "tls")]
+            tls: self.tls,
         }
     }
 
@@ -177,6 +183,113 @@ impl<L> TestServerBuilder<L> {
     /// [`TONIC_TESTKIT_TRANSPORT`](crate::TRANSPORT_ENV) chooses.
     pub fn transport(mut self, transport: Transport) -> Self {
         self.transport = Some(transport);
+        self
+    }
+
+    /// Serves TLS (HTTP/2 negotiated by ALPN), as a tonic server with `ServerTlsConfig` does,
+    /// over [`Transport::Memory`] and [`Transport::Tcp`].
+    ///
+    /// At start the server makes a throwaway CA and a certificate for `localhost`, `127.0.0.1`
+    /// and `::1`, in memory. The channels it hands out trust that CA, so clients work unchanged;
+    /// [`TestServer::tls`] gives the CA's PEM to clients outside the kit, and
+    /// [`TestServer::uri`] is an `https://` URI.
+    ///
+    /// # Panics
+    ///
+    /// At start, over [`Transport::Direct`]: its calls are function calls, with no connection to
+    /// encrypt. Choose [`Transport::Memory`] or [`Transport::Tcp`] with
+    /// [`transport`](TestServerBuilder::transport), also when the suite runs with
+    /// `TONIC_TESTKIT_TRANSPORT=direct`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic_testkit::{TestServer, Transport};
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// // Arrange
+    /// let server = TestServer::builder()
+    ///     .transport(Transport::Memory)
+    ///     .tls()
+    ///     .add_service(Probe::new().server())
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(ProbeClient::new); // trusts the server's CA
+    ///
+    /// // Act
+    /// let reply = client.unary(ProbeRequest { text: "over TLS".into(), count: 0 }).await;
+    ///
+    /// // Assert
+    /// assert_eq!(reply.unwrap().into_inner().text, "over TLS");
+    /// assert!(!server.tls().unwrap().is_mutual());
+    /// # }
+    /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls(mut self) -> Self {
+        self.tls = Some(crate::tls::TlsMode::Server);
+        self
+    }
+
+    /// Serves mutual TLS: [TLS](TestServerBuilder::tls), and the server requires a client
+    /// certificate signed by its CA, as a tonic server with `ServerTlsConfig::client_ca_root`
+    /// does. A client without one, or with one from another CA, cannot connect.
+    ///
+    /// The channels the server hands out present a certificate for [`DEFAULT_CLIENT_NAME`];
+    /// [`TestServer::channel_with_identity`] presents one minted for a name of the test's
+    /// choosing, and handlers read it with `request.peer_certs()`.
+    ///
+    /// [`DEFAULT_CLIENT_NAME`]: crate::DEFAULT_CLIENT_NAME
+    ///
+    /// # Panics
+    ///
+    /// At start, over [`Transport::Direct`], as [`tls`](TestServerBuilder::tls) does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// use tonic::{Request, Response, Status};
+    /// use tonic_testkit::{TestServer, Transport};
+    /// use tonic_testkit_support::{ProbeClient, ProbeReply, ProbeRequest, ProbeServer, ProbeService};
+    ///
+    /// /// Answers with the size of the certificate chain the client presented.
+    /// struct Whoami;
+    ///
+    /// #[tonic::async_trait]
+    /// impl ProbeService for Whoami {
+    ///     async fn unary(&self, request: Request<ProbeRequest>) -> Result<Response<ProbeReply>, Status> {
+    ///         let certs = request.peer_certs().ok_or_else(|| Status::unauthenticated("no cert"))?;
+    ///         Ok(Response::new(ProbeReply { text: "known".into(), index: certs.len() as u32 }))
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// // Arrange
+    /// let server = TestServer::builder()
+    ///     .transport(Transport::Tcp)
+    ///     .mtls()
+    ///     .add_service(ProbeServer::new(Whoami))
+    ///     .start()
+    ///     .await;
+    /// let alice = server.tls().unwrap().client_identity("alice");
+    /// let mut client = ProbeClient::new(server.channel_with_identity(&alice));
+    ///
+    /// // Act
+    /// let reply = client.unary(ProbeRequest::default()).await.unwrap().into_inner();
+    ///
+    /// // Assert: the handler saw alice's certificate.
+    /// assert_eq!(reply.index, 1);
+    /// # }
+    /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn mtls(mut self) -> Self {
+        self.tls = Some(crate::tls::TlsMode::Mutual);
         self
     }
 
@@ -221,7 +334,9 @@ impl<L> TestServerBuilder<L> {
     /// - when no service was added;
     /// - over TCP, when no loopback port can be bound (the message carries the OS error);
     /// - when [`TONIC_TESTKIT_TRANSPORT`](crate::TRANSPORT_ENV) holds an invalid value and no
-    ///   transport was chosen with [`transport`](TestServerBuilder::transport).
+    ///   transport was chosen with [`transport`](TestServerBuilder::transport);
+    /// - when TLS was asked for ([`tls`](TestServerBuilder::tls), [`mtls`](TestServerBuilder::mtls))
+    ///   and the transport is [`Transport::Direct`].
     pub async fn start<ResBody>(self) -> TestServer
     where
         L: Layer<Routes>,
@@ -237,6 +352,8 @@ impl<L> TestServerBuilder<L> {
              with .add_service(..) (or a Stub with .add_stub(..)) before .start()"
         );
         let transport = self.transport.unwrap_or_else(Transport::from_env);
+        #[cfg(feature = "tls")]
+        let tls = self.tls.map(|mode| mode.start(transport, self.transport.is_none()));
         let mut routes = self.routes.routes();
         if let Some(stub) = &self.stub {
             stub.attach(&self.services);
@@ -250,7 +367,13 @@ impl<L> TestServerBuilder<L> {
         let services = BoxCloneService::new(
             services.map_response(|response| response.map(Body::new)).map_err(Into::into),
         );
-        let shared = Shared::new(services, self.journal_limit, self.faults.clone());
+        let shared = Shared::new(
+            services,
+            self.journal_limit,
+            self.faults.clone(),
+            #[cfg(feature = "tls")]
+            tls,
+        );
         if let Some(faults) = &self.faults {
             faults.attach(transport, &shared);
         }
@@ -264,6 +387,17 @@ impl<L> TestServerBuilder<L> {
     }
 }
 
+impl<L> TestServerBuilder<L> {
+    /// What TLS the builder asks for, for its `Debug` output.
+    fn tls_mode(&self) -> &'static str {
+        #[cfg(feature = "tls")]
+        if let Some(mode) = &self.tls {
+            return mode.name();
+        }
+        "none"
+    }
+}
+
 impl<L> fmt::Debug for TestServerBuilder<L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TestServerBuilder")
@@ -271,6 +405,7 @@ impl<L> fmt::Debug for TestServerBuilder<L> {
             .field("transport", &self.transport)
             .field("grace_period", &self.grace_period)
             .field("journal_limit", &self.journal_limit)
+            .field("tls", &self.tls_mode())
             .finish_non_exhaustive()
     }
 }

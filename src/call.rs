@@ -199,7 +199,7 @@ pub(crate) fn client_status(err: BoxError) -> Status {
     Status::try_from_error(err).unwrap_or_else(stream_reset)
 }
 
-fn stream_reset(err: BoxError) -> Status {
+pub(crate) fn stream_reset(err: BoxError) -> Status {
     let mut status = Status::internal(STREAM_RESET);
     status.set_source(Arc::from(err));
     status

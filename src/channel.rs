@@ -10,7 +10,10 @@ use std::{
 use http::{Request, Response};
 use tonic::{body::Body, transport::Channel};
 
-use crate::{BoxError, call::CallFuture, transports::direct::DirectChannel};
+use crate::{
+    BoxError,
+    transports::direct::{DirectCall, DirectChannel},
+};
 
 /// The channel a [`TestServer`](crate::TestServer) hands out: it works with every
 /// tonic-generated client, over every [`Transport`](crate::Transport).
@@ -18,7 +21,8 @@ use crate::{BoxError, call::CallFuture, transports::direct::DirectChannel};
 /// Over [`Memory`](crate::Transport::Memory) and [`Tcp`](crate::Transport::Tcp) it is a tonic
 /// [`Channel`] that connects on first use (and reconnects after a broken connection), so the
 /// first call never fails because the server is not up yet: the server is listening before
-/// [`start`](crate::TestServerBuilder::start) returns. Over [`Direct`](crate::Transport::Direct)
+/// [`start`](crate::TestServerBuilder::start) returns. To a TLS server it connects over TLS,
+/// trusting the server's throwaway CA (and under mTLS presenting a client certificate). Over [`Direct`](crate::Transport::Direct)
 /// it calls the services in the caller's task.
 ///
 /// Each [`TestServer::channel`](crate::TestServer::channel) opens its own connection; clones of
@@ -104,7 +108,7 @@ pub struct ResponseFuture(Kind);
 #[expect(clippy::large_enum_variant, reason = "one allocation fewer per direct call")]
 enum Kind {
     Wire(tonic::transport::channel::ResponseFuture),
-    Direct(CallFuture),
+    Direct(DirectCall),
 }
 
 impl fmt::Debug for ResponseFuture {

@@ -172,34 +172,77 @@ impl Call {
         self.requests.len()
     }
 
-    /// Request message `index` (from 0), decoded as `T`.
+    /// Request message `index` (from 0), decoded as `T`. A message the client sent compressed
+    /// is decompressed first with the call's `grpc-encoding` (gzip, with the `gzip` feature).
     ///
     /// # Panics
     ///
-    /// When there is no such message, or it does not decode as `T`, or it was compressed.
+    /// When there is no such message, or it does not decode as `T`, or it was compressed in a
+    /// way the journal cannot read (the message says which).
     #[track_caller]
     pub fn request<T: prost::Message + Default>(&self, index: usize) -> T {
-        let Some(message) = self.requests.get(index) else {
-            panic!(
-                "tonic-testkit: {} has {} request messages, so there is no message {index} \
-                 (messages count from 0)",
-                self.method,
-                self.requests.len()
-            );
+        let message = self.message(index);
+        let bytes = match message.compressed {
+            true => self.decompress(index, message),
+            false => message.bytes.clone(),
         };
-        if message.compressed {
-            panic!(
-                "tonic-testkit: request message {index} of {} was sent compressed; the journal \
-                 keeps it as sent and cannot decode it",
-                self.method
-            );
-        }
-        T::decode(message.bytes.clone()).unwrap_or_else(|error| {
+        T::decode(bytes).unwrap_or_else(|error| {
             panic!(
                 "tonic-testkit: request message {index} of {} does not decode as {}: {error}; \
                  ask for the message type the method takes",
                 self.method,
                 std::any::type_name::<T>()
+            )
+        })
+    }
+
+    /// Whether request message `index` (from 0) arrived compressed (its gRPC compressed flag
+    /// set): how a test checks that the client under test really compresses what it sends.
+    ///
+    /// # Panics
+    ///
+    /// When there is no such message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic_testkit::TestServer;
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
+    /// let mut client = server.client(ProbeClient::new); // sends uncompressed
+    ///
+    /// client.unary(ProbeRequest { text: "plain".into(), count: 0 }).await.unwrap();
+    ///
+    /// assert!(!server.calls()[0].request_compressed(0));
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn request_compressed(&self, index: usize) -> bool {
+        self.message(index).compressed
+    }
+
+    #[track_caller]
+    fn message(&self, index: usize) -> &Message {
+        self.requests.get(index).unwrap_or_else(|| {
+            panic!(
+                "tonic-testkit: {} has {} request messages, so there is no message {index} \
+                 (messages count from 0)",
+                self.method,
+                self.requests.len()
+            )
+        })
+    }
+
+    #[track_caller]
+    fn decompress(&self, index: usize, message: &Message) -> Bytes {
+        let encoding = self.metadata.get("grpc-encoding").and_then(|value| value.to_str().ok());
+        crate::compression::decompress(encoding, &message.bytes).unwrap_or_else(|why| {
+            panic!(
+                "tonic-testkit: request message {index} of {} arrived compressed, and {why}",
+                self.method
             )
         })
     }

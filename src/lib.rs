@@ -153,6 +153,60 @@
 //! connections, all on the tokio clock, with seeded probabilities. Attach it with
 //! [`TestServerBuilder::faults`], or wrap any client channel with [`Faults::wrap`].
 //!
+//! # TLS, compression and limits
+//!
+//! With the `tls` feature, [`TestServerBuilder::tls`] serves TLS over memory and TCP and
+//! [`TestServerBuilder::mtls`] also requires client certificates. Each server makes a throwaway
+//! CA at start; the channels it hands out trust it, [`TestServer::tls`] gives its PEM to
+//! clients outside the kit, and [`TestTls::client_identity`] mints client certificates that
+//! handlers read with `request.peer_certs()`. A client that TLS refuses sees what a tonic client
+//! sees from a tonic server.
+//!
+//! Compression and message-size limits are set where tonic sets them, on the service added and
+//! on the client (the kit sees services as opaque tower services, so it has no switch of its
+//! own), and behave the same on every transport. The `gzip` feature enables tonic's `gzip` and
+//! lets the journal read gzip-compressed requests.
+//!
+//! ```
+//! # #[cfg(all(feature = "tls", feature = "gzip"))]
+//! # mod example {
+//! use tonic::codec::CompressionEncoding::Gzip;
+//! use tonic_testkit::{TestServer, Transport};
+//! use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest, ProbeServer};
+//!
+//! # pub async fn run() {
+//! // Arrange: mutual TLS, gzip both ways, a 1 KiB limit on requests.
+//! let service = ProbeServer::new(Probe::new())
+//!     .accept_compressed(Gzip)
+//!     .send_compressed(Gzip)
+//!     .max_decoding_message_size(1024);
+//! let server =
+//!     TestServer::builder().transport(Transport::Tcp).mtls().add_service(service).start().await;
+//! let alice = server.tls().unwrap().client_identity("alice");
+//! let channel = server.channel_with_identity(&alice);
+//! let mut client = ProbeClient::new(channel).send_compressed(Gzip).accept_compressed(Gzip);
+//!
+//! // Act
+//! let reply = client.unary(ProbeRequest { text: "hi".into(), count: 0 }).await.unwrap();
+//!
+//! // Assert: the reply came gzipped, the request too, and the journal reads it.
+//! assert_eq!(reply.metadata().get("grpc-encoding").unwrap(), "gzip");
+//! let call = &server.calls()[0];
+//! assert!(call.request_compressed(0));
+//! assert_eq!(call.request::<ProbeRequest>(0).text, "hi");
+//! assert!(server.tls().unwrap().ca_pem().starts_with("-----BEGIN CERTIFICATE-----"));
+//! # }
+//! # }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! #     #[cfg(all(feature = "tls", feature = "gzip"))]
+//! #     example::run().await;
+//! # }
+//! ```
+//!
+//! [`free_port`] picks a port for a process outside the test to bind; test servers never need
+//! it.
+//!
 //! # No lost panics, no hanging teardown
 //!
 //! A handler that panics in a server task would normally be invisible: the client gets an
@@ -204,11 +258,13 @@ mod assert;
 mod builder;
 mod call;
 mod channel;
+mod compression;
 mod fault;
 mod intercept;
 mod journal;
 mod method;
 mod panic;
+mod port;
 mod reply;
 mod request;
 mod server;
@@ -231,6 +287,7 @@ pub use fault::{ConnectionToxics, FaultChannel, FaultRule, Faults, Fired};
 pub use intercept::{Intercepted, Recorder, intercept, through_layer};
 pub use journal::{Call, DEFAULT_JOURNAL_LIMIT};
 pub use panic::HandlerPanic;
+pub use port::free_port;
 pub use reply::{BoxStream, Reply};
 pub use request::{DEFAULT_REMOTE_ADDR, TestRequest};
 pub use server::{DEFAULT_GRACE_PERIOD, TestServer};
@@ -238,7 +295,7 @@ pub use stream::{Collect, DEFAULT_COLLECT_TIMEOUT, StreamOutcome, collect};
 pub use stub::{Stub, StubRule};
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
-pub use tls::CertificateDer;
+pub use tls::{CertificateDer, ClientIdentity, DEFAULT_CLIENT_NAME, TestTls};
 #[cfg(feature = "rstest")]
 pub use transports::transport;
 pub use transports::{ParseTransportError, TRANSPORT_ENV, Transport};

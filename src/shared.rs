@@ -40,6 +40,9 @@ pub(crate) struct Shared {
     next_port: AtomicU16,
     pub(crate) journal: Journal,
     pub(crate) faults: Option<crate::Faults>,
+    /// The server's CA and TLS configuration, when it serves TLS.
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::tls::TestTls>,
 }
 
 impl Shared {
@@ -47,6 +50,7 @@ impl Shared {
         stack: Stack,
         journal_limit: usize,
         faults: Option<crate::Faults>,
+        #[cfg(feature = "tls")] tls: Option<crate::tls::TestTls>,
     ) -> Arc<Self> {
         Arc::new(Self {
             stack: Mutex::new(Some(stack)),
@@ -59,6 +63,8 @@ impl Shared {
             next_port: AtomicU16::new(0),
             journal: Journal::new(journal_limit),
             faults,
+            #[cfg(feature = "tls")]
+            tls,
         })
     }
 
