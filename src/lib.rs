@@ -205,14 +205,19 @@ mod builder;
 mod call;
 mod channel;
 mod fault;
+#[cfg(feature = "health")]
+mod health;
 mod intercept;
 mod journal;
 mod method;
 mod panic;
+#[cfg(feature = "reflection")]
+mod reflection;
 mod reply;
 mod request;
 mod server;
 mod shared;
+mod standard;
 mod stream;
 mod stub;
 #[cfg(feature = "tls")]
@@ -228,6 +233,9 @@ pub use assert::{
 pub use builder::TestServerBuilder;
 pub use channel::{ResponseFuture, TestChannel};
 pub use fault::{ConnectionToxics, FaultChannel, FaultRule, Faults, Fired};
+#[cfg(feature = "health")]
+#[cfg_attr(docsrs, doc(cfg(feature = "health")))]
+pub use health::Health;
 pub use intercept::{Intercepted, Recorder, intercept, through_layer};
 pub use journal::{Call, DEFAULT_JOURNAL_LIMIT};
 pub use panic::HandlerPanic;
