@@ -153,6 +153,16 @@
 //! connections, all on the tokio clock, with seeded probabilities. Attach it with
 //! [`TestServerBuilder::faults`], or wrap any client channel with [`Faults::wrap`].
 //!
+//! # Reflection and health
+//!
+//! Two optional features add the standard gRPC services next to the test's own, over every
+//! transport. `reflection`: `TestServerBuilder::reflection(FILE_DESCRIPTOR_SET)` serves server
+//! reflection (v1 and v1alpha) from the encoded descriptor set the build already makes, listing
+//! exactly the services the server serves. `health`: `TestServerBuilder::health()` serves
+//! tonic-health's `grpc.health.v1.Health` with every service `SERVING`, and the test flips them
+//! with `server.health().set_not_serving("users.UserService").await`; a name the server does not
+//! serve panics, listing the names it has. See `Health` for an example.
+//!
 //! # No lost panics, no hanging teardown
 //!
 //! A handler that panics in a server task would normally be invisible: the client gets an

@@ -24,7 +24,10 @@ pub(crate) struct Running {
 impl Standard {
     /// Adds the services asked for to `routes` and their names to `services` (which holds the
     /// test's own services): health reports the test's services, reflection lists them all.
-    #[cfg_attr(not(any(feature = "health", feature = "reflection")), allow(unused_variables))]
+    #[cfg_attr(
+        not(any(feature = "health", feature = "reflection")),
+        allow(unused_variables, clippy::ptr_arg)
+    )]
     pub(crate) async fn add(
         self,
         routes: &mut RoutesBuilder,
@@ -32,13 +35,12 @@ impl Standard {
     ) -> Running {
         let running = Running::default();
         #[cfg(feature = "health")]
-        let running = match self.health {
-            true => {
-                let (health, name) = crate::Health::add(routes, services).await;
-                services.push(name);
-                Running { health: Some(health) }
-            }
-            false => running,
+        let running = if self.health {
+            let (health, name) = crate::Health::add(routes, services).await;
+            services.push(name);
+            Running { health: Some(health) }
+        } else {
+            running
         };
         #[cfg(feature = "reflection")]
         if !self.reflection.is_empty() {
