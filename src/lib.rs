@@ -207,6 +207,16 @@
 //! [`free_port`] picks a port for a process outside the test to bind; test servers never need
 //! it.
 //!
+//! # Reflection and health
+//!
+//! Two optional features add the standard gRPC services next to the test's own, over every
+//! transport. `reflection`: `TestServerBuilder::reflection(FILE_DESCRIPTOR_SET)` serves server
+//! reflection (v1 and v1alpha) from the encoded descriptor set the build already makes, listing
+//! exactly the services the server serves. `health`: `TestServerBuilder::health()` serves
+//! tonic-health's `grpc.health.v1.Health` with every service `SERVING`, and the test flips them
+//! with `server.health().set_not_serving("users.UserService").await`; a name the server does not
+//! serve panics, listing the names it has. See `Health` for an example.
+//!
 //! # No lost panics, no hanging teardown
 //!
 //! A handler that panics in a server task would normally be invisible: the client gets an
@@ -260,15 +270,20 @@ mod call;
 mod channel;
 mod compression;
 mod fault;
+#[cfg(feature = "health")]
+mod health;
 mod intercept;
 mod journal;
 mod method;
 mod panic;
 mod port;
+#[cfg(feature = "reflection")]
+mod reflection;
 mod reply;
 mod request;
 mod server;
 mod shared;
+mod standard;
 mod stream;
 mod stub;
 #[cfg(feature = "tls")]
@@ -284,6 +299,9 @@ pub use assert::{
 pub use builder::TestServerBuilder;
 pub use channel::{ResponseFuture, TestChannel};
 pub use fault::{ConnectionToxics, FaultChannel, FaultRule, Faults, Fired};
+#[cfg(feature = "health")]
+#[cfg_attr(docsrs, doc(cfg(feature = "health")))]
+pub use health::Health;
 pub use intercept::{Intercepted, Recorder, intercept, through_layer};
 pub use journal::{Call, DEFAULT_JOURNAL_LIMIT};
 pub use panic::HandlerPanic;

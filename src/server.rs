@@ -67,6 +67,7 @@ pub struct TestServer {
     grace_period: Duration,
     stub: Option<Stub>,
     finished: std::sync::atomic::AtomicBool,
+    standard: crate::standard::Running,
 }
 
 impl TestServer {
@@ -79,7 +80,14 @@ impl TestServer {
         stub: Option<Stub>,
     ) -> Self {
         let finished = std::sync::atomic::AtomicBool::new(false);
-        Self { shared, transport, local_addr, services, grace_period, stub, finished }
+        let standard = crate::standard::Running::default();
+        Self { shared, transport, local_addr, services, grace_period, stub, finished, standard }
+    }
+
+    /// Keeps what the server needs of its standard services (health, reflection).
+    pub(crate) fn with_standard(mut self, standard: crate::standard::Running) -> Self {
+        self.standard = standard;
+        self
     }
 
     /// A builder for a server: add services and layers, choose a transport, then `start()`.
@@ -241,6 +249,26 @@ impl TestServer {
         #[cfg(not(feature = "tls"))]
         let scheme = "http";
         Some(format!("{scheme}://{addr}").parse().expect("a URI built from a SocketAddr"))
+    }
+
+    /// The health this server reports over `grpc.health.v1.Health`, for the test to flip:
+    /// `server.health().set_not_serving("users.UserService").await`. See
+    /// [`Health`](crate::Health) for an example.
+    ///
+    /// # Panics
+    ///
+    /// When the server was started without [`TestServerBuilder::health`].
+    #[cfg(feature = "health")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "health")))]
+    #[track_caller]
+    pub fn health(&self) -> &crate::Health {
+        match &self.standard.health {
+            Some(health) => health,
+            None => panic!(
+                "TestServer::health(): this server has no health service; start it with \
+                 TestServer::builder().health() (feature `health`) to serve grpc.health.v1.Health"
+            ),
+        }
     }
 
     /// Cuts every open connection to this server, as a crashed peer or a broken network would,
