@@ -84,9 +84,19 @@ fn prepare() -> Result<Python, String> {
 ///
 /// When the client fails or prints something that is not JSON: the message carries its output.
 async fn run(case: &'static str, server: &TestServer) -> Value {
+    run_with(case, server, Vec::new()).await
+}
+
+/// [`run`], with environment variables for the client (its TLS files).
+async fn run_with(
+    case: &'static str,
+    server: &TestServer,
+    env: Vec<(&'static str, PathBuf)>,
+) -> Value {
     let address = server.local_addr().expect("interop servers run over TCP");
     let python = python(); // here, so that a failure to prepare fails the test's own thread
-    let output = tokio::task::spawn_blocking(move || client(python, case, address)).await.unwrap();
+    let output =
+        tokio::task::spawn_blocking(move || client(python, case, address, &env)).await.unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -99,11 +109,12 @@ async fn run(case: &'static str, server: &TestServer) -> Value {
     })
 }
 
-fn client(python: &Python, case: &str, address: SocketAddr) -> Output {
+fn client(python: &Python, case: &str, address: SocketAddr, env: &[(&str, PathBuf)]) -> Output {
     Command::new(&python.interpreter)
         .arg(Path::new(ROOT).join("tests/interop/client.py"))
         .args([case, &address.to_string()])
         .env("PYTHONPATH", &python.stubs)
+        .envs(env.iter().map(|(key, value)| (*key, value)))
         .output()
         .expect("the virtual environment's python runs")
 }
@@ -306,4 +317,75 @@ fn hex(text: &str) -> Vec<u8> {
         .step_by(2)
         .map(|at| u8::from_str_radix(&text[at..at + 2], 16).unwrap())
         .collect()
+}
+
+/// Writes `pem` to a file of its own for the Python client, and returns its path.
+fn pem_file(server: &TestServer, name: &str, pem: &str) -> PathBuf {
+    let port = server.local_addr().expect("a TCP server").port();
+    let path = std::env::temp_dir().join(format!("tonic-testkit-interop-{port}-{name}.pem"));
+    std::fs::write(&path, pem).expect("the PEM file is written");
+    path
+}
+
+/// A TLS (or, with `mutual`, mTLS) server for the users service.
+async fn tls_server(mutual: bool) -> TestServer {
+    let builder = TestServer::builder().transport(Transport::Tcp);
+    let builder = if mutual { builder.mtls() } else { builder.tls() };
+    builder.add_service(UserServiceServer::new(Users::default())).start().await
+}
+
+#[tokio::test]
+async fn python_calls_over_tls_trusting_the_kits_ca() {
+    let server = tls_server(false).await;
+    let ca = pem_file(&server, "ca", server.tls().expect("a TLS server").ca_pem());
+
+    let seen =
+        run_with("tls_unary", &server, vec![("INTEROP_TLS", "1".into()), ("INTEROP_CA", ca)]).await;
+
+    assert_eq!(seen, json!({"id": 1, "name": "Ada Lovelace", "email": "ada@example.com"}));
+    assert_eq!(server.calls_to("/users.UserService/GetUser")[0].code(), Some(Code::Ok));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn python_without_the_kits_ca_is_refused() {
+    let server = tls_server(false).await;
+
+    let seen = run_with("tls_unary", &server, vec![("INTEROP_TLS", "1".into())]).await;
+
+    assert_eq!(seen, json!({"code": "UNAVAILABLE"}));
+    assert!(server.calls().is_empty(), "no call got through: {:?}", server.calls());
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn python_presents_a_client_certificate_minted_by_the_kit_over_mtls() {
+    let server = tls_server(true).await;
+    let tls = server.tls().expect("an mTLS server");
+    let identity = tls.client_identity("python-client");
+    let env = vec![
+        ("INTEROP_TLS", PathBuf::from("1")),
+        ("INTEROP_CA", pem_file(&server, "ca", tls.ca_pem())),
+        ("INTEROP_CERT", pem_file(&server, "cert", identity.cert_pem())),
+        ("INTEROP_KEY", pem_file(&server, "key", identity.key_pem())),
+    ];
+
+    let seen = run_with("tls_unary", &server, env).await;
+
+    assert_eq!(seen, json!({"id": 1, "name": "Ada Lovelace", "email": "ada@example.com"}));
+    assert_eq!(server.calls_to("/users.UserService/GetUser")[0].code(), Some(Code::Ok));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn python_without_a_client_certificate_is_refused_by_mtls() {
+    let server = tls_server(true).await;
+    let ca = pem_file(&server, "ca", server.tls().expect("an mTLS server").ca_pem());
+
+    let seen =
+        run_with("tls_unary", &server, vec![("INTEROP_TLS", "1".into()), ("INTEROP_CA", ca)]).await;
+
+    assert_eq!(seen, json!({"code": "UNAVAILABLE"}));
+    assert!(server.calls().is_empty(), "no call got through: {:?}", server.calls());
+    server.shutdown().await;
 }

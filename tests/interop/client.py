@@ -12,6 +12,7 @@ The generated stubs must be importable (prepare.py writes them; the test puts th
 """
 
 import json
+import os
 import sys
 
 import grpc
@@ -31,7 +32,22 @@ import users_pb2_grpc
 
 
 def open_channel(address):
-    return grpc.insecure_channel(address)
+    """A plaintext channel, or TLS when INTEROP_TLS is set: trusting the CA in the PEM file
+    INTEROP_CA (the system's roots when unset), and presenting the certificate and key in
+    INTEROP_CERT and INTEROP_KEY when they are set (mTLS)."""
+    if not os.environ.get("INTEROP_TLS"):
+        return grpc.insecure_channel(address)
+
+    def read(variable):
+        path = os.environ.get(variable)
+        return open(path, "rb").read() if path else None
+
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=read("INTEROP_CA"),
+        private_key=read("INTEROP_KEY"),
+        certificate_chain=read("INTEROP_CERT"),
+    )
+    return grpc.secure_channel(address, credentials)
 
 
 def metadata_dict(metadata):
@@ -46,6 +62,14 @@ def failure(error, **extra):
 def unary(channel):
     user = users_pb2_grpc.UserServiceStub(channel).GetUser(users_pb2.GetUserRequest(id=1))
     return {"id": user.id, "name": user.name, "email": user.email}
+
+
+def tls_unary(channel):
+    """The unary case, reporting a failed call instead of raising (for refused TLS)."""
+    try:
+        return unary(channel)
+    except grpc.RpcError as error:
+        return {"code": error.code().name}
 
 
 def not_found(channel):
@@ -114,7 +138,7 @@ def reflection(channel):
 
 CASES = {
     case.__name__: case
-    for case in (unary, not_found, client_stream, server_stream, metadata, trailers, deadline,
+    for case in (unary, tls_unary, not_found, client_stream, server_stream, metadata, trailers, deadline,
                  reflection)
 }
 
