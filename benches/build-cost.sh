@@ -94,7 +94,7 @@ build() { # crate -> seconds of a clean `cargo build --tests`
   start=$(date +%s.%N)
   (cd "$dir" && cargo build --tests --offline --quiet)
   end=$(date +%s.%N)
-  echo "$end - $start" | bc
+  printf '%.1f\n' "$(echo "$end - $start" | bc)"
 }
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
@@ -110,7 +110,7 @@ with=$(printf '%s' "${times[with-kit]}" | median)
 echo "clean cargo build --tests, median of $rounds (cores: $(nproc))"
 echo "  without tonic-testkit: ${without} s"
 echo "  with tonic-testkit:    ${with} s"
-echo "  added:                 $(echo "$with - $without" | bc) s"
+echo "  added:                 $(printf '%.1f' "$(echo "$with - $without" | bc)") s"
 for crate in without-kit with-kit; do
-  (cd "$work/$crate" && cargo test --offline --quiet 2>&1 | grep -E '^test result' | sed "s/^/  $crate: /")
+  (cd "$work/$crate" && cargo test --offline --quiet 2>&1 | grep -E '^test result: ok\. [1-9]' | sed "s/^/  $crate: /")
 done
