@@ -1,5 +1,6 @@
 //! Compiles ../proto with protox (a protobuf compiler written in Rust), so the build needs no
-//! system `protoc`, then generates the tonic servers and clients.
+//! system `protoc`, then generates the tonic servers and clients, and writes the encoded file
+//! descriptor set to `OUT_DIR` for server reflection (`crate::FILE_DESCRIPTOR_SET`).
 //!
 //! The `orders_server::Orders` trait also gets `#[mockall::automock]`, so tests of client code
 //! can serve a `MockOrders`. The attribute goes before the generated `#[async_trait]`, as
@@ -7,6 +8,8 @@
 //! leave open.
 
 use std::{env, path::PathBuf};
+
+use prost::Message;
 
 const PROTOS: [&str; 4] = ["users.proto", "rides.proto", "orders.proto", "hello.proto"];
 
@@ -27,6 +30,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rerun-if-changed={}", proto_dir.join(file).display());
     }
     let fds = protox::compile(PROTOS, [&proto_dir])?;
+    let out_dir = PathBuf::from(env::var("OUT_DIR")?);
+    std::fs::write(out_dir.join("file_descriptor_set.bin"), fds.encode_to_vec())?;
     tonic_prost_build::configure()
         .trait_attribute(ORDERS_TRAIT, AUTOMOCK_ORDERS)
         .compile_fds(fds)?;

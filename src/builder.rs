@@ -66,6 +66,9 @@ pub struct TestServerBuilder<L = Identity> {
     journal_limit: usize,
     stub: Option<Stub>,
     faults: Option<Faults>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::TlsMode>,
+    standard: crate::standard::Standard,
 }
 
 impl TestServerBuilder {
@@ -79,6 +82,9 @@ impl TestServerBuilder {
             journal_limit: DEFAULT_JOURNAL_LIMIT,
             stub: None,
             faults: None,
+            #[cfg(feature = "tls")]
+            tls: None,
+            standard: crate::standard::Standard::default(),
         }
     }
 }
@@ -151,6 +157,93 @@ impl<L> TestServerBuilder<L> {
         self
     }
 
+    /// Serves gRPC server reflection (`grpc.reflection.v1` and `v1alpha`, as grpcurl, Postman
+    /// and grpcio's reflection client use them) from `file_descriptor_set`: the encoded
+    /// `FileDescriptorSet` the build already makes (protox: `fds.encode_to_vec()` written to
+    /// `OUT_DIR`; tonic-prost-build: `file_descriptor_set_path`).
+    ///
+    /// As a real server would, reflection lists only the services this server serves: those
+    /// added with `add_service`, the health service when [`health`](Self::health) is on, and the
+    /// two reflection services. Services the set describes but the server does not serve are
+    /// not listed; their files and symbols can still be looked up. Call it again to add another
+    /// set (one for a service from another crate, say); a file in two sets is served once.
+    ///
+    /// # Panics
+    ///
+    /// - here, when the bytes are not an encoded `FileDescriptorSet`;
+    /// - at start, when the server serves a service that no set describes (the message names
+    ///   it), or when a reflection service was also added with `add_service`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tokio_stream::StreamExt;
+    /// use tonic_reflection::pb::v1::{
+    ///     ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+    ///     server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    /// };
+    /// use tonic_testkit::TestServer;
+    /// use tonic_testkit_examples::{FILE_DESCRIPTOR_SET, hello::Greeter};
+    /// use tonic_testkit_examples::hello::pb::hello_service_server::HelloServiceServer;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// // Arrange
+    /// let server = TestServer::builder()
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .reflection(FILE_DESCRIPTOR_SET)
+    ///     .start()
+    ///     .await;
+    /// let mut reflection = server.client(ServerReflectionClient::new);
+    ///
+    /// // Act
+    /// let list = MessageRequest::ListServices(String::new());
+    /// let request = ServerReflectionRequest { message_request: Some(list), ..Default::default() };
+    /// let mut replies = reflection
+    ///     .server_reflection_info(tokio_stream::iter([request]))
+    ///     .await
+    ///     .unwrap()
+    ///     .into_inner();
+    /// let reply = replies.next().await.unwrap().unwrap();
+    ///
+    /// // Assert
+    /// let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
+    ///     panic!("not a list of services: {reply:?}");
+    /// };
+    /// let names: Vec<_> = list.service.into_iter().map(|service| service.name).collect();
+    /// assert_eq!(
+    ///     names,
+    ///     [
+    ///         "hello.HelloService",
+    ///         "grpc.reflection.v1.ServerReflection",
+    ///         "grpc.reflection.v1alpha.ServerReflection",
+    ///     ]
+    /// );
+    /// # }
+    /// ```
+    #[cfg(feature = "reflection")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "reflection")))]
+    #[track_caller]
+    pub fn reflection(mut self, file_descriptor_set: impl Into<Bytes>) -> Self {
+        let set = crate::reflection::DescriptorSet::new(file_descriptor_set.into());
+        self.standard.reflection.push(set);
+        self
+    }
+
+    /// Serves the gRPC health service (`grpc.health.v1.Health`, tonic-health's): at start every
+    /// service added with `add_service` is `SERVING`, and so is `""`, the whole server. The test
+    /// flips them with [`TestServer::health`]; see [`Health`](crate::Health) for an example.
+    ///
+    /// # Panics
+    ///
+    /// At start, when a health service was also added with `add_service`.
+    #[cfg(feature = "health")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "health")))]
+    pub fn health(mut self) -> Self {
+        self.standard.health = true;
+        self
+    }
+
     /// Wraps every service in a tower layer, as `tonic::transport::Server::layer` does.
     pub fn layer<T>(self, layer: T) -> TestServerBuilder<Stack<T, L>> {
         TestServerBuilder {
@@ -162,6 +255,9 @@ impl<L> TestServerBuilder<L> {
             journal_limit: self.journal_limit,
             stub: self.stub,
             faults: self.faults,
+            #[cfg(feature = "tls")]
+            tls: self.tls,
+            standard: self.standard,
         }
     }
 
@@ -177,6 +273,113 @@ impl<L> TestServerBuilder<L> {
     /// [`TONIC_TESTKIT_TRANSPORT`](crate::TRANSPORT_ENV) chooses.
     pub fn transport(mut self, transport: Transport) -> Self {
         self.transport = Some(transport);
+        self
+    }
+
+    /// Serves TLS (HTTP/2 negotiated by ALPN), as a tonic server with `ServerTlsConfig` does,
+    /// over [`Transport::Memory`] and [`Transport::Tcp`].
+    ///
+    /// At start the server makes a throwaway CA and a certificate for `localhost`, `127.0.0.1`
+    /// and `::1`, in memory. The channels it hands out trust that CA, so clients work unchanged;
+    /// [`TestServer::tls`] gives the CA's PEM to clients outside the kit, and
+    /// [`TestServer::uri`] is an `https://` URI.
+    ///
+    /// # Panics
+    ///
+    /// At start, over [`Transport::Direct`]: its calls are function calls, with no connection to
+    /// encrypt. Choose [`Transport::Memory`] or [`Transport::Tcp`] with
+    /// [`transport`](TestServerBuilder::transport), also when the suite runs with
+    /// `TONIC_TESTKIT_TRANSPORT=direct`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic_testkit::{TestServer, Transport};
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// // Arrange
+    /// let server = TestServer::builder()
+    ///     .transport(Transport::Memory)
+    ///     .tls()
+    ///     .add_service(Probe::new().server())
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(ProbeClient::new); // trusts the server's CA
+    ///
+    /// // Act
+    /// let reply = client.unary(ProbeRequest { text: "over TLS".into(), count: 0 }).await;
+    ///
+    /// // Assert
+    /// assert_eq!(reply.unwrap().into_inner().text, "over TLS");
+    /// assert!(!server.tls().unwrap().is_mutual());
+    /// # }
+    /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls(mut self) -> Self {
+        self.tls = Some(crate::tls::TlsMode::Server);
+        self
+    }
+
+    /// Serves mutual TLS: [TLS](TestServerBuilder::tls), and the server requires a client
+    /// certificate signed by its CA, as a tonic server with `ServerTlsConfig::client_ca_root`
+    /// does. A client without one, or with one from another CA, cannot connect.
+    ///
+    /// The channels the server hands out present a certificate for [`DEFAULT_CLIENT_NAME`];
+    /// [`TestServer::channel_with_identity`] presents one minted for a name of the test's
+    /// choosing, and handlers read it with `request.peer_certs()`.
+    ///
+    /// [`DEFAULT_CLIENT_NAME`]: crate::DEFAULT_CLIENT_NAME
+    ///
+    /// # Panics
+    ///
+    /// At start, over [`Transport::Direct`], as [`tls`](TestServerBuilder::tls) does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// use tonic::{Request, Response, Status};
+    /// use tonic_testkit::{TestServer, Transport};
+    /// use tonic_testkit_support::{ProbeClient, ProbeReply, ProbeRequest, ProbeServer, ProbeService};
+    ///
+    /// /// Answers with the size of the certificate chain the client presented.
+    /// struct Whoami;
+    ///
+    /// #[tonic::async_trait]
+    /// impl ProbeService for Whoami {
+    ///     async fn unary(&self, request: Request<ProbeRequest>) -> Result<Response<ProbeReply>, Status> {
+    ///         let certs = request.peer_certs().ok_or_else(|| Status::unauthenticated("no cert"))?;
+    ///         Ok(Response::new(ProbeReply { text: "known".into(), index: certs.len() as u32 }))
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// // Arrange
+    /// let server = TestServer::builder()
+    ///     .transport(Transport::Tcp)
+    ///     .mtls()
+    ///     .add_service(ProbeServer::new(Whoami))
+    ///     .start()
+    ///     .await;
+    /// let alice = server.tls().unwrap().client_identity("alice");
+    /// let mut client = ProbeClient::new(server.channel_with_identity(&alice));
+    ///
+    /// // Act
+    /// let reply = client.unary(ProbeRequest::default()).await.unwrap().into_inner();
+    ///
+    /// // Assert: the handler saw alice's certificate.
+    /// assert_eq!(reply.index, 1);
+    /// # }
+    /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn mtls(mut self) -> Self {
+        self.tls = Some(crate::tls::TlsMode::Mutual);
         self
     }
 
@@ -221,8 +424,10 @@ impl<L> TestServerBuilder<L> {
     /// - when no service was added;
     /// - over TCP, when no loopback port can be bound (the message carries the OS error);
     /// - when [`TONIC_TESTKIT_TRANSPORT`](crate::TRANSPORT_ENV) holds an invalid value and no
-    ///   transport was chosen with [`transport`](TestServerBuilder::transport).
-    pub async fn start<ResBody>(self) -> TestServer
+    ///   transport was chosen with [`transport`](TestServerBuilder::transport);
+    /// - when TLS was asked for ([`tls`](TestServerBuilder::tls), [`mtls`](TestServerBuilder::mtls))
+    ///   and the transport is [`Transport::Direct`].
+    pub async fn start<ResBody>(mut self) -> TestServer
     where
         L: Layer<Routes>,
         L::Service: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + 'static,
@@ -237,6 +442,9 @@ impl<L> TestServerBuilder<L> {
              with .add_service(..) (or a Stub with .add_stub(..)) before .start()"
         );
         let transport = self.transport.unwrap_or_else(Transport::from_env);
+        #[cfg(feature = "tls")]
+        let tls = self.tls.map(|mode| mode.start(transport, self.transport.is_none()));
+        let standard = self.standard.add(&mut self.routes, &mut self.services).await;
         let mut routes = self.routes.routes();
         if let Some(stub) = &self.stub {
             stub.attach(&self.services);
@@ -250,7 +458,13 @@ impl<L> TestServerBuilder<L> {
         let services = BoxCloneService::new(
             services.map_response(|response| response.map(Body::new)).map_err(Into::into),
         );
-        let shared = Shared::new(services, self.journal_limit, self.faults.clone());
+        let shared = Shared::new(
+            services,
+            self.journal_limit,
+            self.faults.clone(),
+            #[cfg(feature = "tls")]
+            tls,
+        );
         shared.watch_runtime();
         if let Some(faults) = &self.faults {
             faults.attach(transport, &shared);
@@ -262,6 +476,18 @@ impl<L> TestServerBuilder<L> {
             Transport::Direct | Transport::Memory => None,
         };
         TestServer::new(shared, transport, local_addr, self.services, self.grace_period, self.stub)
+            .with_standard(standard)
+    }
+}
+
+impl<L> TestServerBuilder<L> {
+    /// What TLS the builder asks for, for its `Debug` output.
+    fn tls_mode(&self) -> &'static str {
+        #[cfg(feature = "tls")]
+        if let Some(mode) = &self.tls {
+            return mode.name();
+        }
+        "none"
     }
 }
 
@@ -272,6 +498,7 @@ impl<L> fmt::Debug for TestServerBuilder<L> {
             .field("transport", &self.transport)
             .field("grace_period", &self.grace_period)
             .field("journal_limit", &self.journal_limit)
+            .field("tls", &self.tls_mode())
             .finish_non_exhaustive()
     }
 }

@@ -8,7 +8,7 @@ use std::{
     panic::{AssertUnwindSafe, catch_unwind, resume_unwind},
     pin::Pin,
     sync::Arc,
-    task::{Context, Poll},
+    task::{Context, Poll, Waker},
     time::Duration,
 };
 
@@ -16,14 +16,14 @@ use bytes::Bytes;
 use http::{HeaderMap, Request, Response, Uri};
 use http_body::Frame;
 use tonic::{Status, TimeoutExpired, body::Body};
-use tower::ServiceExt;
+use tower::{Service, ServiceExt};
 
 use crate::{
     BoxError,
     fault::Plan,
     journal::{FrameCounter, Record, TapBody, record_faults, record_responses, record_status},
     panic::{HandlerPanic, PanicSite},
-    shared::{SHUT_DOWN, Shared},
+    shared::{LiveCall, SHUT_DOWN, Shared, Stack},
 };
 
 /// How a caught panic is handled.
@@ -35,7 +35,7 @@ pub(crate) enum Mode {
     Wire,
 }
 
-type Inner = Pin<Box<dyn Future<Output = Result<Response<Body>, BoxError>> + Send>>;
+type BoxFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, BoxError>> + Send>>;
 type Abort = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// What a tonic client reports when the server dies under a call; a direct call cut off by
@@ -46,9 +46,64 @@ const CUT_OFF: &str = "transport error";
 /// response stream cut off by `shutdown()` reports the same.
 const CUT_OFF_MID_STREAM: &str = "h2 protocol error: error reading a body from connection";
 
-/// Polls `abort` (a direct call's signal that the grace period is over); `true` once it fired.
-fn cut_off(abort: &mut Option<Abort>, cx: &mut Context<'_>) -> bool {
-    abort.as_mut().is_some_and(|abort| abort.as_mut().poll(cx).is_ready())
+/// Whether a direct call must stop because the grace period is over. The watcher that wakes the
+/// call then is made only once the call waits, so a call that finishes at its first poll (most
+/// direct calls) never makes one.
+///
+/// Until its response ends, a direct call counts as running in the server (`_live`), so that
+/// `shutdown()` gives it the grace period.
+struct AbortWatch {
+    shared: Arc<Shared>,
+    watcher: Option<Abort>,
+    _live: LiveCall,
+}
+
+impl AbortWatch {
+    /// `true` once the grace period is over; otherwise, if `waiting`, arranges to be woken then.
+    fn fired(&mut self, cx: &mut Context<'_>, waiting: bool) -> bool {
+        if self.shared.is_aborted() {
+            return true;
+        }
+        if !waiting {
+            return false;
+        }
+        let shared = &self.shared;
+        let watcher = self.watcher.get_or_insert_with(|| Box::pin(shared.aborting()));
+        watcher.as_mut().poll(cx).is_ready()
+    }
+}
+
+/// Polls `abort` (a direct call's watch for the end of the grace period); `true` once it fired.
+fn cut_off(abort: &mut Option<AbortWatch>, cx: &mut Context<'_>, waiting: bool) -> bool {
+    abort.as_mut().is_some_and(|abort| abort.fired(cx, waiting))
+}
+
+/// The services' future for one call, under the deadline the client sent.
+enum Inner {
+    /// The server is shut down: the answer is ready.
+    Refused(Option<Response<Body>>),
+    /// The call, and the deadline's timer if the client sent `grpc-timeout`.
+    Call { call: BoxFuture, deadline: Option<Pin<Box<tokio::time::Sleep>>>, mode: Mode },
+}
+
+impl Inner {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<Response<Body>, BoxError>> {
+        match self {
+            Inner::Refused(response) => {
+                Poll::Ready(Ok(response.take().expect("a refused call is polled once")))
+            }
+            Inner::Call { call, deadline, mode } => {
+                let result = match call.as_mut().poll(cx) {
+                    Poll::Ready(result) => result,
+                    Poll::Pending => match deadline.as_mut().map(|sleep| sleep.as_mut().poll(cx)) {
+                        Some(Poll::Ready(())) => Err(TimeoutExpired(()).into()),
+                        _ => return Poll::Pending,
+                    },
+                };
+                Poll::Ready(recover(result, *mode))
+            }
+        }
+    }
 }
 
 /// Runs one request through the server's services.
@@ -59,7 +114,7 @@ pub(crate) fn serve(shared: &Arc<Shared>, request: Request<Body>, mode: Mode) ->
         _ => shared.stack(),
     };
     let admitted = stack.is_some();
-    let record = stack.as_ref().and_then(|_| shared.journal.start(uri.path(), request.headers()));
+    let record = stack.as_ref().and_then(|_| shared.journal.start(&uri, request.headers()));
     let mut request = match &record {
         Some(record) => request.map(|body| Body::new(TapBody::new(body, record.clone()))),
         None => request,
@@ -72,40 +127,43 @@ pub(crate) fn serve(shared: &Arc<Shared>, request: Request<Body>, mode: Mode) ->
     if let (Some(plan), Some(record)) = (&plan, &record) {
         record_faults(record, &plan.fired);
     }
-    let inner: Inner = match stack {
-        None => Box::pin(std::future::ready(Ok(Status::unavailable(SHUT_DOWN).into_http()))),
+    let inner = match stack {
+        None => Inner::Refused(Some(Status::unavailable(SHUT_DOWN).into_http())),
         Some(stack) => {
-            let deadline = grpc_timeout(request.headers());
-            let call = with_faults(plan, connection, stack.oneshot(request));
-            Box::pin(async move {
-                let result = match deadline {
-                    None => call.await,
-                    Some(deadline) => match tokio::time::timeout(deadline, call).await {
-                        Ok(result) => result,
-                        Err(_elapsed) => Err(TimeoutExpired(()).into()),
-                    },
-                };
-                recover(result, mode)
-            })
+            let deadline =
+                grpc_timeout(request.headers()).map(|after| Box::pin(tokio::time::sleep(after)));
+            let call = call_stack(stack, request);
+            let call = match plan {
+                None => call,
+                Some(plan) => Box::pin(with_faults(plan, connection, call)),
+            };
+            Inner::Call { call, deadline, mode }
         }
     };
     // Over the wire, shutdown aborts the server task that runs a call; a direct call runs in the
     // caller's task, so it watches for the abort itself.
-    let abort = (admitted && mode == Mode::Direct).then(|| {
-        // Until its response ends, a direct call counts as running in the server.
-        let (live, aborting) = (shared.track_call(), shared.aborting());
-        Box::pin(async move {
-            let _live = live;
-            aborting.await;
-        }) as Abort
+    let abort = (admitted && mode == Mode::Direct).then(|| AbortWatch {
+        shared: shared.clone(),
+        watcher: None,
+        _live: shared.track_call(),
     });
     CallFuture { inner: Some(inner), shared: shared.clone(), uri, mode, abort, record }
+}
+
+/// The services' future for `request`. A stack that is ready at once (tonic's routes always
+/// are) is called without the boxed `Oneshot` that waits for readiness.
+fn call_stack(mut stack: Stack, request: Request<Body>) -> BoxFuture {
+    match stack.poll_ready(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(Ok(())) => stack.call(request),
+        Poll::Ready(Err(err)) => Box::pin(std::future::ready(Err(err))),
+        Poll::Pending => Box::pin(stack.oneshot(request)),
+    }
 }
 
 /// A call answered before it reaches the services or the journal, as hyper answers a request
 /// it rejects.
 pub(crate) fn answer(shared: &Arc<Shared>, response: Response<Body>) -> CallFuture {
-    let inner: Inner = Box::pin(std::future::ready(Ok(response)));
+    let inner = Inner::Refused(Some(response));
     let (uri, mode) = (Uri::default(), Mode::Direct);
     CallFuture { inner: Some(inner), shared: shared.clone(), uri, mode, abort: None, record: None }
 }
@@ -116,17 +174,11 @@ pub(crate) fn answer(shared: &Arc<Shared>, response: Response<Body>) -> CallFutu
 pub(crate) struct ConnectionHandle(pub(crate) Arc<std::sync::OnceLock<tokio::task::AbortHandle>>);
 
 /// Runs `call` under the faults `plan` holds for it.
-async fn with_faults<F>(
-    plan: Option<Plan>,
+async fn with_faults(
+    plan: Plan,
     connection: Option<ConnectionHandle>,
-    call: F,
-) -> Result<Response<Body>, BoxError>
-where
-    F: Future<Output = Result<Response<Body>, BoxError>>,
-{
-    let Some(plan) = plan else {
-        return call.await;
-    };
+    call: BoxFuture,
+) -> Result<Response<Body>, BoxError> {
     let drop_connection = move || -> BoxError {
         let Some(task) = connection.as_ref().and_then(|connection| connection.0.get()) else {
             panic!(
@@ -166,7 +218,7 @@ pub(crate) fn client_status(err: BoxError) -> Status {
     Status::try_from_error(err).unwrap_or_else(stream_reset)
 }
 
-fn stream_reset(err: BoxError) -> Status {
+pub(crate) fn stream_reset(err: BoxError) -> Status {
     let mut status = Status::internal(STREAM_RESET);
     status.set_source(Arc::from(err));
     status
@@ -189,22 +241,29 @@ pub(crate) struct CallFuture {
     shared: Arc<Shared>,
     uri: Uri,
     mode: Mode,
-    abort: Option<Abort>,
+    abort: Option<AbortWatch>,
     record: Option<Record>,
 }
 
 impl CallFuture {
-    fn record(&self, status: &Status) {
+    fn record(&self, status: Status) {
         if let Some(record) = &self.record {
             record_status(record, status);
         }
+    }
+
+    /// Ends a direct call that the grace period's end cut off.
+    fn cut_off(&mut self) -> Poll<Result<Response<Body>, BoxError>> {
+        self.inner = None;
+        self.record(Status::unknown(CUT_OFF));
+        Poll::Ready(Err(Box::new(Status::unknown(CUT_OFF))))
     }
 }
 
 impl Drop for CallFuture {
     fn drop(&mut self) {
         if self.inner.is_some() {
-            self.record(&Status::cancelled(CANCELLED));
+            self.record(Status::cancelled(CANCELLED));
         }
     }
 }
@@ -217,24 +276,25 @@ impl Future for CallFuture {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        if cut_off(&mut this.abort, cx) {
-            this.inner = None;
-            this.record(&Status::unknown(CUT_OFF));
-            return Poll::Ready(Err(Box::new(Status::unknown(CUT_OFF))));
+        if cut_off(&mut this.abort, cx, false) {
+            return this.cut_off();
         }
         let inner = this.inner.as_mut().expect("CallFuture polled after it completed");
-        let outcome = catch_unwind(AssertUnwindSafe(|| inner.as_mut().poll(cx)));
+        let outcome = catch_unwind(AssertUnwindSafe(|| inner.poll(cx)));
         match outcome {
+            Ok(Poll::Pending) if cut_off(&mut this.abort, cx, true) => this.cut_off(),
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(result)) => {
                 this.inner = None;
-                match &result {
-                    Ok(response) => {
-                        if let Some(status) = Status::from_header_map(response.headers()) {
-                            this.record(&status);
+                if let Some(record) = &this.record {
+                    match &result {
+                        Ok(response) => {
+                            if let Some(status) = Status::from_header_map(response.headers()) {
+                                record_status(record, status);
+                            }
                         }
+                        Err(err) => record_status(record, reset_status(err.as_ref())),
                     }
-                    Err(err) => this.record(&reset_status(err.as_ref())),
                 }
                 let catcher = |body| {
                     Body::new(CatchPanicBody {
@@ -267,7 +327,7 @@ struct CatchPanicBody {
     shared: Arc<Shared>,
     uri: Uri,
     mode: Mode,
-    abort: Option<Abort>,
+    abort: Option<AbortWatch>,
     record: Option<Record>,
     counter: FrameCounter,
 }
@@ -280,21 +340,30 @@ impl CatchPanicBody {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     record_responses(record, self.counter.feed(data));
-                } else if let Some(status) = frame.trailers_ref().and_then(Status::from_header_map)
-                {
-                    record_status(record, &status);
+                } else if let Some(status) = frame.trailers_ref().and_then(trailers_status) {
+                    record_status(record, status);
                 }
             }
-            Poll::Ready(Some(Err(status))) => record_status(record, status),
+            Poll::Ready(Some(Err(status))) => record_status(record, status.clone()),
             _ => {}
         }
+    }
+}
+
+impl CatchPanicBody {
+    /// Ends a direct call's stream that the grace period's end cut off.
+    fn cut_off(&mut self) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        self.inner = None;
+        let poll = Poll::Ready(Some(Err(Status::unknown(CUT_OFF_MID_STREAM))));
+        self.record(&poll);
+        poll
     }
 }
 
 impl Drop for CatchPanicBody {
     fn drop(&mut self) {
         if let Some(record) = &self.record {
-            record_status(record, &Status::cancelled(CANCELLED));
+            record_status(record, Status::cancelled(CANCELLED));
         }
     }
 }
@@ -308,16 +377,14 @@ impl http_body::Body for CatchPanicBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
         let this = &mut *self;
-        if this.inner.is_some() && cut_off(&mut this.abort, cx) {
-            this.inner = None;
-            let poll = Poll::Ready(Some(Err(Status::unknown(CUT_OFF_MID_STREAM))));
-            this.record(&poll);
-            return poll;
+        if this.inner.is_some() && cut_off(&mut this.abort, cx, false) {
+            return this.cut_off();
         }
         let Some(inner) = this.inner.as_mut() else {
             return Poll::Ready(None);
         };
         match catch_unwind(AssertUnwindSafe(|| Pin::new(inner).poll_frame(cx))) {
+            Ok(Poll::Pending) if cut_off(&mut this.abort, cx, true) => this.cut_off(),
             Ok(poll) => {
                 this.record(&poll);
                 if ends(&poll) {
@@ -363,6 +430,15 @@ fn ends(poll: &Poll<Option<Result<Frame<Bytes>, Status>>>) -> bool {
     }
 }
 
+/// The status in a response's trailers. The common end, `grpc-status: 0` alone, skips
+/// tonic's general parse (a copy of the trailers, a message to decode).
+fn trailers_status(trailers: &HeaderMap) -> Option<Status> {
+    if trailers.len() == 1 && trailers.get("grpc-status").is_some_and(|code| code == "0") {
+        return Some(Status::ok(""));
+    }
+    Status::from_header_map(trailers)
+}
+
 /// Records a caught panic; resumes it in direct mode, or returns the status that answers it.
 fn caught(
     shared: &Shared,
@@ -375,7 +451,7 @@ fn caught(
     let panic = HandlerPanic::from_message(site, uri.path(), crate::panic::payload_text(&*payload));
     let status = panic.status();
     if let Some(record) = record {
-        record_status(&record, &status);
+        record_status(&record, status.clone());
     }
     if mode == Mode::Direct {
         shared.record_panic(panic.unwound());

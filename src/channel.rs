@@ -11,7 +11,11 @@ use std::{
 use http::{Request, Response};
 use tonic::{body::Body, transport::Channel};
 
-use crate::{BoxError, call::CallFuture, shared::Shared, transports::direct::DirectChannel};
+use crate::{
+    BoxError,
+    shared::Shared,
+    transports::direct::{DirectCall, DirectChannel},
+};
 
 /// The channel a [`TestServer`](crate::TestServer) hands out: it works with every
 /// tonic-generated client, over every [`Transport`](crate::Transport).
@@ -19,7 +23,8 @@ use crate::{BoxError, call::CallFuture, shared::Shared, transports::direct::Dire
 /// Over [`Memory`](crate::Transport::Memory) and [`Tcp`](crate::Transport::Tcp) it is a tonic
 /// [`Channel`] that connects on first use (and reconnects after a broken connection), so the
 /// first call never fails because the server is not up yet: the server is listening before
-/// [`start`](crate::TestServerBuilder::start) returns. Over [`Direct`](crate::Transport::Direct)
+/// [`start`](crate::TestServerBuilder::start) returns. To a TLS server it connects over TLS,
+/// trusting the server's throwaway CA (and under mTLS presenting a client certificate). Over [`Direct`](crate::Transport::Direct)
 /// it calls the services in the caller's task.
 ///
 /// Each [`TestServer::channel`](crate::TestServer::channel) opens its own connection; clones of
@@ -101,7 +106,7 @@ impl tower::Service<Request<Body>> for TestChannel {
             return ResponseFuture(Kind::Answered(Some(response)));
         }
         ResponseFuture(match &mut self.inner {
-            Inner::Wire(channel) => Kind::Wire(Box::pin(channel.call(request))),
+            Inner::Wire(channel) => Kind::Wire(channel.call(request)),
             Inner::Direct(channel) => Kind::Direct(channel.call(request)),
         })
     }
@@ -110,9 +115,11 @@ impl tower::Service<Request<Body>> for TestChannel {
 /// The response future of a [`TestChannel`] call.
 pub struct ResponseFuture(Kind);
 
+// A direct call's future lives inline: boxing it would cost an allocation per call
+// (benches/overhead.rs).
 enum Kind {
-    Wire(Pin<Box<tonic::transport::channel::ResponseFuture>>),
-    Direct(CallFuture),
+    Wire(tonic::transport::channel::ResponseFuture),
+    Direct(DirectCall),
     Answered(Option<Response<Body>>),
 }
 
@@ -127,7 +134,7 @@ impl Future for ResponseFuture {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.0 {
-            Kind::Wire(future) => future.as_mut().poll(cx).map_err(Into::into),
+            Kind::Wire(future) => Pin::new(future).poll(cx).map_err(Into::into),
             Kind::Direct(future) => Pin::new(future).poll(cx),
             Kind::Answered(response) => {
                 Poll::Ready(Ok(response.take().expect("ResponseFuture polled after it completed")))

@@ -12,6 +12,7 @@ use std::{
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::HeaderMap;
+use http::uri::PathAndQuery;
 use tokio::time::Instant;
 use tonic::{Code, Status, metadata::MetadataMap};
 
@@ -36,14 +37,15 @@ impl Journal {
     }
 
     /// Starts an entry for a call, or returns `None` when the journal is full.
-    pub(crate) fn start(&self, method: &str, headers: &HeaderMap) -> Option<Record> {
+    pub(crate) fn start(&self, uri: &http::Uri, headers: &HeaderMap) -> Option<Record> {
         let mut calls = lock(&self.calls);
         if calls.len() >= self.limit {
             self.unrecorded.fetch_add(1, Ordering::Relaxed);
             return None;
         }
         let call = Call {
-            method: method.to_owned(),
+            // Shares the request's bytes: no copy of the path.
+            method: uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/")),
             metadata: MetadataMap::from_headers(headers.clone()),
             requests: Vec::new(),
             status: None,
@@ -91,10 +93,10 @@ pub(crate) fn record_request(record: &Record, message: Message) {
 }
 
 /// Records how a call ended, once: the first status wins.
-pub(crate) fn record_status(record: &Record, status: &Status) {
+pub(crate) fn record_status(record: &Record, status: Status) {
     let mut call = lock(record);
     if call.status.is_none() {
-        call.status = Some(status.clone());
+        call.status = Some(status);
         call.duration = Some(call.started.elapsed());
     }
 }
@@ -144,7 +146,7 @@ pub(crate) struct Message {
 /// ```
 #[derive(Clone, Debug)]
 pub struct Call {
-    method: String,
+    method: PathAndQuery,
     metadata: MetadataMap,
     requests: Vec<Message>,
     status: Option<Status>,
@@ -157,7 +159,7 @@ pub struct Call {
 impl Call {
     /// The full method path, such as `/orders.Orders/RegisterOrder`.
     pub fn method(&self) -> &str {
-        &self.method
+        self.method.path()
     }
 
     /// The request metadata (headers) as the server received them.
@@ -170,34 +172,77 @@ impl Call {
         self.requests.len()
     }
 
-    /// Request message `index` (from 0), decoded as `T`.
+    /// Request message `index` (from 0), decoded as `T`. A message the client sent compressed
+    /// is decompressed first with the call's `grpc-encoding` (gzip, with the `gzip` feature).
     ///
     /// # Panics
     ///
-    /// When there is no such message, or it does not decode as `T`, or it was compressed.
+    /// When there is no such message, or it does not decode as `T`, or it was compressed in a
+    /// way the journal cannot read (the message says which).
     #[track_caller]
     pub fn request<T: prost::Message + Default>(&self, index: usize) -> T {
-        let Some(message) = self.requests.get(index) else {
-            panic!(
-                "tonic-testkit: {} has {} request messages, so there is no message {index} \
-                 (messages count from 0)",
-                self.method,
-                self.requests.len()
-            );
+        let message = self.message(index);
+        let bytes = match message.compressed {
+            true => self.decompress(index, message),
+            false => message.bytes.clone(),
         };
-        if message.compressed {
-            panic!(
-                "tonic-testkit: request message {index} of {} was sent compressed; the journal \
-                 keeps it as sent and cannot decode it",
-                self.method
-            );
-        }
-        T::decode(message.bytes.clone()).unwrap_or_else(|error| {
+        T::decode(bytes).unwrap_or_else(|error| {
             panic!(
                 "tonic-testkit: request message {index} of {} does not decode as {}: {error}; \
                  ask for the message type the method takes",
                 self.method,
                 std::any::type_name::<T>()
+            )
+        })
+    }
+
+    /// Whether request message `index` (from 0) arrived compressed (its gRPC compressed flag
+    /// set): how a test checks that the client under test really compresses what it sends.
+    ///
+    /// # Panics
+    ///
+    /// When there is no such message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic_testkit::TestServer;
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
+    /// let mut client = server.client(ProbeClient::new); // sends uncompressed
+    ///
+    /// client.unary(ProbeRequest { text: "plain".into(), count: 0 }).await.unwrap();
+    ///
+    /// assert!(!server.calls()[0].request_compressed(0));
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn request_compressed(&self, index: usize) -> bool {
+        self.message(index).compressed
+    }
+
+    #[track_caller]
+    fn message(&self, index: usize) -> &Message {
+        self.requests.get(index).unwrap_or_else(|| {
+            panic!(
+                "tonic-testkit: {} has {} request messages, so there is no message {index} \
+                 (messages count from 0)",
+                self.method,
+                self.requests.len()
+            )
+        })
+    }
+
+    #[track_caller]
+    fn decompress(&self, index: usize, message: &Message) -> Bytes {
+        let encoding = self.metadata.get("grpc-encoding").and_then(|value| value.to_str().ok());
+        crate::compression::decompress(encoding, &message.bytes).unwrap_or_else(|why| {
+            panic!(
+                "tonic-testkit: request message {index} of {} arrived compressed, and {why}",
+                self.method
             )
         })
     }
@@ -265,42 +310,71 @@ impl fmt::Display for Call {
 }
 
 /// Splits gRPC length-prefixed messages out of body data.
+///
+/// A chunk is kept as it came (`Bytes` are shared, not copied) and messages are sliced out of
+/// it; only a message split across chunks is copied, to join its parts.
 #[derive(Debug, Default)]
 pub(crate) struct Frames {
-    buffer: BytesMut,
+    /// The latest chunk, not yet copied anywhere.
+    chunk: Bytes,
+    /// Parts of a message that spans chunks, joined.
+    joined: BytesMut,
 }
 
 impl Frames {
-    /// Takes a chunk of body data and returns the messages it completes.
-    pub(crate) fn feed(&mut self, data: impl Buf) -> Vec<Message> {
+    /// Takes a chunk of body data and passes each message it completes to `message`.
+    pub(crate) fn feed(&mut self, data: impl Buf, mut message: impl FnMut(Message)) {
         self.push(data);
-        std::iter::from_fn(|| self.next_frame())
-            .map(|frame| Message { compressed: frame[0] == 1, bytes: frame.slice(5..) })
-            .collect()
+        while let Some(frame) = self.next_frame() {
+            message(Message { compressed: frame[0] == 1, bytes: frame.slice(5..) });
+        }
     }
 
     /// Takes a chunk of body data.
     pub(crate) fn push(&mut self, mut data: impl Buf) {
+        if self.joined.is_empty() && self.chunk.is_empty() {
+            self.chunk = data.copy_to_bytes(data.remaining());
+            return;
+        }
+        self.join_chunk();
         while data.has_remaining() {
-            let chunk = data.chunk();
-            let len = chunk.len();
-            self.buffer.extend_from_slice(chunk);
+            let part = data.chunk();
+            let len = part.len();
+            self.joined.extend_from_slice(part);
             data.advance(len);
         }
     }
 
     /// The next whole message, its 5-byte prefix included.
     pub(crate) fn next_frame(&mut self) -> Option<Bytes> {
-        let prefix = self.buffer.get(..5)?;
-        let len = usize::try_from(u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]))
-            .ok()?;
-        (self.buffer.len() >= 5 + len).then(|| self.buffer.split_to(5 + len).freeze())
+        if self.joined.is_empty() {
+            let len = whole_frame(&self.chunk)?;
+            return Some(self.chunk.split_to(len));
+        }
+        self.join_chunk();
+        let len = whole_frame(&self.joined)?;
+        Some(self.joined.split_to(len).freeze())
     }
 
     /// What is left of an incomplete message.
     pub(crate) fn take_rest(&mut self) -> Bytes {
-        self.buffer.split().freeze()
+        self.join_chunk();
+        self.joined.split().freeze()
     }
+
+    fn join_chunk(&mut self) {
+        if !self.chunk.is_empty() {
+            self.joined.extend_from_slice(&std::mem::take(&mut self.chunk));
+        }
+    }
+}
+
+/// The length of the message at the start of `data`, prefix included, if all of it is there.
+fn whole_frame(data: &[u8]) -> Option<usize> {
+    let prefix = data.get(..5)?;
+    let len = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]);
+    let len = 5 + usize::try_from(len).ok()?;
+    (data.len() >= len).then_some(len)
 }
 
 /// Counts gRPC messages in body data without keeping them.
@@ -363,9 +437,8 @@ impl http_body::Body for TapBody {
         if let std::task::Poll::Ready(Some(Ok(frame))) = &poll
             && let Some(data) = frame.data_ref()
         {
-            for message in this.frames.feed(data.clone()) {
-                record_request(&this.record, message);
-            }
+            let record = &this.record;
+            this.frames.feed(data.clone(), |message| record_request(record, message));
         }
         poll
     }
@@ -402,11 +475,37 @@ mod tests {
         let mut messages = Vec::new();
         let mut counted = 0;
         for chunk in data.chunks(2) {
-            messages.extend(frames.feed(chunk));
+            frames.feed(chunk, |message| messages.push(message));
             counted += counter.feed(chunk);
         }
         let bytes: Vec<&[u8]> = messages.iter().map(|m| &m.bytes[..]).collect();
         assert_eq!(bytes, [&b"abc"[..], b"", b"hello"]);
         assert_eq!(counted, 3);
+    }
+
+    #[test]
+    fn whole_messages_in_one_chunk_are_sliced_not_copied() {
+        let data = Bytes::from([frame(b"abc"), frame(b"hello")].concat());
+        let mut frames = Frames::default();
+        let mut messages = Vec::new();
+
+        frames.feed(data.clone(), |message| messages.push(message));
+
+        let bytes: Vec<&[u8]> = messages.iter().map(|m| &m.bytes[..]).collect();
+        assert_eq!(bytes, [&b"abc"[..], b"hello"]);
+        assert_eq!(messages[0].bytes.as_ptr(), data[5..].as_ptr(), "sliced from the chunk");
+        assert!(frames.take_rest().is_empty());
+    }
+
+    #[test]
+    fn an_incomplete_message_is_what_is_left() {
+        let data = [frame(b"abc"), frame(b"hello")].concat();
+        let mut frames = Frames::default();
+        let mut messages = Vec::new();
+
+        frames.feed(&data[..12], |message| messages.push(message));
+
+        assert_eq!(messages.len(), 1);
+        assert_eq!(&frames.take_rest()[..], &data[8..12]);
     }
 }

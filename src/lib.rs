@@ -153,6 +153,70 @@
 //! connections, all on the tokio clock, with seeded probabilities. Attach it with
 //! [`TestServerBuilder::faults`], or wrap any client channel with [`Faults::wrap`].
 //!
+//! # TLS, compression and limits
+//!
+//! With the `tls` feature, [`TestServerBuilder::tls`] serves TLS over memory and TCP and
+//! [`TestServerBuilder::mtls`] also requires client certificates. Each server makes a throwaway
+//! CA at start; the channels it hands out trust it, [`TestServer::tls`] gives its PEM to
+//! clients outside the kit, and [`TestTls::client_identity`] mints client certificates that
+//! handlers read with `request.peer_certs()`. A client that TLS refuses sees what a tonic client
+//! sees from a tonic server.
+//!
+//! Compression and message-size limits are set where tonic sets them, on the service added and
+//! on the client (the kit sees services as opaque tower services, so it has no switch of its
+//! own), and behave the same on every transport. The `gzip` feature enables tonic's `gzip` and
+//! lets the journal read gzip-compressed requests.
+//!
+//! ```
+//! # #[cfg(all(feature = "tls", feature = "gzip"))]
+//! # mod example {
+//! use tonic::codec::CompressionEncoding::Gzip;
+//! use tonic_testkit::{TestServer, Transport};
+//! use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest, ProbeServer};
+//!
+//! # pub async fn run() {
+//! // Arrange: mutual TLS, gzip both ways, a 1 KiB limit on requests.
+//! let service = ProbeServer::new(Probe::new())
+//!     .accept_compressed(Gzip)
+//!     .send_compressed(Gzip)
+//!     .max_decoding_message_size(1024);
+//! let server =
+//!     TestServer::builder().transport(Transport::Tcp).mtls().add_service(service).start().await;
+//! let alice = server.tls().unwrap().client_identity("alice");
+//! let channel = server.channel_with_identity(&alice);
+//! let mut client = ProbeClient::new(channel).send_compressed(Gzip).accept_compressed(Gzip);
+//!
+//! // Act
+//! let reply = client.unary(ProbeRequest { text: "hi".into(), count: 0 }).await.unwrap();
+//!
+//! // Assert: the reply came gzipped, the request too, and the journal reads it.
+//! assert_eq!(reply.metadata().get("grpc-encoding").unwrap(), "gzip");
+//! let call = &server.calls()[0];
+//! assert!(call.request_compressed(0));
+//! assert_eq!(call.request::<ProbeRequest>(0).text, "hi");
+//! assert!(server.tls().unwrap().ca_pem().starts_with("-----BEGIN CERTIFICATE-----"));
+//! # }
+//! # }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! #     #[cfg(all(feature = "tls", feature = "gzip"))]
+//! #     example::run().await;
+//! # }
+//! ```
+//!
+//! [`free_port`] picks a port for a process outside the test to bind; test servers never need
+//! it.
+//!
+//! # Reflection and health
+//!
+//! Two optional features add the standard gRPC services next to the test's own, over every
+//! transport. `reflection`: `TestServerBuilder::reflection(FILE_DESCRIPTOR_SET)` serves server
+//! reflection (v1 and v1alpha) from the encoded descriptor set the build already makes, listing
+//! exactly the services the server serves. `health`: `TestServerBuilder::health()` serves
+//! tonic-health's `grpc.health.v1.Health` with every service `SERVING`, and the test flips them
+//! with `server.health().set_not_serving("users.UserService").await`; a name the server does not
+//! serve panics, listing the names it has. See `Health` for an example.
+//!
 //! # No lost panics, no hanging teardown
 //!
 //! A handler that panics in a server task would normally be invisible: the client gets an
@@ -204,15 +268,22 @@ mod assert;
 mod builder;
 mod call;
 mod channel;
+mod compression;
 mod fault;
+#[cfg(feature = "health")]
+mod health;
 mod intercept;
 mod journal;
 mod method;
 mod panic;
+mod port;
+#[cfg(feature = "reflection")]
+mod reflection;
 mod reply;
 mod request;
 mod server;
 mod shared;
+mod standard;
 mod stream;
 mod stub;
 #[cfg(feature = "tls")]
@@ -228,9 +299,13 @@ pub use assert::{
 pub use builder::TestServerBuilder;
 pub use channel::{ResponseFuture, TestChannel};
 pub use fault::{ConnectionToxics, FaultChannel, FaultRule, Faults, Fired};
+#[cfg(feature = "health")]
+#[cfg_attr(docsrs, doc(cfg(feature = "health")))]
+pub use health::Health;
 pub use intercept::{Intercepted, Recorder, intercept, through_layer};
 pub use journal::{Call, DEFAULT_JOURNAL_LIMIT};
 pub use panic::HandlerPanic;
+pub use port::free_port;
 pub use reply::{BoxStream, Reply};
 pub use request::{DEFAULT_REMOTE_ADDR, TestRequest};
 pub use server::{DEFAULT_GRACE_PERIOD, TestServer};
@@ -238,7 +313,7 @@ pub use stream::{Collect, DEFAULT_COLLECT_TIMEOUT, StreamOutcome, collect};
 pub use stub::{Stub, StubRule};
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
-pub use tls::CertificateDer;
+pub use tls::{CertificateDer, ClientIdentity, DEFAULT_CLIENT_NAME, TestTls};
 #[cfg(feature = "rstest")]
 pub use transports::transport;
 pub use transports::{ParseTransportError, TRANSPORT_ENV, Transport};

@@ -10,7 +10,7 @@ use crate::{
     method::check_method_path,
     panic::report,
     shared::Shared,
-    transports::{direct::DirectChannel, memory, tcp},
+    transports::{Security, direct::DirectChannel, memory, tcp},
 };
 
 /// How long [`TestServer::shutdown`] lets calls finish before it aborts them, unless
@@ -67,6 +67,7 @@ pub struct TestServer {
     grace_period: Duration,
     stub: Option<Stub>,
     finished: std::sync::atomic::AtomicBool,
+    standard: crate::standard::Running,
 }
 
 impl TestServer {
@@ -79,7 +80,14 @@ impl TestServer {
         stub: Option<Stub>,
     ) -> Self {
         let finished = std::sync::atomic::AtomicBool::new(false);
-        Self { shared, transport, local_addr, services, grace_period, stub, finished }
+        let standard = crate::standard::Running::default();
+        Self { shared, transport, local_addr, services, grace_period, stub, finished, standard }
+    }
+
+    /// Keeps what the server needs of its standard services (health, reflection).
+    pub(crate) fn with_standard(mut self, standard: crate::standard::Running) -> Self {
+        self.standard = standard;
+        self
     }
 
     /// A builder for a server: add services and layers, choose a transport, then `start()`.
@@ -128,15 +136,38 @@ impl TestServer {
     /// # }
     /// ```
     pub fn channel(&self) -> TestChannel {
-        match (self.transport, self.local_addr) {
-            (Transport::Tcp, Some(addr)) => {
-                TestChannel::wire(tcp::channel(&self.shared, addr), &self.shared)
-            }
-            (Transport::Direct, _) => {
-                TestChannel::direct(DirectChannel::new(&self.shared), &self.shared)
-            }
-            _ => TestChannel::wire(memory::channel(&self.shared), &self.shared),
+        if self.transport == Transport::Direct {
+            return TestChannel::direct(DirectChannel::new(&self.shared), &self.shared);
         }
+        self.wire_channel(&self.security())
+            .expect("the kit's own TLS configuration is valid for tonic")
+    }
+
+    /// How the server's own channels connect: in the clear, or trusting the server's CA.
+    fn security(&self) -> Security {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.shared.tls {
+            return Security::tls(tls.client_tls_config());
+        }
+        Security::default()
+    }
+
+    /// A channel over this server's memory or TCP transport, secured as `security` says.
+    pub(crate) fn wire_channel(
+        &self,
+        security: &Security,
+    ) -> Result<TestChannel, tonic::transport::Error> {
+        let channel = match self.local_addr {
+            Some(addr) => tcp::channel(&self.shared, addr, security)?,
+            None => memory::channel(&self.shared, security)?,
+        };
+        Ok(TestChannel::wire(channel, &self.shared))
+    }
+
+    /// The server's shared state.
+    #[cfg(feature = "tls")]
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
     }
 
     /// A ready typed client on a new channel: pass the generated client's `new`.
@@ -186,7 +217,9 @@ impl TestServer {
     }
 
     /// An `http://127.0.0.1:PORT` URI that a client outside the kit (another process, a plain
-    /// tonic `Endpoint`) can use: `Some` over [`Transport::Tcp`], `None` otherwise.
+    /// tonic `Endpoint`) can use: `Some` over [`Transport::Tcp`], `None` otherwise. For a server
+    /// started with [`tls`](TestServerBuilder::tls) or [`mtls`](TestServerBuilder::mtls) it is
+    /// `https://127.0.0.1:PORT` (the server's certificate is valid for `127.0.0.1`).
     ///
     /// # Examples
     ///
@@ -211,7 +244,31 @@ impl TestServer {
     /// ```
     pub fn uri(&self) -> Option<Uri> {
         let addr = self.local_addr?;
-        Some(format!("http://{addr}").parse().expect("an http:// URI built from a SocketAddr"))
+        #[cfg(feature = "tls")]
+        let scheme = if self.shared.tls.is_some() { "https" } else { "http" };
+        #[cfg(not(feature = "tls"))]
+        let scheme = "http";
+        Some(format!("{scheme}://{addr}").parse().expect("a URI built from a SocketAddr"))
+    }
+
+    /// The health this server reports over `grpc.health.v1.Health`, for the test to flip:
+    /// `server.health().set_not_serving("users.UserService").await`. See
+    /// [`Health`](crate::Health) for an example.
+    ///
+    /// # Panics
+    ///
+    /// When the server was started without [`TestServerBuilder::health`].
+    #[cfg(feature = "health")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "health")))]
+    #[track_caller]
+    pub fn health(&self) -> &crate::Health {
+        match &self.standard.health {
+            Some(health) => health,
+            None => panic!(
+                "TestServer::health(): this server has no health service; start it with \
+                 TestServer::builder().health() (feature `health`) to serve grpc.health.v1.Health"
+            ),
+        }
     }
 
     /// Cuts every open connection to this server, as a crashed peer or a broken network would,
@@ -431,6 +488,17 @@ impl Drop for TestServer {
     }
 }
 
+impl TestServer {
+    /// What TLS the server serves, for its `Debug` output.
+    fn tls_name(&self) -> &'static str {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.shared.tls {
+            return if tls.is_mutual() { "mtls" } else { "tls" };
+        }
+        "none"
+    }
+}
+
 impl fmt::Debug for TestServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TestServer")
@@ -438,6 +506,7 @@ impl fmt::Debug for TestServer {
             .field("local_addr", &self.local_addr)
             .field("services", &self.services)
             .field("grace_period", &self.grace_period)
+            .field("tls", &self.tls_name())
             .finish()
     }
 }

@@ -48,6 +48,9 @@ pub(crate) struct Shared {
     next_port: AtomicU16,
     pub(crate) journal: Journal,
     pub(crate) faults: Option<crate::Faults>,
+    /// The server's CA and TLS configuration, when it serves TLS.
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::tls::TestTls>,
 }
 
 impl Shared {
@@ -55,6 +58,7 @@ impl Shared {
         stack: Stack,
         journal_limit: usize,
         faults: Option<crate::Faults>,
+        #[cfg(feature = "tls")] tls: Option<crate::tls::TestTls>,
     ) -> Arc<Self> {
         Arc::new(Self {
             stack: Mutex::new(Some(stack)),
@@ -68,6 +72,8 @@ impl Shared {
             next_port: AtomicU16::new(0),
             journal: Journal::new(journal_limit),
             faults,
+            #[cfg(feature = "tls")]
+            tls,
         })
     }
 
@@ -115,6 +121,11 @@ impl Shared {
     /// Resolves once `close()` has been called.
     pub(crate) fn stopping(&self) -> impl Future<Output = ()> + Send + 'static {
         wait_until_set(&self.stop)
+    }
+
+    /// Whether the grace period is over and whatever still runs must end.
+    pub(crate) fn is_aborted(&self) -> bool {
+        *self.aborted.borrow()
     }
 
     /// Resolves once the grace period is over and whatever still runs must end.

@@ -6,3 +6,21 @@ pub mod orders;
 pub mod orders_client;
 pub mod rides;
 pub mod users;
+
+/// The encoded `FileDescriptorSet` of every `.proto` file in `../proto` (users, rides, orders,
+/// hello, and the `google/protobuf` files they import), as `build.rs` wrote it: what a server
+/// hands to gRPC reflection.
+///
+/// # Examples
+///
+/// ```
+/// use prost::Message;
+///
+/// let set = prost_types::FileDescriptorSet::decode(tonic_testkit_examples::FILE_DESCRIPTOR_SET)
+///     .unwrap();
+///
+/// let files: Vec<_> = set.file.iter().filter_map(|file| file.name.as_deref()).collect();
+/// assert!(files.contains(&"users.proto"));
+/// ```
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/file_descriptor_set.bin"));

@@ -11,8 +11,9 @@ use std::{
 use http::Uri;
 use hyper_util::rt::TokioIo;
 use tokio::io::DuplexStream;
-use tonic::transport::{Channel, Endpoint, server::TcpConnectInfo};
+use tonic::transport::{Channel, server::TcpConnectInfo};
 
+use super::Security;
 use crate::shared::{SERVER_DOWN, SHUT_DOWN, Shared};
 
 /// What handlers see as the server's address on in-process transports.
@@ -22,9 +23,13 @@ pub(crate) const IN_PROCESS_SERVER_ADDR: SocketAddr =
 /// How many bytes one direction of a pipe buffers before the writer waits for the reader.
 const PIPE_BUFFER: usize = 256 * 1024;
 
-/// A lazily connecting channel: each (re)connect gets a fresh pipe.
-pub(crate) fn channel(shared: &Arc<Shared>) -> Channel {
-    Endpoint::from_static("http://localhost").connect_with_connector_lazy(Connector(shared.clone()))
+/// A lazily connecting channel: each (re)connect gets a fresh pipe, secured as `security` says.
+pub(crate) fn channel(
+    shared: &Arc<Shared>,
+    security: &Security,
+) -> Result<Channel, tonic::transport::Error> {
+    let endpoint = security.endpoint("localhost")?;
+    Ok(endpoint.connect_with_connector_lazy(Connector(shared.clone())))
 }
 
 /// The connection info an in-process connection presents to handlers.

@@ -169,9 +169,62 @@ pub fn transport() -> Transport {
     Transport::from_env()
 }
 
-/// Serves one HTTP/2 connection as a tonic server would, in a server task: graceful shutdown
-/// when the server stops, and every per-call task spawned through the server so that
-/// `shutdown()` can wait for it or abort it.
+/// How a client channel secures its connections: plain HTTP/2, or TLS as configured.
+#[derive(Clone, Default)]
+pub(crate) struct Security {
+    #[cfg(feature = "tls")]
+    tls: Option<tonic::transport::ClientTlsConfig>,
+}
+
+impl Security {
+    /// TLS with `config`, over an `https://` endpoint.
+    #[cfg(feature = "tls")]
+    pub(crate) fn tls(config: tonic::transport::ClientTlsConfig) -> Self {
+        Self { tls: Some(config) }
+    }
+
+    /// An endpoint for `authority` (`localhost`, `127.0.0.1:PORT`) with this security. Fails
+    /// only on a TLS configuration that tonic rejects (a malformed PEM).
+    pub(crate) fn endpoint(
+        &self,
+        authority: &str,
+    ) -> Result<tonic::transport::Endpoint, tonic::transport::Error> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            let endpoint = tonic::transport::Endpoint::from_shared(format!("https://{authority}"))?;
+            return endpoint.tls_config(tls.clone());
+        }
+        tonic::transport::Endpoint::from_shared(format!("http://{authority}"))
+    }
+}
+
+/// What a tonic server inserts into each request of a connection: its addresses, and over TLS
+/// the client's certificates too (`Request::remote_addr()` reads either).
+#[derive(Clone)]
+enum PeerInfo {
+    Tcp(tonic::transport::server::TcpConnectInfo),
+    #[cfg(feature = "tls")]
+    Tls(tonic::transport::server::TlsConnectInfo<tonic::transport::server::TcpConnectInfo>),
+}
+
+impl PeerInfo {
+    fn insert_into(&self, extensions: &mut http::Extensions) {
+        match self {
+            PeerInfo::Tcp(info) => {
+                extensions.insert(info.clone());
+            }
+            #[cfg(feature = "tls")]
+            PeerInfo::Tls(info) => {
+                extensions.insert(info.clone());
+            }
+        }
+    }
+}
+
+/// Serves one connection as a tonic server would, in a server task: the toxics of a `Faults`
+/// handle on its raw bytes, the TLS handshake when the server has TLS, then HTTP/2 with
+/// graceful shutdown when the server stops, and every per-call task spawned through the server
+/// so that `shutdown()` can wait for it or abort it.
 pub(crate) fn serve_connection<IO>(
     shared: &std::sync::Arc<crate::shared::Shared>,
     io: IO,
@@ -180,23 +233,51 @@ pub(crate) fn serve_connection<IO>(
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     match &shared.faults {
-        Some(faults) => serve_io(shared, faults.toxic_io(io), info),
-        None => serve_io(shared, io, info),
+        Some(faults) => secure(shared, faults.toxic_io(io), info),
+        None => secure(shared, io, info),
     }
 }
 
-fn serve_io<IO>(
+/// Serves `io` over TLS when the server has it, in the clear otherwise.
+fn secure<IO>(
     shared: &std::sync::Arc<crate::shared::Shared>,
     io: IO,
     info: tonic::transport::server::TcpConnectInfo,
 ) where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &shared.tls {
+        let handshake = crate::tls::accept(tls.server_config(), io, info);
+        let connecting = async move {
+            let (stream, info) = handshake.await?;
+            Some((stream, PeerInfo::Tls(info)))
+        };
+        return serve_io(shared, connecting);
+    }
+    serve_io(shared, std::future::ready(Some((io, PeerInfo::Tcp(info)))));
+}
+
+/// Serves the connection `connecting` resolves to (`None`: a failed handshake; nothing to
+/// serve).
+fn serve_io<IO, C>(shared: &std::sync::Arc<crate::shared::Shared>, connecting: C)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    C: std::future::Future<Output = Option<(IO, PeerInfo)>> + Send + 'static,
+{
     let connection = crate::call::ConnectionHandle::default();
-    let service = WireService { shared: shared.clone(), info, connection: connection.clone() };
+    let handle = connection.clone();
     let executor = ServerExecutor(shared.clone());
-    let stopping = shared.stopping();
+    let (server, stopping, stopped) = (shared.clone(), shared.stopping(), shared.stopping());
     let task = shared.spawn(async move {
+        let (io, info) = tokio::select! {
+            connected = connecting => match connected {
+                Some(connected) => connected,
+                None => return,
+            },
+            () = stopped => return,
+        };
+        let service = WireService { shared: server, info, connection: handle };
         // The HTTP/2 settings of a tonic server (`tonic::transport::Server`'s defaults): no
         // limit on concurrent streams, where hyper's own default is 200.
         let connection = hyper::server::conn::http2::Builder::new(executor)
@@ -222,7 +303,7 @@ fn serve_io<IO>(
 /// The per-connection service: inserts the connection info and runs the call.
 struct WireService {
     shared: std::sync::Arc<crate::shared::Shared>,
-    info: tonic::transport::server::TcpConnectInfo,
+    info: PeerInfo,
     connection: crate::call::ConnectionHandle,
 }
 
@@ -233,7 +314,7 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for WireServi
 
     fn call(&self, request: http::Request<hyper::body::Incoming>) -> Self::Future {
         let mut request = request.map(tonic::body::Body::new);
-        request.extensions_mut().insert(self.info.clone());
+        self.info.insert_into(request.extensions_mut());
         request.extensions_mut().insert(self.connection.clone());
         crate::call::serve(&self.shared, request, crate::call::Mode::Wire)
     }

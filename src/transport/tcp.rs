@@ -13,8 +13,9 @@ use std::{
 use http::Uri;
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
-use tonic::transport::{Channel, Endpoint, server::TcpConnectInfo};
+use tonic::transport::{Channel, server::TcpConnectInfo};
 
+use super::Security;
 use crate::shared::{SERVER_DOWN, SHUT_DOWN, Shared};
 
 /// Binds the listener and starts accepting; returns the bound address.
@@ -54,11 +55,14 @@ async fn accept(shared: &Arc<Shared>, listener: &TcpListener) {
     }
 }
 
-/// A lazily connecting channel to the server at `addr`.
-pub(crate) fn channel(shared: &Arc<Shared>, addr: SocketAddr) -> Channel {
-    let endpoint = Endpoint::from_shared(format!("http://{addr}"))
-        .expect("an http:// URI built from a SocketAddr is valid");
-    endpoint.connect_with_connector_lazy(Connector { shared: shared.clone(), addr })
+/// A lazily connecting channel to the server at `addr`, secured as `security` says.
+pub(crate) fn channel(
+    shared: &Arc<Shared>,
+    addr: SocketAddr,
+    security: &Security,
+) -> Result<Channel, tonic::transport::Error> {
+    let endpoint = security.endpoint(&addr.to_string())?;
+    Ok(endpoint.connect_with_connector_lazy(Connector { shared: shared.clone(), addr }))
 }
 
 #[derive(Clone)]

@@ -13,13 +13,12 @@ use std::{
     task::{Context, Poll, Waker},
 };
 
-pub use rustls::pki_types::CertificateDer;
 use rustls::{
     ClientConfig, ClientConnection, DigitallySignedStruct, DistinguishedName, Error, RootCertStore,
     ServerConfig, SignatureScheme,
     client::{ResolvesClientCert, danger::HandshakeSignatureValid},
     crypto::ring,
-    pki_types::{PrivateKeyDer, ServerName, UnixTime},
+    pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime},
     server::danger::{ClientCertVerified, ClientCertVerifier},
     sign::{CertifiedKey, SigningKey},
     version::TLS13,

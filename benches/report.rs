@@ -1,0 +1,153 @@
+//! What the overhead benchmark measured, kept per case, transport and side, and printed as one
+//! table of medians and ratios at the end of the run.
+//!
+//! criterion calls a routine a few times to warm up and then exactly `sample_size` times to
+//! measure; the median here is over those last calls' time per iteration, which is what
+//! criterion reports as the median too.
+
+use std::{collections::BTreeMap, fmt, sync::Mutex, time::Duration};
+
+use tonic_testkit::Transport;
+
+/// What one benchmark does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Case {
+    /// Start a server, connect, first unary call, shut down.
+    Cycle,
+    /// One unary call on a warm client.
+    Unary,
+    /// A server stream of 10,000 small messages.
+    Stream,
+}
+
+impl Case {
+    /// How many samples criterion takes of this case.
+    pub fn sample_size(self) -> usize {
+        match self {
+            Case::Stream => 20,
+            Case::Cycle | Case::Unary => 100,
+        }
+    }
+}
+
+impl fmt::Display for Case {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Case::Cycle => "cycle",
+            Case::Unary => "unary",
+            Case::Stream => "stream",
+        })
+    }
+}
+
+/// Who serves: plain tonic, or the kit in one of its configurations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Side {
+    /// Hand-written tonic.
+    Hand,
+    /// The kit with the journal on.
+    Kit,
+    /// The kit with the journal off and no `Faults`.
+    Bare,
+    /// The kit with the journal off and a `Faults` handle whose rule matches no call.
+    Faults,
+}
+
+impl Side {
+    /// The kit's configurations, in the order they are measured.
+    pub const KIT: [Side; 3] = [Side::Kit, Side::Bare, Side::Faults];
+
+    /// The benchmark's name within its group.
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::Hand => "hand",
+            Side::Kit => "kit",
+            Side::Bare => "bare",
+            Side::Faults => "faults",
+        }
+    }
+}
+
+/// One benchmark: case, transport and side.
+pub type Id = (Case, Transport, Side);
+
+/// Time per iteration of every call of every routine, by benchmark.
+#[derive(Default)]
+pub struct Recorder(Mutex<BTreeMap<(Case, u8, Side), Vec<f64>>>);
+
+impl Recorder {
+    /// Keeps one call's time per iteration, and hands the elapsed time back to criterion.
+    pub fn record(&self, (case, transport, side): Id, elapsed: Duration, iters: u64) -> Duration {
+        let per_iter = elapsed.as_secs_f64() * 1e9 / iters as f64;
+        let key = (case, transport_index(transport), side);
+        self.0.lock().unwrap().entry(key).or_default().push(per_iter);
+        elapsed
+    }
+
+    /// The median time per iteration over the measured samples, in nanoseconds.
+    fn median(&self, case: Case, transport: Transport, side: Side) -> Option<f64> {
+        let all = self.0.lock().unwrap();
+        let calls = all.get(&(case, transport_index(transport), side))?;
+        let mut samples = calls[calls.len().saturating_sub(case.sample_size())..].to_vec();
+        samples.sort_by(f64::total_cmp);
+        let middle = samples.len() / 2;
+        Some(match samples.len() % 2 {
+            1 => samples[middle],
+            _ => (samples[middle - 1] + samples[middle]) / 2.0,
+        })
+    }
+
+    /// Prints one row per case and transport measured in this run.
+    pub fn print_table(&self) {
+        println!(
+            "\nMedians per iteration; kit = journal on, bare = journal off, faults = bare + a Faults handle with no matching rule.\n"
+        );
+        println!(
+            "| case | transport | hand | kit | bare | faults | kit / hand | faults / bare | kit / bare |"
+        );
+        println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        for case in [Case::Cycle, Case::Unary, Case::Stream] {
+            for transport in Transport::ALL {
+                let [hand, kit, bare, faults] = [Side::Hand, Side::Kit, Side::Bare, Side::Faults]
+                    .map(|side| self.median(case, transport, side));
+                if [hand, kit, bare, faults].iter().all(Option::is_none) {
+                    continue;
+                }
+                println!(
+                    "| {case} | {transport} | {} | {} | {} | {} | {} | {} | {} |",
+                    time(hand),
+                    time(kit),
+                    time(bare),
+                    time(faults),
+                    ratio(kit, hand),
+                    ratio(faults, bare),
+                    ratio(kit, bare),
+                );
+            }
+        }
+    }
+}
+
+fn transport_index(transport: Transport) -> u8 {
+    match transport {
+        Transport::Direct => 0,
+        Transport::Memory => 1,
+        Transport::Tcp => 2,
+    }
+}
+
+fn time(nanos: Option<f64>) -> String {
+    match nanos {
+        None => "-".to_owned(),
+        Some(ns) if ns < 1e3 => format!("{ns:.0} ns"),
+        Some(ns) if ns < 1e6 => format!("{:.2} µs", ns / 1e3),
+        Some(ns) => format!("{:.2} ms", ns / 1e6),
+    }
+}
+
+fn ratio(numerator: Option<f64>, denominator: Option<f64>) -> String {
+    match (numerator, denominator) {
+        (Some(n), Some(d)) => format!("{:.3}", n / d),
+        _ => "-".to_owned(),
+    }
+}

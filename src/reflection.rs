@@ -1,0 +1,93 @@
+//! gRPC server reflection on a test server (feature `reflection`), served by tonic-reflection.
+
+use bytes::Bytes;
+use prost::Message;
+use tonic::service::RoutesBuilder;
+use tonic_reflection::{pb, server::Builder};
+
+/// The names the reflection services are served under, in the order they are listed.
+pub(crate) const SERVICE_NAMES: [&str; 2] =
+    ["grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"];
+
+/// One encoded `FileDescriptorSet` given to `TestServerBuilder::reflection`, checked when it
+/// was given, with the services it describes.
+#[derive(Clone, Debug)]
+pub(crate) struct DescriptorSet {
+    encoded: Bytes,
+    services: Vec<String>,
+}
+
+impl DescriptorSet {
+    /// Decodes `encoded` to learn its services.
+    ///
+    /// # Panics
+    ///
+    /// When the bytes are not an encoded `FileDescriptorSet`.
+    #[track_caller]
+    pub(crate) fn new(encoded: Bytes) -> Self {
+        let set = match prost_types::FileDescriptorSet::decode(encoded.clone()) {
+            Ok(set) => set,
+            Err(err) => panic!(
+                "TestServerBuilder::reflection was given {} bytes that are not an encoded \
+                 FileDescriptorSet ({err}); pass the bytes your build wrote with \
+                 `fds.encode_to_vec()` (protox) or `file_descriptor_set_path` (tonic-prost-build), \
+                 e.g. `include_bytes!(concat!(env!(\"OUT_DIR\"), \"/file_descriptor_set.bin\"))`",
+                encoded.len()
+            ),
+        };
+        Self { services: service_names(&set), encoded }
+    }
+}
+
+/// The full names (`package.Service`) of the services a set describes.
+fn service_names(set: &prost_types::FileDescriptorSet) -> Vec<String> {
+    let mut names = Vec::new();
+    for file in &set.file {
+        for service in &file.service {
+            let name = service.name();
+            names.push(match file.package() {
+                "" => name.to_owned(),
+                package => format!("{package}.{name}"),
+            });
+        }
+    }
+    names
+}
+
+/// Adds the v1 and v1alpha reflection services, listing `listed` (the services the server
+/// serves, the reflection services included) and describing every file of `sets`.
+///
+/// # Panics
+///
+/// When a listed service is described by none of the sets: the message names it and the fix.
+pub(crate) fn add(routes: &mut RoutesBuilder, sets: &[DescriptorSet], listed: &[&str]) {
+    let described: Vec<&str> =
+        sets.iter().flat_map(|set| &set.services).map(String::as_str).collect();
+    if let Some(missing) = listed.iter().find(|name| !described.contains(name)) {
+        panic!(
+            "TestServerBuilder::reflection: the server serves {missing}, but no file descriptor \
+             set given to .reflection(..) describes it, so reflection clients could not use it. \
+             The sets describe: {}. Pass the set compiled from its .proto file with another \
+             .reflection(..) call.",
+            described.join(", ")
+        );
+    }
+    let builder = || {
+        let builder = sets
+            .iter()
+            .fold(Builder::configure(), |builder, set| {
+                builder.register_encoded_file_descriptor_set(&set.encoded)
+            })
+            .include_reflection_service(false);
+        listed.iter().fold(builder, |builder, name| builder.with_service_name(*name))
+    };
+    let v1 = builder().build_v1().expect("descriptor sets checked when they were given");
+    let v1alpha = builder().build_v1alpha().expect("descriptor sets checked when they were given");
+    routes.add_service(v1).add_service(v1alpha);
+}
+
+/// The descriptors of the reflection services themselves, v1 and v1alpha.
+pub(crate) fn own_descriptor_sets() -> [DescriptorSet; 2] {
+    [pb::v1::FILE_DESCRIPTOR_SET, pb::v1alpha::FILE_DESCRIPTOR_SET]
+        .map(|set| DescriptorSet::new(Bytes::from_static(set)))
+}

@@ -1,0 +1,73 @@
+//! The standard gRPC services a test server can add next to the test's own: reflection
+//! (feature `reflection`) and health (feature `health`). What the builder was asked for, and
+//! what the running server keeps.
+
+use tonic::service::RoutesBuilder;
+
+/// What [`TestServerBuilder`](crate::TestServerBuilder) was asked to add.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Standard {
+    /// The descriptor sets given to `.reflection(..)`; reflection is served when there is one.
+    #[cfg(feature = "reflection")]
+    pub(crate) reflection: Vec<crate::reflection::DescriptorSet>,
+    #[cfg(feature = "health")]
+    pub(crate) health: bool,
+}
+
+/// What a running [`TestServer`](crate::TestServer) keeps of its standard services.
+#[derive(Debug, Default)]
+pub(crate) struct Running {
+    #[cfg(feature = "health")]
+    pub(crate) health: Option<crate::Health>,
+}
+
+impl Standard {
+    /// Adds the services asked for to `routes` and their names to `services` (which holds the
+    /// test's own services): health reports the test's services, reflection lists them all.
+    #[cfg_attr(
+        not(any(feature = "health", feature = "reflection")),
+        allow(unused_variables, clippy::ptr_arg)
+    )]
+    pub(crate) async fn add(
+        self,
+        routes: &mut RoutesBuilder,
+        services: &mut Vec<&'static str>,
+    ) -> Running {
+        let running = Running::default();
+        #[cfg(feature = "health")]
+        let running = if self.health {
+            let (health, name) = crate::Health::add(routes, services).await;
+            services.push(name);
+            Running { health: Some(health) }
+        } else {
+            running
+        };
+        #[cfg(feature = "reflection")]
+        if !self.reflection.is_empty() {
+            let mut sets = self.reflection;
+            sets.extend(crate::reflection::own_descriptor_sets());
+            #[cfg(feature = "health")]
+            if running.health.is_some() {
+                sets.push(crate::reflection::DescriptorSet::new(bytes::Bytes::from_static(
+                    tonic_health::pb::FILE_DESCRIPTOR_SET,
+                )));
+            }
+            for name in crate::reflection::SERVICE_NAMES {
+                check_not_added(services, name, ".reflection(..)");
+                services.push(name);
+            }
+            crate::reflection::add(routes, &sets, services);
+        }
+        running
+    }
+}
+
+/// Panics when the test added a service of its own under a standard service's name.
+#[cfg(any(feature = "health", feature = "reflection"))]
+pub(crate) fn check_not_added(services: &[&'static str], name: &str, call: &str) {
+    assert!(
+        !services.contains(&name),
+        "the service {name} was added to this TestServer with add_service(..) and asked for \
+         with {call}; keep one of the two ({call} serves it for every transport)"
+    );
+}
