@@ -7,17 +7,17 @@ use http::{Request, Response};
 use tonic::{
     body::Body,
     server::NamedService,
-    service::{Interceptor, InterceptorLayer, Routes, RoutesBuilder},
+    service::{Interceptor, InterceptorLayer},
 };
 use tower::{
-    Layer, Service, ServiceBuilder, ServiceExt,
+    Layer, Service, ServiceBuilder,
     layer::util::{Identity, Stack},
-    util::BoxCloneService,
 };
 
 use crate::{
-    BoxError, Faults, Stub, TestServer, Transport, journal::DEFAULT_JOURNAL_LIMIT,
-    server::DEFAULT_GRACE_PERIOD, shared::Shared, transports::tcp,
+    BoxError, Faults, Services, Stub, TestServer, Transport, journal::DEFAULT_JOURNAL_LIMIT,
+    router::ServicesBuilder, server::DEFAULT_GRACE_PERIOD, shared::Shared,
+    stack::Stack as CallStack, transports::tcp,
 };
 
 /// Builds a [`TestServer`]: services, layers, transport, grace period.
@@ -58,7 +58,7 @@ use crate::{
 /// ```
 #[must_use = "a TestServerBuilder does nothing until `.start().await`"]
 pub struct TestServerBuilder<L = Identity> {
-    routes: RoutesBuilder,
+    routes: ServicesBuilder,
     services: Vec<&'static str>,
     layers: ServiceBuilder<L>,
     transport: Option<Transport>,
@@ -74,7 +74,7 @@ pub struct TestServerBuilder<L = Identity> {
 impl TestServerBuilder {
     pub(crate) fn new() -> Self {
         Self {
-            routes: RoutesBuilder::default(),
+            routes: ServicesBuilder::default(),
             services: Vec::new(),
             layers: ServiceBuilder::new(),
             transport: None,
@@ -429,7 +429,7 @@ impl<L> TestServerBuilder<L> {
     ///   and the transport is [`Transport::Direct`].
     pub async fn start<ResBody>(mut self) -> TestServer
     where
-        L: Layer<Routes>,
+        L: Layer<Services>,
         L::Service: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + 'static,
         <L::Service as Service<Request<Body>>>::Future: Send + 'static,
         <L::Service as Service<Request<Body>>>::Error: Into<BoxError>,
@@ -445,21 +445,12 @@ impl<L> TestServerBuilder<L> {
         #[cfg(feature = "tls")]
         let tls = self.tls.map(|mode| mode.start(transport, self.transport.is_none()));
         let standard = self.standard.add(&mut self.routes, &mut self.services).await;
-        let mut routes = self.routes.routes();
         if let Some(stub) = &self.stub {
             stub.attach(&self.services);
-            let router = std::mem::take(routes.axum_router_mut());
-            let stub = stub
-                .service()
-                .map_request(|request: Request<axum::body::Body>| request.map(Body::new));
-            routes = Routes::from(router.fallback_service(stub));
         }
-        let services = self.layers.service(routes.prepare());
-        let services = BoxCloneService::new(
-            services.map_response(|response| response.map(Body::new)).map_err(Into::into),
-        );
+        let routes = self.routes.build(self.stub.as_ref().map(Stub::service));
         let shared = Shared::new(
-            services,
+            CallStack::new(self.layers.service(routes)),
             self.journal_limit,
             self.faults.clone(),
             #[cfg(feature = "tls")]

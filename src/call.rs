@@ -8,7 +8,7 @@ use std::{
     panic::{AssertUnwindSafe, catch_unwind, resume_unwind},
     pin::Pin,
     sync::Arc,
-    task::{Context, Poll, Waker},
+    task::{Context, Poll},
     time::Duration,
 };
 
@@ -16,14 +16,14 @@ use bytes::Bytes;
 use http::{HeaderMap, Request, Response, Uri};
 use http_body::Frame;
 use tonic::{Status, TimeoutExpired, body::Body};
-use tower::{Service, ServiceExt};
 
 use crate::{
     BoxError,
     fault::Plan,
     journal::{FrameCounter, Record, TapBody, record_faults, record_responses, record_status},
     panic::{HandlerPanic, PanicSite},
-    shared::{LiveCall, SHUT_DOWN, Shared, Stack},
+    shared::{LiveCall, SHUT_DOWN, Shared},
+    stack::StackFuture,
 };
 
 /// How a caught panic is handled.
@@ -35,7 +35,6 @@ pub(crate) enum Mode {
     Wire,
 }
 
-type BoxFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, BoxError>> + Send>>;
 type Abort = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// What a tonic client reports when the server dies under a call; a direct call cut off by
@@ -83,7 +82,7 @@ enum Inner {
     /// The server is shut down: the answer is ready.
     Refused(Option<Response<Body>>),
     /// The call, and the deadline's timer if the client sent `grpc-timeout`.
-    Call { call: BoxFuture, deadline: Option<Pin<Box<tokio::time::Sleep>>>, mode: Mode },
+    Call { call: StackFuture, deadline: Option<Pin<Box<tokio::time::Sleep>>>, mode: Mode },
 }
 
 impl Inner {
@@ -93,7 +92,7 @@ impl Inner {
                 Poll::Ready(Ok(response.take().expect("a refused call is polled once")))
             }
             Inner::Call { call, deadline, mode } => {
-                let result = match call.as_mut().poll(cx) {
+                let result = match Pin::new(call).poll(cx) {
                     Poll::Ready(result) => result,
                     Poll::Pending => match deadline.as_mut().map(|sleep| sleep.as_mut().poll(cx)) {
                         Some(Poll::Ready(())) => Err(TimeoutExpired(()).into()),
@@ -132,10 +131,10 @@ pub(crate) fn serve(shared: &Arc<Shared>, request: Request<Body>, mode: Mode) ->
         Some(stack) => {
             let deadline =
                 grpc_timeout(request.headers()).map(|after| Box::pin(tokio::time::sleep(after)));
-            let call = call_stack(stack, request);
+            let call = stack.call(request);
             let call = match plan {
                 None => call,
-                Some(plan) => Box::pin(with_faults(plan, connection, call)),
+                Some(plan) => StackFuture::Boxed(Box::pin(with_faults(plan, connection, call))),
             };
             Inner::Call { call, deadline, mode }
         }
@@ -148,16 +147,6 @@ pub(crate) fn serve(shared: &Arc<Shared>, request: Request<Body>, mode: Mode) ->
         _live: shared.track_call(),
     });
     CallFuture { inner: Some(inner), shared: shared.clone(), uri, mode, abort, record }
-}
-
-/// The services' future for `request`. A stack that is ready at once (tonic's routes always
-/// are) is called without the boxed `Oneshot` that waits for readiness.
-fn call_stack(mut stack: Stack, request: Request<Body>) -> BoxFuture {
-    match stack.poll_ready(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(Ok(())) => stack.call(request),
-        Poll::Ready(Err(err)) => Box::pin(std::future::ready(Err(err))),
-        Poll::Pending => Box::pin(stack.oneshot(request)),
-    }
 }
 
 /// A call answered before it reaches the services or the journal, as hyper answers a request
@@ -177,7 +166,7 @@ pub(crate) struct ConnectionHandle(pub(crate) Arc<std::sync::OnceLock<tokio::tas
 async fn with_faults(
     plan: Plan,
     connection: Option<ConnectionHandle>,
-    call: BoxFuture,
+    call: StackFuture,
 ) -> Result<Response<Body>, BoxError> {
     let drop_connection = move || -> BoxError {
         let Some(task) = connection.as_ref().and_then(|connection| connection.0.get()) else {

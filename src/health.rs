@@ -3,7 +3,9 @@
 
 use std::{fmt, future::Future, sync::Arc};
 
-use tonic::{server::NamedService, service::RoutesBuilder};
+use tonic::server::NamedService;
+
+use crate::router::ServicesBuilder;
 use tonic_health::{ServingStatus, server::HealthReporter};
 
 /// The health a test server reports for its services over `grpc.health.v1.Health`, as
@@ -56,7 +58,7 @@ impl Health {
     ///
     /// When `services` already has a health service.
     pub(crate) async fn add(
-        routes: &mut RoutesBuilder,
+        routes: &mut ServicesBuilder,
         services: &[&'static str],
     ) -> (Self, &'static str) {
         let (reporter, server) = tonic_health::server::health_reporter();

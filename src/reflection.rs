@@ -1,8 +1,8 @@
 //! gRPC server reflection on a test server (feature `reflection`), served by tonic-reflection.
 
+use crate::router::ServicesBuilder;
 use bytes::Bytes;
 use prost::Message;
-use tonic::service::RoutesBuilder;
 use tonic_reflection::{pb, server::Builder};
 
 /// The names the reflection services are served under, in the order they are listed.
@@ -60,7 +60,7 @@ fn service_names(set: &prost_types::FileDescriptorSet) -> Vec<String> {
 /// # Panics
 ///
 /// When a listed service is described by none of the sets: the message names it and the fix.
-pub(crate) fn add(routes: &mut RoutesBuilder, sets: &[DescriptorSet], listed: &[&str]) {
+pub(crate) fn add(routes: &mut ServicesBuilder, sets: &[DescriptorSet], listed: &[&str]) {
     let described: Vec<&str> =
         sets.iter().flat_map(|set| &set.services).map(String::as_str).collect();
     if let Some(missing) = listed.iter().find(|name| !described.contains(name)) {

@@ -9,16 +9,11 @@ use std::{
     },
 };
 
-use http::{Request, Response};
 use tokio::{sync::Notify, task::AbortHandle};
-use tonic::body::Body;
-use tower::util::BoxCloneService;
 
 use crate::journal::Journal;
 use crate::panic::{HandlerPanic, PanicSite};
-
-/// The user's services behind the user's layers, boxed to one type.
-pub(crate) type Stack = BoxCloneService<Request<Body>, Response<Body>, crate::BoxError>;
+use crate::stack::Stack;
 
 /// Status message of a call that reaches a server after `shutdown()` or drop.
 pub(crate) const SHUT_DOWN: &str = "tonic-testkit: the test server was shut down, so this call \

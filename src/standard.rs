@@ -2,7 +2,7 @@
 //! (feature `reflection`) and health (feature `health`). What the builder was asked for, and
 //! what the running server keeps.
 
-use tonic::service::RoutesBuilder;
+use crate::router::ServicesBuilder;
 
 /// What [`TestServerBuilder`](crate::TestServerBuilder) was asked to add.
 #[derive(Clone, Debug, Default)]
@@ -30,7 +30,7 @@ impl Standard {
     )]
     pub(crate) async fn add(
         self,
-        routes: &mut RoutesBuilder,
+        routes: &mut ServicesBuilder,
         services: &mut Vec<&'static str>,
     ) -> Running {
         let running = Running::default();
