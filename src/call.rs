@@ -19,8 +19,11 @@ use tonic::{Status, TimeoutExpired, body::Body};
 
 use crate::{
     BoxError,
+    body::{RequestBody, Reset},
     fault::Plan,
-    journal::{FrameCounter, Record, TapBody, record_faults, record_responses, record_status},
+    journal::{
+        FrameCounter, Record, record_faults, record_responses, record_status, record_status_with,
+    },
     panic::{HandlerPanic, PanicSite},
     shared::{LiveCall, SHUT_DOWN, Shared},
     stack::StackFuture,
@@ -52,21 +55,20 @@ const CUT_OFF_MID_STREAM: &str = "h2 protocol error: error reading a body from c
 /// Until its response ends, a direct call counts as running in the server (`_live`), so that
 /// `shutdown()` gives it the grace period.
 struct AbortWatch {
-    shared: Arc<Shared>,
     watcher: Option<Abort>,
-    _live: LiveCall,
+    live: LiveCall,
 }
 
 impl AbortWatch {
     /// `true` once the grace period is over; otherwise, if `waiting`, arranges to be woken then.
     fn fired(&mut self, cx: &mut Context<'_>, waiting: bool) -> bool {
-        if self.shared.is_aborted() {
+        let shared = self.live.shared();
+        if shared.is_aborted() {
             return true;
         }
         if !waiting {
             return false;
         }
-        let shared = &self.shared;
         let watcher = self.watcher.get_or_insert_with(|| Box::pin(shared.aborting()));
         watcher.as_mut().poll(cx).is_ready()
     }
@@ -107,6 +109,25 @@ impl Inner {
 
 /// Runs one request through the server's services.
 pub(crate) fn serve(shared: &Arc<Shared>, request: Request<Body>, mode: Mode) -> CallFuture {
+    serve_call(shared, request, mode, None)
+}
+
+/// Runs one direct request through the server's services; `reset` is set when the client's
+/// request body fails, and the call then ends as a stream the client reset.
+pub(crate) fn serve_direct(
+    shared: &Arc<Shared>,
+    request: Request<Body>,
+    reset: Reset,
+) -> CallFuture {
+    serve_call(shared, request, Mode::Direct, Some(reset))
+}
+
+fn serve_call(
+    shared: &Arc<Shared>,
+    request: Request<Body>,
+    mode: Mode,
+    reset: Option<Reset>,
+) -> CallFuture {
     let uri = request.uri().clone();
     let stack = match mode {
         Mode::Direct if shared.is_closed() => None,
@@ -114,10 +135,7 @@ pub(crate) fn serve(shared: &Arc<Shared>, request: Request<Body>, mode: Mode) ->
     };
     let admitted = stack.is_some();
     let record = stack.as_ref().and_then(|_| shared.journal.start(&uri, request.headers()));
-    let mut request = match &record {
-        Some(record) => request.map(|body| Body::new(TapBody::new(body, record.clone()))),
-        None => request,
-    };
+    let mut request = request.map(|body| RequestBody::wrap(body, reset.clone(), record.as_ref()));
     let connection = request.extensions_mut().remove::<ConnectionHandle>();
     let plan = match (&stack, &shared.faults) {
         (Some(_), Some(faults)) => faults.plan(uri.path(), request.headers()),
@@ -141,12 +159,9 @@ pub(crate) fn serve(shared: &Arc<Shared>, request: Request<Body>, mode: Mode) ->
     };
     // Over the wire, shutdown aborts the server task that runs a call; a direct call runs in the
     // caller's task, so it watches for the abort itself.
-    let abort = (admitted && mode == Mode::Direct).then(|| AbortWatch {
-        shared: shared.clone(),
-        watcher: None,
-        _live: shared.track_call(),
-    });
-    CallFuture { inner: Some(inner), shared: shared.clone(), uri, mode, abort, record }
+    let abort = (admitted && mode == Mode::Direct)
+        .then(|| AbortWatch { watcher: None, live: shared.track_call() });
+    CallFuture { inner: Some(inner), shared: shared.clone(), uri, mode, abort, record, reset }
 }
 
 /// A call answered before it reaches the services or the journal, as hyper answers a request
@@ -154,7 +169,8 @@ pub(crate) fn serve(shared: &Arc<Shared>, request: Request<Body>, mode: Mode) ->
 pub(crate) fn answer(shared: &Arc<Shared>, response: Response<Body>) -> CallFuture {
     let inner = Inner::Refused(Some(response));
     let (uri, mode) = (Uri::default(), Mode::Direct);
-    CallFuture { inner: Some(inner), shared: shared.clone(), uri, mode, abort: None, record: None }
+    let shared = shared.clone();
+    CallFuture { inner: Some(inner), shared, uri, mode, abort: None, record: None, reset: None }
 }
 
 /// The connection a wire call came on, so a fault can drop it. Filled in once the connection's
@@ -232,6 +248,8 @@ pub(crate) struct CallFuture {
     mode: Mode,
     abort: Option<AbortWatch>,
     record: Option<Record>,
+    /// A direct call's reset: once set, the call fails as a stream the client reset.
+    reset: Option<Reset>,
 }
 
 impl CallFuture {
@@ -251,10 +269,16 @@ impl CallFuture {
 
 impl Drop for CallFuture {
     fn drop(&mut self) {
-        if self.inner.is_some() {
-            self.record(Status::cancelled(CANCELLED));
+        if self.inner.is_some()
+            && let Some(record) = &self.record
+        {
+            record_status_with(record, cancelled);
         }
     }
+}
+
+fn cancelled() -> Status {
+    Status::cancelled(CANCELLED)
 }
 
 /// What the journal says of a call that ended without a status.
@@ -289,14 +313,20 @@ impl Future for CallFuture {
                     Body::new(CatchPanicBody {
                         inner: Some(body),
                         shared: this.shared.clone(),
-                        uri: this.uri.clone(),
+                        uri: std::mem::take(&mut this.uri),
                         mode: this.mode,
                         abort: this.abort.take(),
                         record: this.record.take(),
                         counter: FrameCounter::default(),
+                        reset: this.reset.clone(),
                     })
                 };
-                Poll::Ready(result.map(|response| response.map(catcher)))
+                let result = result.map(|response| response.map(catcher));
+                match this.reset.as_ref().and_then(Reset::status) {
+                    // The client reset the stream: the answer, if any, never reaches it.
+                    Some(status) => Poll::Ready(Err(Box::new(status))),
+                    None => Poll::Ready(result),
+                }
             }
             Err(payload) => {
                 // Dropping the panicked future may panic again; that second panic says nothing new.
@@ -310,7 +340,8 @@ impl Future for CallFuture {
     }
 }
 
-/// A response body with panics in its stream caught.
+/// A response body with panics in its stream caught; for a direct call, it also fails once the
+/// client reset the stream, as a stream in progress does over HTTP/2.
 struct CatchPanicBody {
     inner: Option<Body>,
     shared: Arc<Shared>,
@@ -319,6 +350,7 @@ struct CatchPanicBody {
     abort: Option<AbortWatch>,
     record: Option<Record>,
     counter: FrameCounter,
+    reset: Option<Reset>,
 }
 
 impl CatchPanicBody {
@@ -352,7 +384,7 @@ impl CatchPanicBody {
 impl Drop for CatchPanicBody {
     fn drop(&mut self) {
         if let Some(record) = &self.record {
-            record_status(record, Status::cancelled(CANCELLED));
+            record_status_with(record, cancelled);
         }
     }
 }
@@ -372,6 +404,15 @@ impl http_body::Body for CatchPanicBody {
         let Some(inner) = this.inner.as_mut() else {
             return Poll::Ready(None);
         };
+        if let Some(status) = this.reset.as_ref().and_then(Reset::status) {
+            // The client reset the stream: the rest of the answer never reaches it.
+            this.inner = None;
+            this.abort = None;
+            if let Some(record) = this.record.take() {
+                record_status_with(&record, cancelled);
+            }
+            return Poll::Ready(Some(Err(status)));
+        }
         match catch_unwind(AssertUnwindSafe(|| Pin::new(inner).poll_frame(cx))) {
             Ok(Poll::Pending) if cut_off(&mut this.abort, cx, true) => this.cut_off(),
             Ok(poll) => {
@@ -399,7 +440,8 @@ impl http_body::Body for CatchPanicBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.as_ref().is_none_or(http_body::Body::is_end_stream)
+        let reset = self.reset.as_ref().is_some_and(Reset::is_set);
+        self.inner.as_ref().is_none_or(|inner| !reset && inner.is_end_stream())
     }
 
     fn size_hint(&self) -> http_body::SizeHint {

@@ -11,11 +11,7 @@ use std::{
 use http::{Request, Response};
 use tonic::{body::Body, transport::Channel};
 
-use crate::{
-    BoxError,
-    shared::Shared,
-    transports::direct::{DirectCall, DirectChannel},
-};
+use crate::{BoxError, call::CallFuture, shared::Shared, transports::direct::DirectChannel};
 
 /// The channel a [`TestServer`](crate::TestServer) hands out: it works with every
 /// tonic-generated client, over every [`Transport`](crate::Transport).
@@ -119,7 +115,7 @@ pub struct ResponseFuture(Kind);
 // (benches/overhead.rs).
 enum Kind {
     Wire(tonic::transport::channel::ResponseFuture),
-    Direct(DirectCall),
+    Direct(CallFuture),
     Answered(Option<Response<Body>>),
 }
 

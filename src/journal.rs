@@ -38,6 +38,10 @@ impl Journal {
 
     /// Starts an entry for a call, or returns `None` when the journal is full.
     pub(crate) fn start(&self, uri: &http::Uri, headers: &HeaderMap) -> Option<Record> {
+        if self.limit == 0 {
+            self.unrecorded.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
         let mut calls = lock(&self.calls);
         if calls.len() >= self.limit {
             self.unrecorded.fetch_add(1, Ordering::Relaxed);
@@ -94,9 +98,14 @@ pub(crate) fn record_request(record: &Record, message: Message) {
 
 /// Records how a call ended, once: the first status wins.
 pub(crate) fn record_status(record: &Record, status: Status) {
+    record_status_with(record, || status);
+}
+
+/// Records how a call ended, once, making the status only if the call has none yet.
+pub(crate) fn record_status_with(record: &Record, status: impl FnOnce() -> Status) {
     let mut call = lock(record);
     if call.status.is_none() {
-        call.status = Some(status);
+        call.status = Some(status());
         call.duration = Some(call.started.elapsed());
     }
 }
@@ -408,47 +417,6 @@ impl FrameCounter {
             }
         }
         started
-    }
-}
-
-/// A request body that records each message as it passes to the service.
-pub(crate) struct TapBody {
-    inner: tonic::body::Body,
-    frames: Frames,
-    record: Record,
-}
-
-impl TapBody {
-    pub(crate) fn new(inner: tonic::body::Body, record: Record) -> Self {
-        Self { inner, frames: Frames::default(), record }
-    }
-}
-
-impl http_body::Body for TapBody {
-    type Data = Bytes;
-    type Error = Status;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Status>>> {
-        let this = &mut *self;
-        let poll = std::pin::Pin::new(&mut this.inner).poll_frame(cx);
-        if let std::task::Poll::Ready(Some(Ok(frame))) = &poll
-            && let Some(data) = frame.data_ref()
-        {
-            let record = &this.record;
-            this.frames.feed(data.clone(), |message| record_request(record, message));
-        }
-        poll
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
     }
 }
 

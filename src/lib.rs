@@ -265,6 +265,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod assert;
+mod body;
 mod builder;
 mod call;
 mod channel;

@@ -264,6 +264,13 @@ struct TaskList {
 /// A direct call in progress, for [`Shared::calls_ended`].
 pub(crate) struct LiveCall(Arc<Shared>);
 
+impl LiveCall {
+    /// The server the call runs in.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.0
+    }
+}
+
 impl Drop for LiveCall {
     fn drop(&mut self) {
         if self.0.tasks.calls.fetch_sub(1, Ordering::AcqRel) == 1 {
