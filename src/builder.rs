@@ -456,7 +456,6 @@ impl<L> TestServerBuilder<L> {
             #[cfg(feature = "tls")]
             tls,
         );
-        shared.watch_runtime();
         if let Some(faults) = &self.faults {
             faults.attach(transport, &shared);
         }

@@ -22,7 +22,8 @@ use crate::{
     body::{RequestBody, Reset},
     fault::Plan,
     journal::{
-        FrameCounter, Record, record_faults, record_responses, record_status, record_status_with,
+        End, FrameCounter, Record, record_end, record_faults, record_responses, record_status,
+        record_status_with,
     },
     panic::{HandlerPanic, PanicSite},
     shared::{LiveCall, SHUT_DOWN, Shared},
@@ -361,8 +362,8 @@ impl CatchPanicBody {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     record_responses(record, self.counter.feed(data));
-                } else if let Some(status) = frame.trailers_ref().and_then(trailers_status) {
-                    record_status(record, status);
+                } else if let Some(end) = frame.trailers_ref().and_then(trailers_end) {
+                    record_end(record, || end);
                 }
             }
             Poll::Ready(Some(Err(status))) => record_status(record, status.clone()),
@@ -461,13 +462,13 @@ fn ends(poll: &Poll<Option<Result<Frame<Bytes>, Status>>>) -> bool {
     }
 }
 
-/// The status in a response's trailers. The common end, `grpc-status: 0` alone, skips
-/// tonic's general parse (a copy of the trailers, a message to decode).
-fn trailers_status(trailers: &HeaderMap) -> Option<Status> {
+/// How a response's trailers end the call. The common end, `grpc-status: 0` alone, skips
+/// tonic's general parse (a copy of the trailers, a message to decode) and makes no `Status`.
+fn trailers_end(trailers: &HeaderMap) -> Option<End> {
     if trailers.len() == 1 && trailers.get("grpc-status").is_some_and(|code| code == "0") {
-        return Some(Status::ok(""));
+        return Some(End::Ok);
     }
-    Status::from_header_map(trailers)
+    Status::from_header_map(trailers).map(End::Status)
 }
 
 /// Records a caught panic; resumes it in direct mode, or returns the status that answers it.

@@ -4,7 +4,7 @@
 use std::{
     fmt,
     sync::{
-        Arc, Mutex, MutexGuard,
+        Arc, Mutex, MutexGuard, OnceLock,
         atomic::{AtomicUsize, Ordering},
     },
     time::Duration,
@@ -51,7 +51,7 @@ impl Journal {
             // Shares the request's bytes: no copy of the path.
             method: uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/")),
             metadata: MetadataMap::from_headers(headers.clone()),
-            requests: Vec::new(),
+            requests: Messages::default(),
             status: None,
             responses: 0,
             started: Instant::now(),
@@ -98,15 +98,64 @@ pub(crate) fn record_request(record: &Record, message: Message) {
 
 /// Records how a call ended, once: the first status wins.
 pub(crate) fn record_status(record: &Record, status: Status) {
-    record_status_with(record, || status);
+    record_end(record, || End::Status(status));
 }
 
 /// Records how a call ended, once, making the status only if the call has none yet.
 pub(crate) fn record_status_with(record: &Record, status: impl FnOnce() -> Status) {
+    record_end(record, || End::Status(status()));
+}
+
+/// Records how a call ended, once: the first end wins.
+pub(crate) fn record_end(record: &Record, end: impl FnOnce() -> End) {
     let mut call = lock(record);
     if call.status.is_none() {
-        call.status = Some(status());
+        call.status = Some(end());
         call.duration = Some(call.started.elapsed());
+    }
+}
+
+/// How a call ended. The common end, OK with nothing else, is kept without making a `Status`.
+#[derive(Clone, Debug)]
+pub(crate) enum End {
+    Ok,
+    Status(Status),
+}
+
+impl End {
+    fn status(&self) -> &Status {
+        static OK: OnceLock<Status> = OnceLock::new();
+        match self {
+            End::Ok => OK.get_or_init(|| Status::ok("")),
+            End::Status(status) => status,
+        }
+    }
+}
+
+/// A call's request messages. Most calls have one, kept without a `Vec`.
+#[derive(Clone, Debug, Default)]
+struct Messages {
+    first: Option<Message>,
+    rest: Vec<Message>,
+}
+
+impl Messages {
+    fn push(&mut self, message: Message) {
+        match self.first {
+            None => self.first = Some(message),
+            Some(_) => self.rest.push(message),
+        }
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    fn get(&self, index: usize) -> Option<&Message> {
+        match index {
+            0 => self.first.as_ref(),
+            _ => self.rest.get(index - 1),
+        }
     }
 }
 
@@ -157,8 +206,8 @@ pub(crate) struct Message {
 pub struct Call {
     method: PathAndQuery,
     metadata: MetadataMap,
-    requests: Vec<Message>,
-    status: Option<Status>,
+    requests: Messages,
+    status: Option<End>,
     responses: usize,
     started: Instant,
     duration: Option<Duration>,
@@ -268,12 +317,12 @@ impl Call {
 
     /// How the call ended, or `None` while it is still running.
     pub fn status(&self) -> Option<&Status> {
-        self.status.as_ref()
+        self.status.as_ref().map(End::status)
     }
 
     /// The code the call ended with, or `None` while it is still running.
     pub fn code(&self) -> Option<Code> {
-        self.status.as_ref().map(Status::code)
+        self.status().map(Status::code)
     }
 
     /// How many response messages the server sent.
@@ -298,7 +347,7 @@ impl Call {
 impl fmt::Display for Call {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: ", self.method)?;
-        match &self.status {
+        match self.status() {
             None => write!(f, "still running")?,
             Some(status) if status.message().is_empty() => write!(f, "{:?}", status.code())?,
             Some(status) => write!(f, "{:?} {:?}", status.code(), status.message())?,

@@ -9,7 +9,7 @@ use std::{
     },
 };
 
-use tokio::{sync::Notify, task::AbortHandle};
+use tokio::{runtime::Handle, sync::Notify, task::AbortHandle};
 
 use crate::journal::Journal;
 use crate::panic::{HandlerPanic, PanicSite};
@@ -34,6 +34,8 @@ pub(crate) const SERVER_DOWN: &str = "tonic-testkit: the server is down (Faults:
 pub(crate) struct Shared {
     stack: Mutex<Option<Stack>>,
     closed: AtomicBool,
+    /// The runtime the server was started on, and whether it was found shut down.
+    runtime: Handle,
     runtime_gone: AtomicBool,
     stop: tokio::sync::watch::Sender<bool>,
     aborted: tokio::sync::watch::Sender<bool>,
@@ -58,6 +60,7 @@ impl Shared {
         Arc::new(Self {
             stack: Mutex::new(Some(stack)),
             closed: AtomicBool::new(false),
+            runtime: Handle::current(),
             runtime_gone: AtomicBool::new(false),
             stop: tokio::sync::watch::channel(false).0,
             aborted: tokio::sync::watch::channel(false).0,
@@ -94,21 +97,24 @@ impl Shared {
         first
     }
 
-    /// Watches the runtime the server was started on: a server task that ends when the server
-    /// closes, or, dropped unfinished, tells that the runtime shut down under the server.
-    pub(crate) fn watch_runtime(self: &Arc<Self>) {
-        let stopping = self.stopping();
-        let sentinel = RuntimeSentinel { shared: self.clone(), armed: true };
-        self.spawn(async move {
-            stopping.await;
-            sentinel.disarm();
-        });
-    }
-
     /// Why no call can reach the server any more, when its runtime has shut down.
+    ///
+    /// A call made on the server's own runtime finds it running at no cost. A call made from
+    /// another runtime (a server kept across tests) asks the server's runtime to take a task:
+    /// a runtime that has shut down cancels it at once.
     pub(crate) fn runtime_gone(&self) -> Option<&'static str> {
         if !self.runtime_gone.load(Ordering::Acquire) {
-            return None;
+            let here = Handle::try_current().map(|handle| handle.id());
+            if here.is_ok_and(|here| here == self.runtime.id()) {
+                return None;
+            }
+            let probe = self.runtime.spawn(std::future::pending::<()>());
+            let shut_down = probe.is_finished();
+            probe.abort();
+            if !shut_down {
+                return None;
+            }
+            self.runtime_gone.store(true, Ordering::Release);
         }
         Some(if self.is_closed() { SHUT_DOWN } else { RUNTIME_GONE })
     }
@@ -275,27 +281,6 @@ impl Drop for LiveCall {
     fn drop(&mut self) {
         if self.0.tasks.calls.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.0.tasks.idle.notify_waiters();
-        }
-    }
-}
-
-/// Lives in the task of [`Shared::watch_runtime`]: dropped armed only when the runtime drops the
-/// task before the server closes.
-struct RuntimeSentinel {
-    shared: Arc<Shared>,
-    armed: bool,
-}
-
-impl RuntimeSentinel {
-    fn disarm(mut self) {
-        self.armed = false;
-    }
-}
-
-impl Drop for RuntimeSentinel {
-    fn drop(&mut self) {
-        if self.armed && !self.shared.is_closed() {
-            self.shared.runtime_gone.store(true, Ordering::Release);
         }
     }
 }
