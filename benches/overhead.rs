@@ -8,8 +8,10 @@
 //! - `stream`: a server stream of 10,000 small messages, read to the end;
 //!
 //! each four ways: `hand` (plain tonic, benches/hand.rs), `kit` (a `TestServer` as a test gets
-//! it, with every call journaled), `bare` (journal off, `journal_limit(0)`) and `faults` (journal off, a `Faults`
-//! handle attached whose one rule matches no call). It ends with one table of medians and the
+//! it, with every call journaled), `bare` (journal off, `journal_limit(0)`) and `faults` (journal
+//! off, a `Faults` handle attached whose one rule matches no call). The kit's `unary` and
+//! `stream` runs move to a fresh server (untimed) every 999 calls, so the journal records every
+//! call measured and never grows past what one test's server holds. It ends with one table of medians and the
 //! ratios kit/hand, faults/bare and kit/bare (the journal's cost). A filter works as with any
 //! criterion bench: `cargo bench --bench overhead -- unary`.
 
@@ -23,7 +25,7 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkGroup, Criterion, measurement::WallTime};
 use tokio::runtime::Runtime;
 use tonic::Code;
-use tonic_testkit::{Faults, TestChannel, TestServer, Transport};
+use tonic_testkit::{DEFAULT_JOURNAL_LIMIT, Faults, TestChannel, TestServer, Transport};
 use tonic_testkit_support::{Probe, ProbeClient};
 
 use hand::HandClient;
@@ -49,9 +51,9 @@ fn main() {
 async fn kit_server(transport: Transport, side: Side) -> TestServer {
     let builder = TestServer::builder().add_service(Probe::new().server()).transport(transport);
     match side {
-        // Every call is recorded (the default keeps 1,000 and then only counts), so the journal's
-        // full cost is in every iteration.
-        Side::Kit => builder.journal_limit(usize::MAX).start().await,
+        // As a test gets it: the journal keeps the first DEFAULT_JOURNAL_LIMIT calls, and the
+        // benches restart the server before that many, so every call measured is recorded.
+        Side::Kit => builder.start().await,
         Side::Bare => builder.journal_limit(0).start().await,
         Side::Faults => {
             let faults = Faults::with_seed(1);
@@ -134,22 +136,21 @@ fn unary(criterion: &mut Criterion, runtime: &Runtime, recorder: &Recorder, tran
     });
     runtime.block_on(client.shutdown());
     for side in Side::KIT {
-        let (server, mut client) = runtime.block_on(warm_kit(transport, side));
         let id = (Case::Unary, transport, side);
         group.bench_function(side.name(), |b| {
             b.iter_custom(|iters| {
-                let elapsed = runtime.block_on(async {
-                    let started = Instant::now();
-                    for _ in 0..iters {
+                let elapsed = runtime.block_on(on_kit_servers(
+                    transport,
+                    side,
+                    iters,
+                    |mut client| async move {
                         unary_call!(client);
-                    }
-                    started.elapsed()
-                });
+                        client
+                    },
+                ));
                 recorder.record(id, elapsed, iters)
             })
         });
-        drop(client);
-        runtime.block_on(server.shutdown());
     }
     group.finish();
 }
@@ -173,24 +174,57 @@ fn stream(criterion: &mut Criterion, runtime: &Runtime, recorder: &Recorder, tra
     });
     runtime.block_on(client.shutdown());
     for side in Side::KIT {
-        let (server, mut client) = runtime.block_on(warm_kit(transport, side));
         let id = (Case::Stream, transport, side);
         group.bench_function(side.name(), |b| {
             b.iter_custom(|iters| {
-                let elapsed = runtime.block_on(async {
-                    let started = Instant::now();
-                    for _ in 0..iters {
+                let elapsed = runtime.block_on(on_kit_servers(
+                    transport,
+                    side,
+                    iters,
+                    |mut client| async move {
                         stream_call!(client, STREAM_LEN);
-                    }
-                    started.elapsed()
-                });
+                        client
+                    },
+                ));
                 recorder.record(id, elapsed, iters)
             })
         });
-        drop(client);
-        runtime.block_on(server.shutdown());
     }
     group.finish();
+}
+
+/// How many calls one kit server takes in the `unary` and `stream` benches before it is replaced
+/// (untimed) by a fresh one: fewer than the journal keeps, so with the journal on every call
+/// measured is recorded, and the journal never grows past what a test's server holds.
+const CALLS_PER_SERVER: u64 = DEFAULT_JOURNAL_LIMIT as u64 - 1;
+
+/// The time `iters` runs of `call` take, on warm clients of fresh kit servers: each server takes
+/// [`CALLS_PER_SERVER`] calls; starting it, the first call and its shutdown are not timed.
+async fn on_kit_servers<F, Fut>(
+    transport: Transport,
+    side: Side,
+    iters: u64,
+    mut call: F,
+) -> Duration
+where
+    F: FnMut(ProbeClient<TestChannel>) -> Fut,
+    Fut: std::future::Future<Output = ProbeClient<TestChannel>>,
+{
+    let mut elapsed = Duration::ZERO;
+    let mut left = iters;
+    while left > 0 {
+        let calls = left.min(CALLS_PER_SERVER);
+        let (server, mut client) = warm_kit(transport, side).await;
+        let started = Instant::now();
+        for _ in 0..calls {
+            client = call(client).await;
+        }
+        elapsed += started.elapsed();
+        drop(client);
+        server.shutdown().await;
+        left -= calls;
+    }
+    elapsed
 }
 
 /// A kit server and a client that has made its first call (so the connection is up).

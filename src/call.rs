@@ -465,7 +465,8 @@ fn ends(poll: &Poll<Option<Result<Frame<Bytes>, Status>>>) -> bool {
 /// How a response's trailers end the call. The common end, `grpc-status: 0` alone, skips
 /// tonic's general parse (a copy of the trailers, a message to decode) and makes no `Status`.
 fn trailers_end(trailers: &HeaderMap) -> Option<End> {
-    if trailers.len() == 1 && trailers.get("grpc-status").is_some_and(|code| code == "0") {
+    static GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
+    if trailers.len() == 1 && trailers.get(&GRPC_STATUS).is_some_and(|code| code == "0") {
         return Some(End::Ok);
     }
     Status::from_header_map(trailers).map(End::Status)
@@ -496,7 +497,9 @@ fn caught(
 /// The deadline a client sent in `grpc-timeout`, parsed as tonic's server parses it: a malformed
 /// value means no deadline.
 pub(crate) fn grpc_timeout(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get("grpc-timeout")?.to_str().ok()?;
+    // A ready-made name: looking a header up by a `&str` parses the name on every call.
+    static GRPC_TIMEOUT: http::HeaderName = http::HeaderName::from_static("grpc-timeout");
+    let value = headers.get(&GRPC_TIMEOUT)?.to_str().ok()?;
     if value.is_empty() || !value.is_char_boundary(value.len() - 1) {
         return None;
     }

@@ -86,11 +86,9 @@ impl tower::Service<Request<Body>> for TestChannel {
     type Future = ResponseFuture;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        // A wire channel's own tasks died with the runtime: `call` answers instead.
-        if self.shared.runtime_gone().is_some() {
-            return Poll::Ready(Ok(()));
-        }
         match &mut self.inner {
+            // A wire channel's own tasks died with the runtime: `call` answers instead.
+            Inner::Wire(_) if self.shared.runtime_gone().is_some() => Poll::Ready(Ok(())),
             Inner::Wire(channel) => channel.poll_ready(cx).map_err(Into::into),
             Inner::Direct(_) => Poll::Ready(Ok(())),
         }
