@@ -12,7 +12,10 @@ use bytes::Bytes;
 use http_body::Frame;
 use tonic::{Status, body::Body};
 
-use crate::journal::{Frames, Record, record_request};
+use crate::{
+    frames::Frames,
+    journal::{Record, record_request},
+};
 
 /// What the server reads when the client resets the stream of a call, over HTTP/2.
 const READ_RESET: &str = "h2 protocol error: error reading a body from connection";

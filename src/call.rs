@@ -21,9 +21,9 @@ use crate::{
     BoxError,
     body::{RequestBody, Reset},
     fault::Plan,
+    frames::FrameCounter,
     journal::{
-        End, FrameCounter, Record, record_end, record_faults, record_responses, record_status,
-        record_status_with,
+        End, Record, record_end, record_faults, record_responses, record_status, record_status_with,
     },
     panic::{HandlerPanic, PanicSite},
     shared::{LiveCall, SHUT_DOWN, Shared},
@@ -282,6 +282,9 @@ fn cancelled() -> Status {
     Status::cancelled(CANCELLED)
 }
 
+/// Looked up by a ready-made name: a `&str` is parsed on every lookup.
+static GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
+
 /// What the journal says of a call that ended without a status.
 const CANCELLED: &str = "the call was cancelled before it ended (the client went away)";
 
@@ -302,11 +305,13 @@ impl Future for CallFuture {
                 this.inner = None;
                 if let Some(record) = &this.record {
                     match &result {
-                        Ok(response) => {
+                        // A trailers-only answer carries its status in the headers.
+                        Ok(response) if response.headers().contains_key(&GRPC_STATUS) => {
                             if let Some(status) = Status::from_header_map(response.headers()) {
                                 record_status(record, status);
                             }
                         }
+                        Ok(_) => {}
                         Err(err) => record_status(record, reset_status(err.as_ref())),
                     }
                 }
@@ -465,7 +470,6 @@ fn ends(poll: &Poll<Option<Result<Frame<Bytes>, Status>>>) -> bool {
 /// How a response's trailers end the call. The common end, `grpc-status: 0` alone, skips
 /// tonic's general parse (a copy of the trailers, a message to decode) and makes no `Status`.
 fn trailers_end(trailers: &HeaderMap) -> Option<End> {
-    static GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
     if trailers.len() == 1 && trailers.get(&GRPC_STATUS).is_some_and(|code| code == "0") {
         return Some(End::Ok);
     }

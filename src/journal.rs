@@ -3,6 +3,7 @@
 
 use std::{
     fmt,
+    ops::Range,
     sync::{
         Arc, Mutex, MutexGuard, OnceLock,
         atomic::{AtomicUsize, Ordering},
@@ -10,9 +11,9 @@ use std::{
     time::Duration,
 };
 
-use bytes::{Buf, Bytes, BytesMut};
-use http::HeaderMap;
+use bytes::Bytes;
 use http::uri::PathAndQuery;
+use http::{HeaderMap, HeaderName, HeaderValue};
 use tokio::time::Instant;
 use tonic::{Code, Status, metadata::MetadataMap};
 
@@ -21,36 +22,117 @@ use tonic::{Code, Status, metadata::MetadataMap};
 pub const DEFAULT_JOURNAL_LIMIT: usize = 1_000;
 
 /// The calls of one server, oldest first.
+///
+/// Entries live side by side in one list, and every call's metadata in one more: recording a
+/// call allocates nothing of its own, so a journal that keeps a thousand calls does not leave
+/// the allocator a thousand small blocks to work around.
 #[derive(Debug)]
-pub(crate) struct Journal {
-    calls: Mutex<Vec<Record>>,
+pub(crate) struct Journal(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    entries: Mutex<Entries>,
     limit: usize,
     unrecorded: AtomicUsize,
 }
 
-/// One call's entry, updated while the call runs.
-pub(crate) type Record = Arc<Mutex<Call>>;
+#[derive(Debug, Default)]
+struct Entries {
+    calls: Chunked<Entry>,
+    /// The request headers of every call, call after call; each entry knows its range.
+    headers: Chunked<(HeaderName, HeaderValue)>,
+}
+
+/// A list that grows by whole chunks and never moves what it holds: no copying as it grows.
+#[derive(Debug)]
+struct Chunked<T> {
+    chunks: Vec<Vec<T>>,
+    len: usize,
+}
+
+/// How many items one chunk of a [`Chunked`] list holds.
+const CHUNK: usize = 64;
+
+impl<T> Default for Chunked<T> {
+    fn default() -> Self {
+        Self { chunks: Vec::new(), len: 0 }
+    }
+}
+
+impl<T> Chunked<T> {
+    fn push(&mut self, item: T) {
+        if self.len.is_multiple_of(CHUNK) {
+            self.chunks.push(Vec::with_capacity(CHUNK));
+        }
+        self.chunks.last_mut().expect("a chunk with room").push(item);
+        self.len += 1;
+    }
+
+    fn get_mut(&mut self, index: usize) -> &mut T {
+        &mut self.chunks[index / CHUNK][index % CHUNK]
+    }
+
+    fn range(&self, range: Range<usize>) -> impl Iterator<Item = &T> {
+        range.map(|index| &self.chunks[index / CHUNK][index % CHUNK])
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &T> {
+        self.chunks.iter().flatten()
+    }
+}
+
+/// One call as the journal keeps it, updated while the call runs.
+#[derive(Debug)]
+struct Entry {
+    method: PathAndQuery,
+    headers: Range<usize>,
+    requests: Messages,
+    status: Option<End>,
+    responses: usize,
+    started: Instant,
+    duration: Option<Duration>,
+    faults: Vec<String>,
+}
+
+/// A running call's place in the journal.
+#[derive(Clone, Debug)]
+pub(crate) struct Record {
+    journal: Arc<Inner>,
+    index: usize,
+}
+
+impl Record {
+    fn update<T>(&self, change: impl FnOnce(&mut Entry) -> T) -> T {
+        change(lock(&self.journal.entries).calls.get_mut(self.index))
+    }
+}
 
 impl Journal {
     pub(crate) fn new(limit: usize) -> Self {
-        Self { calls: Mutex::new(Vec::new()), limit, unrecorded: AtomicUsize::new(0) }
+        let entries = Mutex::new(Entries::default());
+        Self(Arc::new(Inner { entries, limit, unrecorded: AtomicUsize::new(0) }))
     }
 
     /// Starts an entry for a call, or returns `None` when the journal is full.
     pub(crate) fn start(&self, uri: &http::Uri, headers: &HeaderMap) -> Option<Record> {
-        if self.limit == 0 {
-            self.unrecorded.fetch_add(1, Ordering::Relaxed);
+        let journal = &self.0;
+        if journal.limit == 0 {
+            journal.unrecorded.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        let mut calls = lock(&self.calls);
-        if calls.len() >= self.limit {
-            self.unrecorded.fetch_add(1, Ordering::Relaxed);
+        let mut entries = lock(&journal.entries);
+        if entries.calls.len >= journal.limit {
+            journal.unrecorded.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        let call = Call {
+        let first = entries.headers.len;
+        for (name, value) in headers {
+            entries.headers.push((name.clone(), value.clone()));
+        }
+        let entry = Entry {
             // Shares the request's bytes: no copy of the path.
             method: uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/")),
-            metadata: MetadataMap::from_headers(headers.clone()),
+            headers: first..entries.headers.len,
             requests: Messages::default(),
             status: None,
             responses: 0,
@@ -58,20 +140,20 @@ impl Journal {
             duration: None,
             faults: Vec::new(),
         };
-        let record = Arc::new(Mutex::new(call));
-        calls.push(record.clone());
-        Some(record)
+        entries.calls.push(entry);
+        Some(Record { journal: journal.clone(), index: entries.calls.len - 1 })
     }
 
     /// A snapshot of the calls so far.
     pub(crate) fn calls(&self) -> Vec<Call> {
-        lock(&self.calls).iter().map(|record| lock(record).clone()).collect()
+        let entries = lock(&self.0.entries);
+        entries.calls.iter().map(|entry| entry.snapshot(&entries.headers)).collect()
     }
 
     /// The calls, one per line, for failure messages.
     pub(crate) fn describe(&self) -> String {
         let calls = self.calls();
-        let unrecorded = self.unrecorded.load(Ordering::Relaxed);
+        let unrecorded = self.0.unrecorded.load(Ordering::Relaxed);
         let mut text = match calls.len() {
             0 => "The server saw no calls.".to_owned(),
             1 => "The server saw 1 call:".to_owned(),
@@ -84,16 +166,35 @@ impl Journal {
             text.push_str(&format!(
                 "\n  ... and {unrecorded} later calls the journal did not keep: it keeps {} \
                  calls; raise it with `TestServerBuilder::journal_limit(n)`.",
-                self.limit
+                self.0.limit
             ));
         }
         text
     }
 }
 
+impl Entry {
+    /// The call as a test sees it, its metadata taken from `headers`.
+    fn snapshot(&self, headers: &Chunked<(HeaderName, HeaderValue)>) -> Call {
+        let mut metadata = HeaderMap::with_capacity(self.headers.len());
+        for (name, value) in headers.range(self.headers.clone()) {
+            metadata.append(name.clone(), value.clone());
+        }
+        Call {
+            method: self.method.clone(),
+            metadata: MetadataMap::from_headers(metadata),
+            requests: self.requests.clone(),
+            status: self.status.clone(),
+            responses: self.responses,
+            duration: self.duration,
+            faults: self.faults.clone(),
+        }
+    }
+}
+
 /// Records one request message.
 pub(crate) fn record_request(record: &Record, message: Message) {
-    lock(record).requests.push(message);
+    record.update(|entry| entry.requests.push(message));
 }
 
 /// Records how a call ended, once: the first status wins.
@@ -108,11 +209,12 @@ pub(crate) fn record_status_with(record: &Record, status: impl FnOnce() -> Statu
 
 /// Records how a call ended, once: the first end wins.
 pub(crate) fn record_end(record: &Record, end: impl FnOnce() -> End) {
-    let mut call = lock(record);
-    if call.status.is_none() {
-        call.status = Some(end());
-        call.duration = Some(call.started.elapsed());
-    }
+    record.update(|entry| {
+        if entry.status.is_none() {
+            entry.status = Some(end());
+            entry.duration = Some(entry.started.elapsed());
+        }
+    });
 }
 
 /// How a call ended. The common end, OK with nothing else, is kept without making a `Status`.
@@ -161,19 +263,19 @@ impl Messages {
 
 /// Notes the fault rules that acted on a call.
 pub(crate) fn record_faults(record: &Record, faults: &[String]) {
-    lock(record).faults.extend_from_slice(faults);
+    record.update(|entry| entry.faults.extend_from_slice(faults));
 }
 
 /// Adds response messages to a call.
 pub(crate) fn record_responses(record: &Record, messages: usize) {
-    lock(record).responses += messages;
+    record.update(|entry| entry.responses += messages);
 }
 
 /// A request message as it arrived: its bytes, and whether they were compressed.
 #[derive(Clone, Debug)]
 pub(crate) struct Message {
-    compressed: bool,
-    bytes: Bytes,
+    pub(crate) compressed: bool,
+    pub(crate) bytes: Bytes,
 }
 
 /// One call the server saw: its method, metadata, request messages, how it ended, how many
@@ -209,7 +311,6 @@ pub struct Call {
     requests: Messages,
     status: Option<End>,
     responses: usize,
-    started: Instant,
     duration: Option<Duration>,
     faults: Vec<String>,
 }
@@ -367,162 +468,6 @@ impl fmt::Display for Call {
     }
 }
 
-/// Splits gRPC length-prefixed messages out of body data.
-///
-/// A chunk is kept as it came (`Bytes` are shared, not copied) and messages are sliced out of
-/// it; only a message split across chunks is copied, to join its parts.
-#[derive(Debug, Default)]
-pub(crate) struct Frames {
-    /// The latest chunk, not yet copied anywhere.
-    chunk: Bytes,
-    /// Parts of a message that spans chunks, joined.
-    joined: BytesMut,
-}
-
-impl Frames {
-    /// Takes a chunk of body data and passes each message it completes to `message`.
-    pub(crate) fn feed(&mut self, data: impl Buf, mut message: impl FnMut(Message)) {
-        self.push(data);
-        while let Some(frame) = self.next_frame() {
-            message(Message { compressed: frame[0] == 1, bytes: frame.slice(5..) });
-        }
-    }
-
-    /// Takes a chunk of body data.
-    pub(crate) fn push(&mut self, mut data: impl Buf) {
-        if self.joined.is_empty() && self.chunk.is_empty() {
-            self.chunk = data.copy_to_bytes(data.remaining());
-            return;
-        }
-        self.join_chunk();
-        while data.has_remaining() {
-            let part = data.chunk();
-            let len = part.len();
-            self.joined.extend_from_slice(part);
-            data.advance(len);
-        }
-    }
-
-    /// The next whole message, its 5-byte prefix included.
-    pub(crate) fn next_frame(&mut self) -> Option<Bytes> {
-        if self.joined.is_empty() {
-            let len = whole_frame(&self.chunk)?;
-            return Some(self.chunk.split_to(len));
-        }
-        self.join_chunk();
-        let len = whole_frame(&self.joined)?;
-        Some(self.joined.split_to(len).freeze())
-    }
-
-    /// What is left of an incomplete message.
-    pub(crate) fn take_rest(&mut self) -> Bytes {
-        self.join_chunk();
-        self.joined.split().freeze()
-    }
-
-    fn join_chunk(&mut self) {
-        if !self.chunk.is_empty() {
-            self.joined.extend_from_slice(&std::mem::take(&mut self.chunk));
-        }
-    }
-}
-
-/// The length of the message at the start of `data`, prefix included, if all of it is there.
-fn whole_frame(data: &[u8]) -> Option<usize> {
-    let prefix = data.get(..5)?;
-    let len = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]);
-    let len = 5 + usize::try_from(len).ok()?;
-    (data.len() >= len).then_some(len)
-}
-
-/// Counts gRPC messages in body data without keeping them.
-#[derive(Debug, Default)]
-pub(crate) struct FrameCounter {
-    header: [u8; 5],
-    header_len: usize,
-    body_left: usize,
-}
-
-impl FrameCounter {
-    /// Takes a chunk of body data and returns how many messages start in it.
-    pub(crate) fn feed(&mut self, mut data: &[u8]) -> usize {
-        let mut started = 0;
-        while !data.is_empty() {
-            if self.body_left > 0 {
-                let skip = self.body_left.min(data.len());
-                self.body_left -= skip;
-                data = &data[skip..];
-                continue;
-            }
-            let take = (5 - self.header_len).min(data.len());
-            self.header[self.header_len..self.header_len + take].copy_from_slice(&data[..take]);
-            self.header_len += take;
-            data = &data[take..];
-            if self.header_len == 5 {
-                started += 1;
-                self.header_len = 0;
-                let [_, a, b, c, d] = self.header;
-                self.body_left = u32::from_be_bytes([a, b, c, d]) as usize;
-            }
-        }
-        started
-    }
-}
-
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn frame(message: &[u8]) -> Vec<u8> {
-        let mut frame = vec![0];
-        frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
-        frame.extend_from_slice(message);
-        frame
-    }
-
-    #[test]
-    fn frames_split_across_chunks_are_reassembled() {
-        let data = [frame(b"abc"), frame(b""), frame(b"hello")].concat();
-        let mut frames = Frames::default();
-        let mut counter = FrameCounter::default();
-        let mut messages = Vec::new();
-        let mut counted = 0;
-        for chunk in data.chunks(2) {
-            frames.feed(chunk, |message| messages.push(message));
-            counted += counter.feed(chunk);
-        }
-        let bytes: Vec<&[u8]> = messages.iter().map(|m| &m.bytes[..]).collect();
-        assert_eq!(bytes, [&b"abc"[..], b"", b"hello"]);
-        assert_eq!(counted, 3);
-    }
-
-    #[test]
-    fn whole_messages_in_one_chunk_are_sliced_not_copied() {
-        let data = Bytes::from([frame(b"abc"), frame(b"hello")].concat());
-        let mut frames = Frames::default();
-        let mut messages = Vec::new();
-
-        frames.feed(data.clone(), |message| messages.push(message));
-
-        let bytes: Vec<&[u8]> = messages.iter().map(|m| &m.bytes[..]).collect();
-        assert_eq!(bytes, [&b"abc"[..], b"hello"]);
-        assert_eq!(messages[0].bytes.as_ptr(), data[5..].as_ptr(), "sliced from the chunk");
-        assert!(frames.take_rest().is_empty());
-    }
-
-    #[test]
-    fn an_incomplete_message_is_what_is_left() {
-        let data = [frame(b"abc"), frame(b"hello")].concat();
-        let mut frames = Frames::default();
-        let mut messages = Vec::new();
-
-        frames.feed(&data[..12], |message| messages.push(message));
-
-        assert_eq!(messages.len(), 1);
-        assert_eq!(&frames.take_rest()[..], &data[8..12]);
-    }
 }

@@ -13,7 +13,7 @@ use http_body::{Body as HttpBody, Frame};
 use tokio::time::Sleep;
 use tonic::{Status, body::Body};
 
-use crate::journal::Frames;
+use crate::frames::Frames;
 
 /// Re-frames the body into one data frame per gRPC message, so that delays and cuts fall
 /// between messages, however the server packed them into frames.

@@ -1,0 +1,173 @@
+//! Splitting gRPC length-prefixed messages out of HTTP/2 body data, for the journal (which keeps
+//! each request message) and for faults (which cut streams between messages).
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::journal::Message;
+
+/// Messages up to this size are copied out of the chunk they arrived in: a slice would keep the
+/// chunk's whole buffer (tonic's encoder writes into 8 KiB) alive for as long as the journal
+/// keeps the call, and the allocator would have to find fresh memory for every call.
+const COPY_UP_TO: usize = 4 * 1024;
+
+/// Splits gRPC length-prefixed messages out of body data.
+///
+/// A chunk is kept as it came (`Bytes` are shared, not copied) and messages are sliced out of
+/// it; only a message split across chunks is copied, to join its parts.
+#[derive(Debug, Default)]
+pub(crate) struct Frames {
+    /// The latest chunk, not yet copied anywhere.
+    chunk: Bytes,
+    /// Parts of a message that spans chunks, joined.
+    joined: BytesMut,
+}
+
+impl Frames {
+    /// Takes a chunk of body data and passes each message it completes to `message`.
+    pub(crate) fn feed(&mut self, data: impl Buf, mut message: impl FnMut(Message)) {
+        self.push(data);
+        while let Some(frame) = self.next_frame() {
+            let bytes = match frame.len() - 5 {
+                len if len <= COPY_UP_TO => Bytes::copy_from_slice(&frame[5..]),
+                _ => frame.slice(5..),
+            };
+            message(Message { compressed: frame[0] == 1, bytes });
+        }
+    }
+
+    /// Takes a chunk of body data.
+    pub(crate) fn push(&mut self, mut data: impl Buf) {
+        if self.joined.is_empty() && self.chunk.is_empty() {
+            self.chunk = data.copy_to_bytes(data.remaining());
+            return;
+        }
+        self.join_chunk();
+        while data.has_remaining() {
+            let part = data.chunk();
+            let len = part.len();
+            self.joined.extend_from_slice(part);
+            data.advance(len);
+        }
+    }
+
+    /// The next whole message, its 5-byte prefix included.
+    pub(crate) fn next_frame(&mut self) -> Option<Bytes> {
+        if self.joined.is_empty() {
+            let len = whole_frame(&self.chunk)?;
+            return Some(self.chunk.split_to(len));
+        }
+        self.join_chunk();
+        let len = whole_frame(&self.joined)?;
+        Some(self.joined.split_to(len).freeze())
+    }
+
+    /// What is left of an incomplete message.
+    pub(crate) fn take_rest(&mut self) -> Bytes {
+        self.join_chunk();
+        self.joined.split().freeze()
+    }
+
+    fn join_chunk(&mut self) {
+        if !self.chunk.is_empty() {
+            self.joined.extend_from_slice(&std::mem::take(&mut self.chunk));
+        }
+    }
+}
+
+/// The length of the message at the start of `data`, prefix included, if all of it is there.
+fn whole_frame(data: &[u8]) -> Option<usize> {
+    let prefix = data.get(..5)?;
+    let len = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]);
+    let len = 5 + usize::try_from(len).ok()?;
+    (data.len() >= len).then_some(len)
+}
+
+/// Counts gRPC messages in body data without keeping them.
+#[derive(Debug, Default)]
+pub(crate) struct FrameCounter {
+    header: [u8; 5],
+    header_len: usize,
+    body_left: usize,
+}
+
+impl FrameCounter {
+    /// Takes a chunk of body data and returns how many messages start in it.
+    pub(crate) fn feed(&mut self, mut data: &[u8]) -> usize {
+        let mut started = 0;
+        while !data.is_empty() {
+            if self.body_left > 0 {
+                let skip = self.body_left.min(data.len());
+                self.body_left -= skip;
+                data = &data[skip..];
+                continue;
+            }
+            let take = (5 - self.header_len).min(data.len());
+            self.header[self.header_len..self.header_len + take].copy_from_slice(&data[..take]);
+            self.header_len += take;
+            data = &data[take..];
+            if self.header_len == 5 {
+                started += 1;
+                self.header_len = 0;
+                let [_, a, b, c, d] = self.header;
+                self.body_left = u32::from_be_bytes([a, b, c, d]) as usize;
+            }
+        }
+        started
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(message: &[u8]) -> Vec<u8> {
+        let mut frame = vec![0];
+        frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
+        frame.extend_from_slice(message);
+        frame
+    }
+
+    #[test]
+    fn frames_split_across_chunks_are_reassembled() {
+        let data = [frame(b"abc"), frame(b""), frame(b"hello")].concat();
+        let mut frames = Frames::default();
+        let mut counter = FrameCounter::default();
+        let mut messages = Vec::new();
+        let mut counted = 0;
+        for chunk in data.chunks(2) {
+            frames.feed(chunk, |message| messages.push(message));
+            counted += counter.feed(chunk);
+        }
+        let bytes: Vec<&[u8]> = messages.iter().map(|m| &m.bytes[..]).collect();
+        assert_eq!(bytes, [&b"abc"[..], b"", b"hello"]);
+        assert_eq!(counted, 3);
+    }
+
+    #[test]
+    fn large_messages_are_sliced_from_their_chunk_and_small_ones_copied_out() {
+        let large = vec![7; COPY_UP_TO + 1];
+        let data = Bytes::from([frame(b"abc"), frame(&large)].concat());
+        let mut frames = Frames::default();
+        let mut messages = Vec::new();
+
+        frames.feed(data.clone(), |message| messages.push(message));
+
+        let bytes: Vec<&[u8]> = messages.iter().map(|m| &m.bytes[..]).collect();
+        assert_eq!(bytes, [&b"abc"[..], &large[..]]);
+        assert_ne!(messages[0].bytes.as_ptr(), data[5..].as_ptr(), "copied out of the chunk");
+        assert_eq!(messages[1].bytes.as_ptr(), data[13..].as_ptr(), "sliced from the chunk");
+        assert!(frames.take_rest().is_empty());
+    }
+
+    #[test]
+    fn an_incomplete_message_is_what_is_left() {
+        let data = [frame(b"abc"), frame(b"hello")].concat();
+        let mut frames = Frames::default();
+        let mut messages = Vec::new();
+
+        frames.feed(&data[..12], |message| messages.push(message));
+
+        assert_eq!(messages.len(), 1);
+        assert_eq!(&frames.take_rest()[..], &data[8..12]);
+    }
+}
