@@ -395,8 +395,11 @@ impl TestServer {
                  shuts it down)."
             );
         }
-        // A task past the grace period is aborted; aborted tasks end at their next poll.
-        let _ = tokio::time::timeout(self.grace_period, self.shared.calls_ended()).await;
+        // A task past the grace period is aborted; aborted tasks end at their next poll. With
+        // nothing running, no timer is set.
+        if !self.shared.calls_done() {
+            let _ = tokio::time::timeout(self.grace_period, self.shared.calls_ended()).await;
+        }
         self.shared.seal_and_abort();
         self.shared.tasks_ended().await;
         self.finish();

@@ -37,8 +37,11 @@ pub(crate) struct Shared {
     /// The runtime the server was started on, and whether it was found shut down.
     runtime: Handle,
     runtime_gone: AtomicBool,
-    stop: tokio::sync::watch::Sender<bool>,
-    aborted: tokio::sync::watch::Sender<bool>,
+    /// Woken when the server closes.
+    stop: Notify,
+    /// Set, and `abort` woken, when the grace period is over.
+    aborted: AtomicBool,
+    abort: Notify,
     tasks: Tasks,
     panics: Mutex<Vec<HandlerPanic>>,
     connections: Mutex<Vec<AbortHandle>>,
@@ -62,8 +65,9 @@ impl Shared {
             closed: AtomicBool::new(false),
             runtime: Handle::current(),
             runtime_gone: AtomicBool::new(false),
-            stop: tokio::sync::watch::channel(false).0,
-            aborted: tokio::sync::watch::channel(false).0,
+            stop: Notify::new(),
+            aborted: AtomicBool::new(false),
+            abort: Notify::new(),
             tasks: Tasks::default(),
             panics: Mutex::new(Vec::new()),
             connections: Mutex::new(Vec::new()),
@@ -93,7 +97,7 @@ impl Shared {
     /// Returns `false` if the server was already closed.
     pub(crate) fn close(&self) -> bool {
         let first = !self.closed.swap(true, Ordering::AcqRel);
-        self.stop.send_replace(true);
+        self.stop.notify_waiters();
         first
     }
 
@@ -120,18 +124,20 @@ impl Shared {
     }
 
     /// Resolves once `close()` has been called.
-    pub(crate) fn stopping(&self) -> impl Future<Output = ()> + Send + 'static {
-        wait_until_set(&self.stop)
+    pub(crate) fn stopping(self: &Arc<Self>) -> impl Future<Output = ()> + Send + 'static {
+        let shared = self.clone();
+        async move { wait_until_set(&shared.closed, &shared.stop).await }
     }
 
     /// Whether the grace period is over and whatever still runs must end.
     pub(crate) fn is_aborted(&self) -> bool {
-        *self.aborted.borrow()
+        self.aborted.load(Ordering::Acquire)
     }
 
     /// Resolves once the grace period is over and whatever still runs must end.
-    pub(crate) fn aborting(&self) -> impl Future<Output = ()> + Send + 'static {
-        wait_until_set(&self.aborted)
+    pub(crate) fn aborting(self: &Arc<Self>) -> impl Future<Output = ()> + Send + 'static {
+        let shared = self.clone();
+        async move { wait_until_set(&shared.aborted, &shared.abort).await }
     }
 
     /// A loopback port number for the next in-process connection, so handlers see a distinct,
@@ -192,17 +198,22 @@ impl Shared {
         self.wait_until(|tasks| tasks.live.load(Ordering::Acquire) == 0).await;
     }
 
+    /// Whether every server task and every direct call has ended.
+    pub(crate) fn calls_done(&self) -> bool {
+        calls_done(&self.tasks)
+    }
+
     /// Waits until every server task and every direct call has ended. A direct call runs in
     /// its caller's task, so only the grace period waits for it: once aborted, it ends at its
     /// caller's next poll.
     pub(crate) async fn calls_ended(&self) {
-        let ended = |tasks: &Tasks| {
-            tasks.live.load(Ordering::Acquire) == 0 && tasks.calls.load(Ordering::Acquire) == 0
-        };
-        self.wait_until(ended).await;
+        self.wait_until(calls_done).await;
     }
 
     async fn wait_until(&self, done: impl Fn(&Tasks) -> bool) {
+        if done(&self.tasks) {
+            return;
+        }
         loop {
             let notified = self.tasks.idle.notified();
             tokio::pin!(notified);
@@ -219,7 +230,8 @@ impl Shared {
     pub(crate) fn seal_and_abort(&self) {
         let mut list = lock(&self.tasks.list);
         list.sealed = true;
-        self.aborted.send_replace(true);
+        self.aborted.store(true, Ordering::Release);
+        self.abort.notify_waiters();
         for handle in list.handles.drain(..) {
             handle.abort();
         }
@@ -251,6 +263,10 @@ impl Drop for Shared {
             let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(stack)));
         }
     }
+}
+
+fn calls_done(tasks: &Tasks) -> bool {
+    tasks.live.load(Ordering::Acquire) == 0 && tasks.calls.load(Ordering::Acquire) == 0
 }
 
 #[derive(Default)]
@@ -305,11 +321,16 @@ impl Drop for TaskGuard {
     }
 }
 
-fn wait_until_set(flag: &tokio::sync::watch::Sender<bool>) -> impl Future<Output = ()> + use<> {
-    let mut flag = flag.subscribe();
-    async move {
-        // The sender lives in `Shared`, which outlives everything that waits on it.
-        let _ = flag.wait_for(|set| *set).await;
+/// Resolves once `flag` is set; whoever sets it then wakes `notify`'s waiters.
+async fn wait_until_set(flag: &AtomicBool, notify: &Notify) {
+    loop {
+        let notified = notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if flag.load(Ordering::Acquire) {
+            return;
+        }
+        notified.await;
     }
 }
 
