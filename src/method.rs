@@ -16,8 +16,9 @@ pub(crate) fn check_method_path(path: &str, context: &str) {
             && !method.is_empty()
             && !service.starts_with('.')
             && !service.ends_with('.')
-            && !service.contains(char::is_whitespace)
-            && !method.contains(|c: char| c == '.' || c.is_whitespace())
+            && !has_whitespace(service)
+            && !method.contains('.')
+            && !has_whitespace(method)
     });
     if !valid {
         panic!(
@@ -25,6 +26,15 @@ pub(crate) fn check_method_path(path: &str, context: &str) {
              \"/package.Service/Method\", as in \"/orders.Orders/RegisterOrder\" (the proto \
              package, the service and the method, as the generated client sends it)"
         );
+    }
+}
+
+/// Whether `text` holds any whitespace; ASCII text (every real path) is checked byte by byte.
+fn has_whitespace(text: &str) -> bool {
+    match text.is_ascii() {
+        // The ASCII characters `char::is_whitespace` accepts (vertical tab included).
+        true => text.bytes().any(|byte| matches!(byte, b' ' | b'\t'..=b'\r')),
+        false => text.contains(char::is_whitespace),
     }
 }
 
@@ -52,6 +62,10 @@ mod tests {
             "/orders.Orders.RegisterOrder",
             "/orders.Orders/orders.Register",
             "/.Orders/Get",
+            "/orders.Orders/Register Order",
+            "/orders.Orders/Register\u{a0}Order",
+            "/orders Orders/Get",
+            "/orders.Orders/Get\u{b}",
         ] {
             let outcome = std::panic::catch_unwind(|| check_method_path(path, "test"));
             assert!(outcome.is_err(), "{path:?} was accepted");
