@@ -82,8 +82,9 @@ fn cut_off(abort: &mut Option<AbortWatch>, cx: &mut Context<'_>, waiting: bool) 
 
 /// The services' future for one call, under the deadline the client sent.
 enum Inner {
-    /// The server is shut down: the answer is ready.
-    Refused(Option<Response<Body>>),
+    /// The server is shut down: the answer is ready (boxed: a rare case should not make every
+    /// call's future larger).
+    Refused(Option<Box<Response<Body>>>),
     /// The call, and the deadline's timer if the client sent `grpc-timeout`.
     Call { call: StackFuture, deadline: Option<Pin<Box<tokio::time::Sleep>>>, mode: Mode },
 }
@@ -92,7 +93,7 @@ impl Inner {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<Response<Body>, BoxError>> {
         match self {
             Inner::Refused(response) => {
-                Poll::Ready(Ok(response.take().expect("a refused call is polled once")))
+                Poll::Ready(Ok(*response.take().expect("a refused call is polled once")))
             }
             Inner::Call { call, deadline, mode } => {
                 let result = match Pin::new(call).poll(cx) {
@@ -137,7 +138,10 @@ fn serve_call(
     let admitted = stack.is_some();
     let record = stack.as_ref().and_then(|_| shared.journal.start(&uri, request.headers()));
     let mut request = request.map(|body| RequestBody::wrap(body, reset.clone(), record.as_ref()));
-    let connection = request.extensions_mut().remove::<ConnectionHandle>();
+    let connection = match mode {
+        Mode::Wire => request.extensions_mut().remove::<ConnectionHandle>(),
+        Mode::Direct => None,
+    };
     let plan = match (&stack, &shared.faults) {
         (Some(_), Some(faults)) => faults.plan(uri.path(), request.headers()),
         _ => None,
@@ -146,7 +150,7 @@ fn serve_call(
         record_faults(record, &plan.fired);
     }
     let inner = match stack {
-        None => Inner::Refused(Some(Status::unavailable(SHUT_DOWN).into_http())),
+        None => Inner::Refused(Some(Box::new(Status::unavailable(SHUT_DOWN).into_http()))),
         Some(stack) => {
             let deadline =
                 grpc_timeout(request.headers()).map(|after| Box::pin(tokio::time::sleep(after)));
@@ -168,7 +172,7 @@ fn serve_call(
 /// A call answered before it reaches the services or the journal, as hyper answers a request
 /// it rejects.
 pub(crate) fn answer(shared: &Arc<Shared>, response: Response<Body>) -> CallFuture {
-    let inner = Inner::Refused(Some(response));
+    let inner = Inner::Refused(Some(Box::new(response)));
     let (uri, mode) = (Uri::default(), Mode::Direct);
     let shared = shared.clone();
     CallFuture { inner: Some(inner), shared, uri, mode, abort: None, record: None, reset: None }
