@@ -23,7 +23,8 @@ use crate::{
 /// Builds a [`TestServer`]: services, layers, transport, grace period.
 ///
 /// Services are anything tonic's router accepts (the generated `XServer::new(..)`, a
-/// health or reflection service, an intercepted service). Layers wrap every service, as
+/// health or reflection service, an intercepted service); the server routes calls to them as
+/// tonic's router does ([`Services`]). Layers wrap every service, as
 /// `tonic::transport::Server::layer` does: the first one added is the outermost.
 ///
 /// # Examples
@@ -244,7 +245,9 @@ impl<L> TestServerBuilder<L> {
         self
     }
 
-    /// Wraps every service in a tower layer, as `tonic::transport::Server::layer` does.
+    /// Wraps every service in a tower layer, as `tonic::transport::Server::layer` does. The
+    /// layer wraps [`Services`] where tonic's wraps its `Routes`: a layer generic over the
+    /// service it wraps (tower's, tonic's, most hand-written ones) works with either.
     pub fn layer<T>(self, layer: T) -> TestServerBuilder<Stack<T, L>> {
         TestServerBuilder {
             routes: self.routes,
