@@ -13,7 +13,7 @@ use std::{
 };
 
 use bytes::Bytes;
-use http::{HeaderMap, Request, Response, Uri};
+use http::{HeaderMap, Request, Response, uri::PathAndQuery};
 use http_body::Frame;
 use tonic::{Status, TimeoutExpired, body::Body};
 
@@ -130,20 +130,21 @@ fn serve_call(
     mode: Mode,
     reset: Option<Reset>,
 ) -> CallFuture {
-    let uri = request.uri().clone();
+    // The path alone (one shared reference), for the journal, the faults and panic reports.
+    let path = request.uri().path_and_query().cloned().unwrap_or_else(root);
     let stack = match mode {
         Mode::Direct if shared.is_closed() => None,
         _ => shared.stack(),
     };
     let admitted = stack.is_some();
-    let record = stack.as_ref().and_then(|_| shared.journal.start(&uri, request.headers()));
+    let record = stack.as_ref().and_then(|_| shared.journal.start(&path, request.headers()));
     let mut request = request.map(|body| RequestBody::wrap(body, reset.clone(), record.as_ref()));
     let connection = match mode {
         Mode::Wire => request.extensions_mut().remove::<ConnectionHandle>(),
         Mode::Direct => None,
     };
     let plan = match (&stack, &shared.faults) {
-        (Some(_), Some(faults)) => faults.plan(uri.path(), request.headers()),
+        (Some(_), Some(faults)) => faults.plan(path.path(), request.headers()),
         _ => None,
     };
     if let (Some(plan), Some(record)) = (&plan, &record) {
@@ -166,16 +167,21 @@ fn serve_call(
     // caller's task, so it watches for the abort itself.
     let abort = (admitted && mode == Mode::Direct)
         .then(|| AbortWatch { watcher: None, live: shared.track_call() });
-    CallFuture { inner: Some(inner), shared: shared.clone(), uri, mode, abort, record, reset }
+    CallFuture { inner: Some(inner), shared: shared.clone(), path, mode, abort, record, reset }
+}
+
+/// The path of a request that has none.
+fn root() -> PathAndQuery {
+    PathAndQuery::from_static("/")
 }
 
 /// A call answered before it reaches the services or the journal, as hyper answers a request
 /// it rejects.
 pub(crate) fn answer(shared: &Arc<Shared>, response: Response<Body>) -> CallFuture {
     let inner = Inner::Refused(Some(Box::new(response)));
-    let (uri, mode) = (Uri::default(), Mode::Direct);
+    let (path, mode) = (root(), Mode::Direct);
     let shared = shared.clone();
-    CallFuture { inner: Some(inner), shared, uri, mode, abort: None, record: None, reset: None }
+    CallFuture { inner: Some(inner), shared, path, mode, abort: None, record: None, reset: None }
 }
 
 /// The connection a wire call came on, so a fault can drop it. Filled in once the connection's
@@ -249,7 +255,7 @@ const STREAM_RESET: &str = "h2 protocol error: http2 error";
 pub(crate) struct CallFuture {
     inner: Option<Inner>,
     shared: Arc<Shared>,
-    uri: Uri,
+    path: PathAndQuery,
     mode: Mode,
     abort: Option<AbortWatch>,
     record: Option<Record>,
@@ -323,7 +329,7 @@ impl Future for CallFuture {
                     Body::new(CatchPanicBody {
                         inner: Some(body),
                         shared: this.shared.clone(),
-                        uri: std::mem::take(&mut this.uri),
+                        path: std::mem::replace(&mut this.path, root()),
                         mode: this.mode,
                         abort: this.abort.take(),
                         record: this.record.take(),
@@ -343,7 +349,7 @@ impl Future for CallFuture {
                 let _ = catch_unwind(AssertUnwindSafe(|| this.inner = None));
                 let record = this.record.take();
                 let status =
-                    caught(&this.shared, PanicSite::Call, &this.uri, this.mode, payload, record);
+                    caught(&this.shared, PanicSite::Call, &this.path, this.mode, payload, record);
                 Poll::Ready(Ok(status.into_http()))
             }
         }
@@ -355,7 +361,7 @@ impl Future for CallFuture {
 struct CatchPanicBody {
     inner: Option<Body>,
     shared: Arc<Shared>,
-    uri: Uri,
+    path: PathAndQuery,
     mode: Mode,
     abort: Option<AbortWatch>,
     record: Option<Record>,
@@ -438,8 +444,8 @@ impl http_body::Body for CatchPanicBody {
             Err(payload) => {
                 let _ = catch_unwind(AssertUnwindSafe(|| this.inner = None));
                 let record = this.record.take();
-                let (shared, uri, mode) = (&this.shared, &this.uri, this.mode);
-                let status = caught(shared, PanicSite::Stream, uri, mode, payload, record);
+                let (shared, path, mode) = (&this.shared, &this.path, this.mode);
+                let status = caught(shared, PanicSite::Stream, path, mode, payload, record);
                 let mut trailers = HeaderMap::new();
                 match status.add_header(&mut trailers) {
                     Ok(()) => Poll::Ready(Some(Ok(Frame::trailers(trailers)))),
@@ -484,12 +490,13 @@ fn trailers_end(trailers: &HeaderMap) -> Option<End> {
 fn caught(
     shared: &Shared,
     site: PanicSite,
-    uri: &Uri,
+    path: &PathAndQuery,
     mode: Mode,
     payload: Box<dyn Any + Send>,
     record: Option<Record>,
 ) -> Status {
-    let panic = HandlerPanic::from_message(site, uri.path(), crate::panic::payload_text(&*payload));
+    let panic =
+        HandlerPanic::from_message(site, path.path(), crate::panic::payload_text(&*payload));
     let status = panic.status();
     if let Some(record) = record {
         record_status(&record, status.clone());

@@ -133,7 +133,7 @@ impl Journal {
     }
 
     /// Starts an entry for a call, or returns `None` when the journal is full.
-    pub(crate) fn start(&self, uri: &http::Uri, headers: &HeaderMap) -> Option<Record> {
+    pub(crate) fn start(&self, path: &PathAndQuery, headers: &HeaderMap) -> Option<Record> {
         let journal = &self.0;
         if journal.limit == 0 {
             journal.unrecorded.fetch_add(1, Ordering::Relaxed);
@@ -150,7 +150,7 @@ impl Journal {
         }
         let entry = Entry {
             // Shares the request's bytes: no copy of the path.
-            method: uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/")),
+            method: path.clone(),
             headers: first..entries.headers.len,
             requests: Messages::default(),
             status: None,

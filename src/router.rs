@@ -1,6 +1,7 @@
 //! [`Services`]: a test server's services, routed by name, as tonic's router routes them.
 
 use std::{
+    any::Any,
     convert::Infallible,
     fmt,
     future::Future,
@@ -157,8 +158,11 @@ impl Future for ServicesFuture {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let response = match &mut self.inner {
-            Answer::Routed(future) => return future.as_mut().poll(cx).map(Ok),
-            Answer::Fallback(future) => std::task::ready!(future.as_mut().poll(cx)),
+            Answer::Routed(future) => return future.as_mut().poll(cx),
+            Answer::Fallback(future) => {
+                let Ok(response) = std::task::ready!(future.as_mut().poll(cx));
+                response
+            }
             Answer::Unimplemented => {
                 let (parts, ()) = Status::unimplemented("").into_http::<()>().into_parts();
                 Response::from_parts(parts, Body::empty())
@@ -197,7 +201,9 @@ fn finish(mut response: Response<Body>, method: Verb) -> Response<Body> {
     response
 }
 
-type RouteFuture = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
+/// The future of a routed call: the type of a generated service's own future
+/// (`tonic::codegen::BoxFuture`), so that one is passed on as it is.
+type RouteFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
 
 /// One routed service, behind a pointer: clones itself for each call, as a router does.
 trait Route: Send + Sync {
@@ -218,16 +224,14 @@ where
         // Generated services are always ready: call them without the `Oneshot` that waits.
         match service.poll_ready(&mut Context::from_waker(Waker::noop())) {
             Poll::Ready(Ok(())) => {
-                let future = Service::call(&mut service, request);
-                Box::pin(async move {
-                    let Ok(response) = future.await;
-                    response
-                })
+                let mut future = Some(Service::call(&mut service, request));
+                // A generated service's future is already a `RouteFuture`: no second box.
+                match (&mut future as &mut dyn Any).downcast_mut::<Option<RouteFuture>>() {
+                    Some(boxed) => boxed.take().expect("the future is there"),
+                    None => Box::pin(future.expect("the future is there")),
+                }
             }
-            Poll::Pending => Box::pin(async move {
-                let Ok(response) = service.oneshot(request).await;
-                response
-            }),
+            Poll::Pending => Box::pin(service.oneshot(request)),
         }
     }
 }
