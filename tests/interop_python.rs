@@ -319,10 +319,13 @@ fn hex(text: &str) -> Vec<u8> {
         .collect()
 }
 
-/// Writes `pem` to a file of its own for the Python client, and returns its path.
+/// Writes `pem` to a file of its own for the Python client, under target/interop/pem (which
+/// `cargo clean` removes with the rest of the interop environment), and returns its path.
 fn pem_file(server: &TestServer, name: &str, pem: &str) -> PathBuf {
     let port = server.local_addr().expect("a TCP server").port();
-    let path = std::env::temp_dir().join(format!("tonic-testkit-interop-{port}-{name}.pem"));
+    let directory = Path::new(ROOT).join("target/interop/pem");
+    std::fs::create_dir_all(&directory).expect("target/interop/pem is made");
+    let path = directory.join(format!("{port}-{name}.pem"));
     std::fs::write(&path, pem).expect("the PEM file is written");
     path
 }
