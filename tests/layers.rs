@@ -160,3 +160,74 @@ async fn a_layer_error_that_is_not_a_status_reaches_the_client(
     assert_eq!((status.code(), status.message()), expected, "{transport}: {status:?}");
     server.shutdown().await;
 }
+
+/// A layer whose service is not ready the first time it is asked (it wakes the caller at once),
+/// and refuses a call it was not asked about first, as tower's contract allows.
+#[derive(Clone, Default)]
+struct Reluctant {
+    polls: Arc<Mutex<usize>>,
+}
+
+impl<S> tower::Layer<S> for Reluctant {
+    type Service = ReluctantService<S>;
+
+    fn layer(&self, inner: S) -> ReluctantService<S> {
+        ReluctantService { inner, polls: self.polls.clone(), ready: false }
+    }
+}
+
+#[derive(Clone)]
+struct ReluctantService<S> {
+    inner: S,
+    polls: Arc<Mutex<usize>>,
+    ready: bool,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for ReluctantService<S>
+where
+    S: tower::Service<http::Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        *self.polls.lock().unwrap() += 1;
+        if !self.ready {
+            self.ready = true;
+            cx.waker().wake_by_ref();
+            return std::task::Poll::Pending;
+        }
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        assert!(self.ready, "ReluctantService called before it said it was ready");
+        self.ready = false;
+        self.inner.call(request)
+    }
+}
+
+#[rstest]
+#[tokio::test]
+async fn a_layer_that_is_not_ready_at_once_is_waited_for(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let reluctant = Reluctant::default();
+    let server = TestServer::builder()
+        .transport(transport)
+        .add_service(Probe::new().server())
+        .layer(reluctant.clone())
+        .start()
+        .await;
+    let mut client = server.client(ProbeClient::new);
+
+    let reply = client.unary(probe("waited")).await.unwrap().into_inner();
+
+    assert_eq!(reply.text, "waited", "{transport}");
+    assert!(*reluctant.polls.lock().unwrap() >= 2, "{transport}: polled until ready");
+    server.shutdown().await;
+}
