@@ -8,12 +8,26 @@
 
 #![allow(dead_code)] // each benchmark uses its own subset
 
-use std::{io, net::SocketAddr};
+use std::{
+    convert::Infallible,
+    future::Future,
+    io,
+    net::SocketAddr,
+    pin::Pin,
+    task::{Context, Poll},
+    time::Duration,
+};
 
 use hyper_util::rt::TokioIo;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tokio_stream::wrappers::UnboundedReceiverStream;
-use tonic::transport::{Channel, Endpoint, Server, server::TcpIncoming};
+use tonic::{
+    body::Body,
+    transport::{
+        Channel, Endpoint, Server,
+        server::{TcpConnectInfo, TcpIncoming},
+    },
+};
 use tonic_testkit::Transport;
 use tonic_testkit_support::{Probe, ProbeClient, ProbeServer};
 
@@ -24,6 +38,8 @@ const PIPE_BUFFER: usize = 256 * 1024;
 pub enum HandClient {
     /// The generated client over the generated server: no server to stop.
     Direct(ProbeClient<ProbeServer<Probe>>),
+    /// The generated client over the generated server behind [`Mended`].
+    Mended(ProbeClient<Mended>),
     /// A client over a channel, the shutdown signal and the server task.
     Wire(ProbeClient<Channel>, oneshot::Sender<()>, JoinHandle<()>),
 }
@@ -38,6 +54,67 @@ impl HandClient {
         }
     }
 
+    /// A direct client of a fresh probe behind [`Mended`].
+    pub fn mended() -> HandClient {
+        HandClient::Mended(ProbeClient::new(Mended(Probe::new().server())))
+    }
+}
+
+/// The generated server with the three things a direct call lacks next to a served one, written
+/// by hand as a careful engineer would: the client's request extensions do not reach the
+/// handler, the handler sees a peer address (`remote_addr()`), and the client's `grpc-timeout`
+/// is enforced with the status a tonic server gives an expired deadline.
+#[derive(Clone)]
+pub struct Mended(ProbeServer<Probe>);
+
+impl tower::Service<http::Request<Body>> for Mended {
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<http::Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let (mut parts, body) = request.into_parts();
+        parts.extensions.clear();
+        let peer = SocketAddr::from(([127, 0, 0, 1], 40_001));
+        let local = SocketAddr::from(([127, 0, 0, 1], 50_051));
+        parts
+            .extensions
+            .insert(TcpConnectInfo { local_addr: Some(local), remote_addr: Some(peer) });
+        let deadline = grpc_timeout(&parts.headers);
+        let call = self.0.call(http::Request::from_parts(parts, body));
+        Box::pin(async move {
+            match deadline {
+                None => call.await,
+                Some(after) => match tokio::time::timeout(after, call).await {
+                    Ok(answer) => answer,
+                    Err(_) => Ok(tonic::Status::cancelled("Timeout expired").into_http()),
+                },
+            }
+        })
+    }
+}
+
+/// The deadline in `grpc-timeout` (digits and a unit), as a tonic server reads it.
+fn grpc_timeout(headers: &http::HeaderMap) -> Option<Duration> {
+    let value = headers.get("grpc-timeout")?.to_str().ok()?;
+    let (amount, unit) = value.split_at(value.len().checked_sub(1)?);
+    let amount: u64 = amount.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(amount * 3600),
+        "M" => Duration::from_secs(amount * 60),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    })
+}
+
+impl HandClient {
     /// Stops the server, after the client is gone, and waits for the server task to end.
     pub async fn shutdown(self) {
         if let HandClient::Wire(client, stop, server) = self {
@@ -128,6 +205,7 @@ impl HandClient {
     pub async fn unary(&mut self) {
         match self {
             HandClient::Direct(client) => unary_call!(client),
+            HandClient::Mended(client) => unary_call!(client),
             HandClient::Wire(client, ..) => unary_call!(client),
         }
     }
@@ -136,6 +214,7 @@ impl HandClient {
     pub async fn stream(&mut self, count: u32) {
         match self {
             HandClient::Direct(client) => stream_call!(client, count),
+            HandClient::Mended(client) => stream_call!(client, count),
             HandClient::Wire(client, ..) => stream_call!(client, count),
         }
     }

@@ -47,6 +47,22 @@ fn main() {
     recorder.print_table();
 }
 
+/// The hand-written set-ups measured over `transport`: over Direct also the one with the mends.
+fn hand_sides(transport: Transport) -> Vec<Side> {
+    match transport {
+        Transport::Direct => vec![Side::Hand, Side::Mended],
+        Transport::Memory | Transport::Tcp => vec![Side::Hand],
+    }
+}
+
+/// A client of a fresh hand-written set-up for `side`.
+async fn hand_client(transport: Transport, side: Side) -> HandClient {
+    match side {
+        Side::Mended => HandClient::mended(),
+        _ => HandClient::start(transport).await,
+    }
+}
+
 /// A kit server for a fresh probe, configured as `side` says.
 async fn kit_server(transport: Transport, side: Side) -> TestServer {
     let builder = TestServer::builder().add_service(Probe::new().server()).transport(transport);
@@ -60,7 +76,7 @@ async fn kit_server(transport: Transport, side: Side) -> TestServer {
             faults.on("/probe.Probe/Bidi").fail(Code::Unavailable, "never matches in benches");
             builder.journal_limit(0).faults(&faults).start().await
         }
-        Side::Hand => unreachable!("the hand-written side has no kit server"),
+        Side::Hand | Side::Mended => unreachable!("the hand-written sides have no kit server"),
     }
 }
 
@@ -81,21 +97,23 @@ fn group<'a>(
 
 fn cycle(criterion: &mut Criterion, runtime: &Runtime, recorder: &Recorder, transport: Transport) {
     let mut group = group(criterion, Case::Cycle, transport);
-    let id = (Case::Cycle, transport, Side::Hand);
-    group.bench_function(Side::Hand.name(), |b| {
-        b.iter_custom(|iters| {
-            let elapsed = runtime.block_on(async {
-                let started = Instant::now();
-                for _ in 0..iters {
-                    let mut client = HandClient::start(transport).await;
-                    client.unary().await;
-                    client.shutdown().await;
-                }
-                started.elapsed()
-            });
-            recorder.record(id, elapsed, iters)
-        })
-    });
+    for side in hand_sides(transport) {
+        let id = (Case::Cycle, transport, side);
+        group.bench_function(side.name(), |b| {
+            b.iter_custom(|iters| {
+                let elapsed = runtime.block_on(async {
+                    let started = Instant::now();
+                    for _ in 0..iters {
+                        let mut client = hand_client(transport, side).await;
+                        client.unary().await;
+                        client.shutdown().await;
+                    }
+                    started.elapsed()
+                });
+                recorder.record(id, elapsed, iters)
+            })
+        });
+    }
     for side in Side::KIT {
         let id = (Case::Cycle, transport, side);
         group.bench_function(side.name(), |b| {
@@ -119,22 +137,24 @@ fn cycle(criterion: &mut Criterion, runtime: &Runtime, recorder: &Recorder, tran
 
 fn unary(criterion: &mut Criterion, runtime: &Runtime, recorder: &Recorder, transport: Transport) {
     let mut group = group(criterion, Case::Unary, transport);
-    let mut client = runtime.block_on(HandClient::start(transport));
-    runtime.block_on(client.unary());
-    let id = (Case::Unary, transport, Side::Hand);
-    group.bench_function(Side::Hand.name(), |b| {
-        b.iter_custom(|iters| {
-            let elapsed = runtime.block_on(async {
-                let started = Instant::now();
-                for _ in 0..iters {
-                    client.unary().await;
-                }
-                started.elapsed()
-            });
-            recorder.record(id, elapsed, iters)
-        })
-    });
-    runtime.block_on(client.shutdown());
+    for side in hand_sides(transport) {
+        let mut client = runtime.block_on(hand_client(transport, side));
+        runtime.block_on(client.unary());
+        let id = (Case::Unary, transport, side);
+        group.bench_function(side.name(), |b| {
+            b.iter_custom(|iters| {
+                let elapsed = runtime.block_on(async {
+                    let started = Instant::now();
+                    for _ in 0..iters {
+                        client.unary().await;
+                    }
+                    started.elapsed()
+                });
+                recorder.record(id, elapsed, iters)
+            })
+        });
+        runtime.block_on(client.shutdown());
+    }
     for side in Side::KIT {
         let id = (Case::Unary, transport, side);
         group.bench_function(side.name(), |b| {
@@ -157,22 +177,24 @@ fn unary(criterion: &mut Criterion, runtime: &Runtime, recorder: &Recorder, tran
 
 fn stream(criterion: &mut Criterion, runtime: &Runtime, recorder: &Recorder, transport: Transport) {
     let mut group = group(criterion, Case::Stream, transport);
-    let mut client = runtime.block_on(HandClient::start(transport));
-    runtime.block_on(client.unary());
-    let id = (Case::Stream, transport, Side::Hand);
-    group.bench_function(Side::Hand.name(), |b| {
-        b.iter_custom(|iters| {
-            let elapsed = runtime.block_on(async {
-                let started = Instant::now();
-                for _ in 0..iters {
-                    client.stream(STREAM_LEN).await;
-                }
-                started.elapsed()
-            });
-            recorder.record(id, elapsed, iters)
-        })
-    });
-    runtime.block_on(client.shutdown());
+    for side in hand_sides(transport) {
+        let mut client = runtime.block_on(hand_client(transport, side));
+        runtime.block_on(client.unary());
+        let id = (Case::Stream, transport, side);
+        group.bench_function(side.name(), |b| {
+            b.iter_custom(|iters| {
+                let elapsed = runtime.block_on(async {
+                    let started = Instant::now();
+                    for _ in 0..iters {
+                        client.stream(STREAM_LEN).await;
+                    }
+                    started.elapsed()
+                });
+                recorder.record(id, elapsed, iters)
+            })
+        });
+        runtime.block_on(client.shutdown());
+    }
     for side in Side::KIT {
         let id = (Case::Stream, transport, side);
         group.bench_function(side.name(), |b| {

@@ -6,7 +6,7 @@
 //! ```
 //!
 //! Arguments: case (`cycle`, `unary`, `stream`), transport (`direct`, `memory`, `tcp`), side
-//! (`hand`, `kit`, `bare`, `faults`) and how many iterations (default 10,000; streams carry 100
+//! (`hand`, `mended` (direct only), `kit`, `bare`, `faults`) and how many iterations (default 10,000; streams carry 100
 //! messages each here). Instruction counts from callgrind repeat exactly run to run, so two
 //! sides can be compared on a busy machine.
 
@@ -36,6 +36,13 @@ fn main() {
                     client.shutdown().await;
                 }
             }
+            ("cycle", "mended") => {
+                for _ in 0..iterations {
+                    let mut client = HandClient::mended();
+                    client.unary().await;
+                    client.shutdown().await;
+                }
+            }
             ("cycle", side) => {
                 for _ in 0..iterations {
                     let server = kit_server(transport, side).await;
@@ -44,8 +51,11 @@ fn main() {
                     server.shutdown().await;
                 }
             }
-            (case, "hand") => {
-                let mut client = HandClient::start(transport).await;
+            (case, side @ ("hand" | "mended")) => {
+                let mut client = match side {
+                    "mended" => HandClient::mended(),
+                    _ => HandClient::start(transport).await,
+                };
                 for _ in 0..iterations {
                     match case {
                         "unary" => client.unary().await,

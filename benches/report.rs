@@ -45,6 +45,9 @@ impl fmt::Display for Case {
 pub enum Side {
     /// Hand-written tonic.
     Hand,
+    /// Hand-written direct tonic with what a direct call lacks next to a served one mended by
+    /// hand (benches/hand.rs, `Mended`).
+    Mended,
     /// The kit with the journal on.
     Kit,
     /// The kit with the journal off and no `Faults`.
@@ -61,6 +64,7 @@ impl Side {
     pub fn name(self) -> &'static str {
         match self {
             Side::Hand => "hand",
+            Side::Mended => "hand-mended",
             Side::Kit => "kit",
             Side::Bare => "bare",
             Side::Faults => "faults",
@@ -124,6 +128,34 @@ impl Recorder {
                     ratio(kit, bare),
                 );
             }
+        }
+        self.print_mended();
+    }
+
+    /// Prints the direct cases against the hand-written set-up with the same mends, if measured.
+    fn print_mended(&self) {
+        let rows: Vec<_> = [Case::Cycle, Case::Unary, Case::Stream]
+            .into_iter()
+            .filter_map(|case| {
+                let mended = self.median(case, Transport::Direct, Side::Mended)?;
+                Some((case, mended, self.median(case, Transport::Direct, Side::Kit)))
+            })
+            .collect();
+        if rows.is_empty() {
+            return;
+        }
+        println!(
+            "\nDirect, against hand-written tonic that also clears the client's extensions, gives the handler a peer address and enforces grpc-timeout.\n"
+        );
+        println!("| case | hand-mended | kit | kit / hand-mended |");
+        println!("|---|---:|---:|---:|");
+        for (case, mended, kit) in rows {
+            println!(
+                "| {case} | {} | {} | {} |",
+                time(Some(mended)),
+                time(kit),
+                ratio(kit, Some(mended))
+            );
         }
     }
 }
