@@ -40,8 +40,8 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     for transport in Transport::ALL {
         cycle(&mut criterion, &runtime, &recorder, transport);
-        unary(&mut criterion, &runtime, &recorder, transport);
-        stream(&mut criterion, &runtime, &recorder, transport);
+        warm(&mut criterion, &runtime, &recorder, transport, Case::Unary);
+        warm(&mut criterion, &runtime, &recorder, transport, Case::Stream);
     }
     criterion.final_summary();
     recorder.print_table();
@@ -135,18 +135,28 @@ fn cycle(criterion: &mut Criterion, runtime: &Runtime, recorder: &Recorder, tran
     group.finish();
 }
 
-fn unary(criterion: &mut Criterion, runtime: &Runtime, recorder: &Recorder, transport: Transport) {
-    let mut group = group(criterion, Case::Unary, transport);
+/// `unary` and `stream`: the call `case` names, over and over on a warm client.
+fn warm(
+    criterion: &mut Criterion,
+    runtime: &Runtime,
+    recorder: &Recorder,
+    transport: Transport,
+    case: Case,
+) {
+    let mut group = group(criterion, case, transport);
     for side in hand_sides(transport) {
         let mut client = runtime.block_on(hand_client(transport, side));
         runtime.block_on(client.unary());
-        let id = (Case::Unary, transport, side);
+        let id = (case, transport, side);
         group.bench_function(side.name(), |b| {
             b.iter_custom(|iters| {
                 let elapsed = runtime.block_on(async {
                     let started = Instant::now();
                     for _ in 0..iters {
-                        client.unary().await;
+                        match case {
+                            Case::Stream => client.stream(STREAM_LEN).await,
+                            Case::Unary | Case::Cycle => client.unary().await,
+                        }
                     }
                     started.elapsed()
                 });
@@ -156,58 +166,17 @@ fn unary(criterion: &mut Criterion, runtime: &Runtime, recorder: &Recorder, tran
         runtime.block_on(client.shutdown());
     }
     for side in Side::KIT {
-        let id = (Case::Unary, transport, side);
+        let id = (case, transport, side);
         group.bench_function(side.name(), |b| {
             b.iter_custom(|iters| {
-                let elapsed = runtime.block_on(on_kit_servers(
-                    transport,
-                    side,
-                    iters,
-                    |mut client| async move {
-                        unary_call!(client);
-                        client
-                    },
-                ));
-                recorder.record(id, elapsed, iters)
-            })
-        });
-    }
-    group.finish();
-}
-
-fn stream(criterion: &mut Criterion, runtime: &Runtime, recorder: &Recorder, transport: Transport) {
-    let mut group = group(criterion, Case::Stream, transport);
-    for side in hand_sides(transport) {
-        let mut client = runtime.block_on(hand_client(transport, side));
-        runtime.block_on(client.unary());
-        let id = (Case::Stream, transport, side);
-        group.bench_function(side.name(), |b| {
-            b.iter_custom(|iters| {
-                let elapsed = runtime.block_on(async {
-                    let started = Instant::now();
-                    for _ in 0..iters {
-                        client.stream(STREAM_LEN).await;
+                let call = |mut client: ProbeClient<TestChannel>| async move {
+                    match case {
+                        Case::Stream => stream_call!(client, STREAM_LEN),
+                        Case::Unary | Case::Cycle => unary_call!(client),
                     }
-                    started.elapsed()
-                });
-                recorder.record(id, elapsed, iters)
-            })
-        });
-        runtime.block_on(client.shutdown());
-    }
-    for side in Side::KIT {
-        let id = (Case::Stream, transport, side);
-        group.bench_function(side.name(), |b| {
-            b.iter_custom(|iters| {
-                let elapsed = runtime.block_on(on_kit_servers(
-                    transport,
-                    side,
-                    iters,
-                    |mut client| async move {
-                        stream_call!(client, STREAM_LEN);
-                        client
-                    },
-                ));
+                    client
+                };
+                let elapsed = runtime.block_on(on_kit_servers(transport, side, iters, call));
                 recorder.record(id, elapsed, iters)
             })
         });

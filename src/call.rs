@@ -53,7 +53,7 @@ const CUT_OFF_MID_STREAM: &str = "h2 protocol error: error reading a body from c
 /// call then is made only once the call waits, so a call that finishes at its first poll (most
 /// direct calls) never makes one.
 ///
-/// Until its response ends, a direct call counts as running in the server (`_live`), so that
+/// Until its response ends, a direct call counts as running in the server (`live`), so that
 /// `shutdown()` gives it the grace period.
 struct AbortWatch {
     watcher: Option<Abort>,

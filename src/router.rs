@@ -81,6 +81,22 @@ impl Services {
         let mut routes = self.0.routes.iter();
         routes.find(|(name, _)| *name == service).map(|(_, route)| &**route)
     }
+
+    /// Sends `request` to the service that takes it: [`Service::call`] without a clone.
+    pub(crate) fn dispatch(&self, request: Request<Body>) -> ServicesFuture {
+        if let Some(route) = self.route(request.uri().path()) {
+            return ServicesFuture(Answer::Routed(route.call(request)));
+        }
+        let verb = match *request.method() {
+            Method::HEAD => Verb::Head,
+            Method::CONNECT => Verb::Connect,
+            _ => Verb::Other,
+        };
+        ServicesFuture(match &self.0.fallback {
+            Some(fallback) => Answer::Fallback(fallback.call(request), verb),
+            None => Answer::Unimplemented(verb),
+        })
+    }
 }
 
 impl fmt::Debug for Services {
@@ -107,36 +123,16 @@ impl Service<Request<Body>> for Services {
     }
 }
 
-impl Services {
-    /// Sends `request` to the service that takes it: [`Service::call`] without a clone.
-    pub(crate) fn dispatch(&self, request: Request<Body>) -> ServicesFuture {
-        let method = match *request.method() {
-            Method::HEAD => Verb::Head,
-            Method::CONNECT => Verb::Connect,
-            _ => Verb::Other,
-        };
-        let inner = match (self.route(request.uri().path()), &self.0.fallback) {
-            (Some(route), _) => Answer::Routed(route.call(request)),
-            (None, Some(fallback)) => Answer::Fallback(fallback.call(request)),
-            (None, None) => Answer::Unimplemented,
-        };
-        ServicesFuture { inner, method }
-    }
-}
-
 /// The response future of [`Services`].
-pub struct ServicesFuture {
-    inner: Answer,
-    method: Verb,
-}
+pub struct ServicesFuture(Answer);
 
 enum Answer {
     /// A service's answer, passed on as it is.
     Routed(RouteFuture),
     /// The stub's answer, or tonic's `UNIMPLEMENTED`: answers of the router's fallback, which
-    /// the router finishes.
-    Fallback(RouteFuture),
-    Unimplemented,
+    /// the router finishes as the request's method asks.
+    Fallback(RouteFuture, Verb),
+    Unimplemented(Verb),
 }
 
 /// The request methods whose answers tonic's router treats apart.
@@ -157,28 +153,28 @@ impl Future for ServicesFuture {
     type Output = Result<Response<Body>, Infallible>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let response = match &mut self.inner {
+        let (response, verb) = match &mut self.0 {
             Answer::Routed(future) => return future.as_mut().poll(cx),
-            Answer::Fallback(future) => {
+            Answer::Fallback(future, verb) => {
                 let Ok(response) = std::task::ready!(future.as_mut().poll(cx));
-                response
+                (response, *verb)
             }
-            Answer::Unimplemented => {
+            Answer::Unimplemented(verb) => {
                 let (parts, ()) = Status::unimplemented("").into_http::<()>().into_parts();
-                Response::from_parts(parts, Body::empty())
+                (Response::from_parts(parts, Body::empty()), *verb)
             }
         };
-        Poll::Ready(Ok(finish(response, self.method)))
+        Poll::Ready(Ok(finish(response, verb)))
     }
 }
 
 /// What tonic's router (axum's) does to the answers of its fallback: a `content-length` when
 /// the body's size is known, no body for `HEAD`, and no body on a successful `CONNECT` that
 /// announces one. A routed service's answers pass as they are.
-fn finish(mut response: Response<Body>, method: Verb) -> Response<Body> {
+fn finish(mut response: Response<Body>, verb: Verb) -> Response<Body> {
     use http_body::Body as _;
     let headers = response.headers();
-    match method {
+    match verb {
         Verb::Connect if response.status().is_success() => {
             let announced = headers.contains_key(header::CONTENT_LENGTH)
                 || headers.contains_key(header::TRANSFER_ENCODING)
@@ -193,7 +189,7 @@ fn finish(mut response: Response<Body>, method: Verb) -> Response<Body> {
             {
                 response.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(size));
             }
-            if matches!(method, Verb::Head) {
+            if matches!(verb, Verb::Head) {
                 *response.body_mut() = Body::empty();
             }
         }

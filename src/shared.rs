@@ -126,7 +126,7 @@ impl Shared {
     /// Resolves once `close()` has been called.
     pub(crate) fn stopping(self: &Arc<Self>) -> impl Future<Output = ()> + Send + 'static {
         let shared = self.clone();
-        async move { wait_until_set(&shared.closed, &shared.stop).await }
+        async move { wait_for(&shared.stop, || shared.closed.load(Ordering::Acquire)).await }
     }
 
     /// Whether the grace period is over and whatever still runs must end.
@@ -137,7 +137,7 @@ impl Shared {
     /// Resolves once the grace period is over and whatever still runs must end.
     pub(crate) fn aborting(self: &Arc<Self>) -> impl Future<Output = ()> + Send + 'static {
         let shared = self.clone();
-        async move { wait_until_set(&shared.aborted, &shared.abort).await }
+        async move { wait_for(&shared.abort, || shared.aborted.load(Ordering::Acquire)).await }
     }
 
     /// A loopback port number for the next in-process connection, so handlers see a distinct,
@@ -211,18 +211,7 @@ impl Shared {
     }
 
     async fn wait_until(&self, done: impl Fn(&Tasks) -> bool) {
-        if done(&self.tasks) {
-            return;
-        }
-        loop {
-            let notified = self.tasks.idle.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if done(&self.tasks) {
-                return;
-            }
-            notified.await;
-        }
+        wait_for(&self.tasks.idle, || done(&self.tasks)).await;
     }
 
     /// Aborts every server task (their futures, and the calls they hold, are dropped) and
@@ -321,13 +310,17 @@ impl Drop for TaskGuard {
     }
 }
 
-/// Resolves once `flag` is set; whoever sets it then wakes `notify`'s waiters.
-async fn wait_until_set(flag: &AtomicBool, notify: &Notify) {
+/// Resolves once `done` holds; whoever makes it hold then wakes `notify`'s waiters. Checked
+/// first without a waiter, then after each registration, so no wake-up is missed.
+async fn wait_for(notify: &Notify, done: impl Fn() -> bool) {
+    if done() {
+        return;
+    }
     loop {
         let notified = notify.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        if flag.load(Ordering::Acquire) {
+        if done() {
             return;
         }
         notified.await;
