@@ -7,20 +7,7 @@
 /// With a message that shows the expected shape, naming `context` (the function that took it).
 #[track_caller]
 pub(crate) fn check_method_path(path: &str, context: &str) {
-    let mut parts = path.strip_prefix('/').map(|rest| rest.split('/'));
-    let valid = parts.as_mut().is_some_and(|parts| {
-        let service = parts.next().unwrap_or_default();
-        let method = parts.next().unwrap_or_default();
-        parts.next().is_none()
-            && !service.is_empty()
-            && !method.is_empty()
-            && !service.starts_with('.')
-            && !service.ends_with('.')
-            && !has_whitespace(service)
-            && !method.contains('.')
-            && !has_whitespace(method)
-    });
-    if !valid {
+    if !is_method_path(path) {
         panic!(
             "{context}: {path:?} is not a gRPC method path: use the full path \
              \"/package.Service/Method\", as in \"/orders.Orders/RegisterOrder\" (the proto \
@@ -29,13 +16,28 @@ pub(crate) fn check_method_path(path: &str, context: &str) {
     }
 }
 
-/// Whether `text` holds any whitespace; ASCII text (every real path) is checked byte by byte.
+/// Whether `path` is `/service/method` with a dotted service name and a plain method name.
+fn is_method_path(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix('/') else { return false };
+    // A byte search: `/` is ASCII, so the split falls between characters.
+    let Some(slash) = rest.bytes().position(|byte| byte == b'/') else { return false };
+    let (service, method) = (&rest[..slash], &rest[slash + 1..]);
+    !service.is_empty()
+        && !method.is_empty()
+        && !service.starts_with('.')
+        && !service.ends_with('.')
+        && !method.bytes().any(|byte| matches!(byte, b'.' | b'/'))
+        && !has_whitespace(service)
+        && !has_whitespace(method)
+}
+
+/// Whether `text` holds any whitespace. One pass over the bytes settles ASCII text (every real
+/// path); only text with other characters is decoded.
 fn has_whitespace(text: &str) -> bool {
-    match text.is_ascii() {
-        // The ASCII characters `char::is_whitespace` accepts (vertical tab included).
-        true => text.bytes().any(|byte| matches!(byte, b' ' | b'\t'..=b'\r')),
-        false => text.contains(char::is_whitespace),
-    }
+    // The ASCII characters `char::is_whitespace` accepts (vertical tab included), or the start
+    // of a character outside ASCII, which may be whitespace too.
+    text.bytes().any(|byte| matches!(byte, b' ' | b'\t'..=b'\r' | 0x80..))
+        && text.contains(char::is_whitespace)
 }
 
 #[cfg(test)]
@@ -47,6 +49,7 @@ mod tests {
         check_method_path("/orders.Orders/RegisterOrder", "test");
         check_method_path("/Greeter/SayHello", "test");
         check_method_path("/a.b.c.Service/Method_2", "test");
+        check_method_path("/caf\u{e9}.Men\u{fc}/Bestellen", "test");
     }
 
     #[test]
@@ -66,6 +69,7 @@ mod tests {
             "/orders.Orders/Register\u{a0}Order",
             "/orders Orders/Get",
             "/orders.Orders/Get\u{b}",
+            "/orders.Orders/Get\u{2003}",
         ] {
             let outcome = std::panic::catch_unwind(|| check_method_path(path, "test"));
             assert!(outcome.is_err(), "{path:?} was accepted");
