@@ -253,32 +253,8 @@ impl End {
     }
 }
 
-/// A call's request messages. Most calls have one, kept without a `Vec`.
-#[derive(Clone, Debug, Default)]
-struct Messages {
-    first: Option<Message>,
-    rest: Vec<Message>,
-}
-
-impl Messages {
-    fn push(&mut self, message: Message) {
-        match self.first {
-            None => self.first = Some(message),
-            Some(_) => self.rest.push(message),
-        }
-    }
-
-    fn len(&self) -> usize {
-        usize::from(self.first.is_some()) + self.rest.len()
-    }
-
-    fn get(&self, index: usize) -> Option<&Message> {
-        match index {
-            0 => self.first.as_ref(),
-            _ => self.rest.get(index - 1),
-        }
-    }
-}
+/// A call's request messages: most calls send one.
+type Messages = crate::few::Few<Message>;
 
 /// Notes the fault rules that acted on a call.
 pub(crate) fn record_faults(record: &Record, faults: &[String]) {

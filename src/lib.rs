@@ -271,6 +271,7 @@ mod call;
 mod channel;
 mod compression;
 mod fault;
+mod few;
 mod frames;
 #[cfg(feature = "health")]
 mod health;

@@ -352,6 +352,13 @@ fn fail_with_an_ok_status_is_rejected() {
 }
 
 #[test]
+#[should_panic(expected = "FaultRule::fail takes an error code, got OK \"fine\"; to slow a call \
+down use .delay(..)")]
+fn fail_with_the_ok_code_is_rejected() {
+    Faults::new().on(UNARY).fail(Code::Ok, "fine");
+}
+
+#[test]
 #[should_panic(expected = "FaultRule::cut_after takes the error status that ends the cut stream, \
 got OK")]
 fn cut_after_with_an_ok_status_is_rejected() {

@@ -26,7 +26,7 @@ pub use rule::{FaultRule, Fired};
 pub use toxic::ConnectionToxics;
 pub(crate) use toxic::{ToxicIo, Toxics};
 
-use crate::{Transport, shared::Shared, shared::lock};
+use crate::{Transport, few::Few, shared::Shared, shared::lock};
 use rule::{Matcher, Rule};
 
 /// Injected faults for a test: which calls fail how, and what happens to the bytes of each
@@ -93,12 +93,12 @@ struct Inner {
     /// How many rules there are, read without the lock so that a call with no rules pays
     /// nothing more.
     rule_count: AtomicUsize,
-    rules: Mutex<Vec<Rule>>,
+    rules: Mutex<Few<Rule>>,
     fired: Mutex<Vec<Fired>>,
-    toxics: Arc<Toxics>,
+    toxics: Toxics,
     down: Mutex<Option<Instant>>,
     any_down: AtomicBool,
-    servers: Mutex<Vec<(Transport, Weak<Shared>)>>,
+    servers: Mutex<Few<(Transport, Weak<Shared>)>>,
     connections: AtomicU64,
 }
 
@@ -151,12 +151,12 @@ impl Faults {
             inner: Arc::new(Inner {
                 seed,
                 rule_count: AtomicUsize::new(0),
-                rules: Mutex::new(Vec::new()),
+                rules: Mutex::new(Few::default()),
                 fired: Mutex::new(Vec::new()),
-                toxics: Arc::new(Toxics::default()),
+                toxics: Toxics::default(),
                 down: Mutex::new(None),
                 any_down: AtomicBool::new(false),
-                servers: Mutex::new(Vec::new()),
+                servers: Mutex::new(Few::default()),
                 connections: AtomicU64::new(0),
             }),
         }
@@ -354,7 +354,12 @@ impl Faults {
     /// Wraps the server side of a new connection in the toxics.
     pub(crate) fn toxic_io<IO>(&self, io: IO) -> ToxicIo<IO> {
         let connection = self.inner.connections.fetch_add(1, Ordering::Relaxed);
-        ToxicIo::new(io, self.inner.toxics.clone(), rule::mix(self.inner.seed ^ connection))
+        ToxicIo::new(io, self.clone(), rule::mix(self.inner.seed ^ connection))
+    }
+
+    /// The connection toxics, which every connection the handle wraps reads.
+    fn toxics(&self) -> &Toxics {
+        &self.inner.toxics
     }
 
     /// What the rules do to a call to `method` with `headers`; `None` when no rule acts.
@@ -414,12 +419,44 @@ pub(crate) enum End {
 /// What one rule does.
 #[derive(Clone, Debug)]
 pub(crate) enum Action {
-    Fail(tonic::Status),
+    Fail(Failure),
     Delay(Duration),
     DelayMessages(Duration),
     Cut(usize, tonic::Status),
     Hang,
     DropConnection,
+}
+
+/// The status a failing rule answers with.
+#[derive(Clone, Debug)]
+pub(crate) enum Failure {
+    /// From [`FaultRule::fail`]: the status is made when the rule acts.
+    Parts(tonic::Code, String),
+    /// From [`FaultRule::fail_with`].
+    Status(tonic::Status),
+}
+
+impl Failure {
+    pub(crate) fn code(&self) -> tonic::Code {
+        match self {
+            Self::Parts(code, _) => *code,
+            Self::Status(status) => status.code(),
+        }
+    }
+
+    pub(crate) fn message(&self) -> &str {
+        match self {
+            Self::Parts(_, message) => message,
+            Self::Status(status) => status.message(),
+        }
+    }
+
+    fn into_status(self) -> tonic::Status {
+        match self {
+            Self::Parts(code, message) => tonic::Status::new(code, message),
+            Self::Status(status) => status,
+        }
+    }
 }
 
 impl Plan {
@@ -436,8 +473,8 @@ impl Plan {
                     self.cut = Some((after, status));
                 }
             }
-            Action::Fail(status) => {
-                self.end.get_or_insert(End::Fail(status));
+            Action::Fail(failure) => {
+                self.end.get_or_insert_with(|| End::Fail(failure.into_status()));
             }
             Action::Hang => {
                 self.end.get_or_insert(End::Hang);

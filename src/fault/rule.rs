@@ -5,7 +5,7 @@ use std::{fmt, panic::Location, time::Duration};
 use http::HeaderMap;
 use tonic::{Code, Status};
 
-use super::{Action, Faults};
+use super::{Action, Failure, Faults};
 
 /// SplitMix64's output function: a well-mixed 64-bit value from any input.
 pub(crate) fn mix(value: u64) -> u64 {
@@ -172,8 +172,20 @@ impl<'a> FaultRule<'a> {
     }
 
     /// Answers the call with `code` and `message`; the handler is not called.
+    ///
+    /// # Panics
+    ///
+    /// When `code` is `OK`.
+    #[track_caller]
     pub fn fail(self, code: Code, message: impl Into<String>) {
-        self.fail_with(Status::new(code, message));
+        let message = message.into();
+        assert!(
+            code != Code::Ok,
+            "FaultRule::fail takes an error code, got OK {message:?}; to slow a call down use \
+             .delay(..)"
+        );
+        // The status is made when the rule acts: most rules never do.
+        self.install(Action::Fail(Failure::Parts(code, message)));
     }
 
     /// Answers the call with `status` (binary details and metadata included, the metadata as
@@ -188,7 +200,7 @@ impl<'a> FaultRule<'a> {
             status.code() != Code::Ok,
             "FaultRule::fail_with takes an error status, got OK; to slow a call down use .delay(..)"
         );
-        self.install(Action::Fail(status));
+        self.install(Action::Fail(Failure::Status(status)));
     }
 
     /// Waits `delay` before the handler runs (the call's deadline still applies).

@@ -2,11 +2,11 @@
 //! between client and server.
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::VecDeque,
     fmt, io,
     pin::Pin,
     sync::{
-        Arc, Mutex,
+        Mutex,
         atomic::{AtomicBool, AtomicU64, Ordering},
     },
     task::{Context, Poll, Waker, ready},
@@ -52,7 +52,8 @@ pub(crate) struct Toxics {
     config: Mutex<Config>,
     /// The connections waiting to read, woken when the toxics change so that a new toxic
     /// (a reset timer, a lifted black hole) acts on idle connections too.
-    waiting: Mutex<HashMap<u64, Waker>>,
+    /// A short list, searched in order: a handle has few connections at a time.
+    waiting: Mutex<Vec<(u64, Waker)>>,
     next_id: AtomicU64,
 }
 
@@ -68,17 +69,15 @@ impl Toxics {
     }
 
     fn wake_all(&self) {
-        lock(&self.waiting).values().for_each(Waker::wake_by_ref);
+        lock(&self.waiting).iter().for_each(|(_, waker)| waker.wake_by_ref());
     }
 
     fn wait(&self, id: u64, waker: &Waker) {
         let mut waiting = lock(&self.waiting);
-        match waiting.get_mut(&id) {
-            Some(known) if known.will_wake(waker) => {}
-            Some(known) => known.clone_from(waker),
-            None => {
-                waiting.insert(id, waker.clone());
-            }
+        match waiting.iter_mut().find(|(known, _)| *known == id) {
+            Some((_, known)) if known.will_wake(waker) => {}
+            Some((_, known)) => known.clone_from(waker),
+            None => waiting.push((id, waker.clone())),
         }
     }
 
@@ -330,7 +329,13 @@ fn reset(why: &str) -> io::Error {
 
 impl<IO> Drop for ToxicIo<IO> {
     fn drop(&mut self) {
-        lock(&self.toxics.waiting).remove(&self.id);
+        // Only a connection that waited for the toxics is listed among the waiting.
+        if self.registered.is_some() {
+            let mut waiting = lock(&self.faults.toxics().waiting);
+            if let Some(place) = waiting.iter().position(|(id, _)| *id == self.id) {
+                waiting.swap_remove(place);
+            }
+        }
     }
 }
 
@@ -339,39 +344,38 @@ const QUEUE_LIMIT: usize = 1024 * 1024;
 
 /// The server side of a connection, with the handle's toxics applied. With no toxics set it
 /// passes every call straight through.
+///
+/// What the toxics need (queues, timers, a generator) is allocated when one first acts on the
+/// connection: HTTP/2 moves the connection around while it starts, and a connection no toxic
+/// touches stays as small as it can.
 pub(crate) struct ToxicIo<IO> {
     inner: IO,
     id: u64,
+    /// The handle whose toxics act on the connection.
+    faults: super::Faults,
+    opened: Instant,
+    seed: u64,
+    /// The waker last handed to the toxics: a read that waits with the same one takes no lock.
+    registered: Option<Waker>,
+    lanes: Option<Box<Lanes>>,
+}
+
+/// The state of a connection that toxics act on.
+struct Lanes {
     /// A black hole swallowed bytes of this connection, which HTTP/2 cannot do without: once
     /// the black hole is lifted, the connection is reset.
     swallowed: bool,
-    toxics: Arc<Toxics>,
-    opened: Instant,
     reset_timer: Option<Pin<Box<Sleep>>>,
     up: Queue,
     down: Queue,
     rng: Rng,
     scratch: Vec<u8>,
-    /// The waker last handed to `toxics`: a read that waits with the same one takes no lock.
-    registered: Option<Waker>,
 }
 
 impl<IO> ToxicIo<IO> {
-    pub(crate) fn new(inner: IO, toxics: Arc<Toxics>, seed: u64) -> Self {
-        let id = toxics.next_id.fetch_add(1, Ordering::Relaxed);
-        Self {
-            inner,
-            id,
-            swallowed: false,
-            toxics,
-            opened: Instant::now(),
-            reset_timer: None,
-            up: Queue::default(),
-            down: Queue::default(),
-            rng: Rng::new(seed),
-            scratch: Vec::new(),
-            registered: None,
-        }
+    pub(crate) fn new(inner: IO, faults: super::Faults, seed: u64) -> Self {
+        let id = faults.toxics().next_id.fetch_add(1, Ordering::Relaxed);
+        Self { inner, id, faults, opened: Instant::now(), seed, registered: None, lanes: None }
     }
 
     /// Arranges for this connection's read to be woken when the toxics change.
@@ -379,18 +383,43 @@ impl<IO> ToxicIo<IO> {
         if self.registered.as_ref().is_some_and(|registered| registered.will_wake(waker)) {
             return;
         }
-        self.toxics.wait(self.id, waker);
+        self.faults.toxics().wait(self.id, waker);
         self.registered = Some(waker.clone());
     }
 
-    /// Whether bytes pass straight through: no toxic acts, nothing is queued or swallowed.
-    fn idle(&self, queue: &Queue) -> bool {
-        !self.toxics.is_active() && queue.is_empty() && !self.swallowed
+    /// Whether bytes pass straight through: no toxic acts, and nothing is queued in `lane` or
+    /// swallowed.
+    fn idle(&self, lane: fn(&Lanes) -> &Queue) -> bool {
+        !self.faults.toxics().is_active()
+            && self.lanes.as_deref().is_none_or(|lanes| lane(lanes).is_empty() && !lanes.swallowed)
     }
 
-    /// `Err` once the connection has lived past `reset_after`, or lost bytes to a black hole
-    /// that is gone; registers the timer otherwise.
-    fn check_reset(&mut self, config: &Config, cx: &mut Context<'_>) -> io::Result<()> {
+    /// The connection itself and the toxics' state, made on first use.
+    fn split(&mut self) -> (&mut IO, &mut Lanes) {
+        let seed = self.seed;
+        let lanes = self.lanes.get_or_insert_with(|| {
+            Box::new(Lanes {
+                swallowed: false,
+                reset_timer: None,
+                up: Queue::default(),
+                down: Queue::default(),
+                rng: Rng::new(seed),
+                scratch: Vec::new(),
+            })
+        });
+        (&mut self.inner, lanes)
+    }
+}
+
+impl Lanes {
+    /// `Err` once the connection has lived past `reset_after` since `opened`, or lost bytes to
+    /// a black hole that is gone; registers the timer otherwise.
+    fn check_reset(
+        &mut self,
+        config: &Config,
+        opened: Instant,
+        cx: &mut Context<'_>,
+    ) -> io::Result<()> {
         if self.swallowed && !config.black_hole {
             return Err(reset("a black hole swallowed bytes of this connection"));
         }
@@ -400,21 +429,25 @@ impl<IO> ToxicIo<IO> {
         };
         let timer = self
             .reset_timer
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(self.opened + after)));
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(opened + after)));
         match timer.as_mut().poll(cx) {
             Poll::Ready(()) => Err(reset("its time limit")),
             Poll::Pending => Ok(()),
         }
     }
-}
 
-impl<IO: AsyncRead + AsyncWrite + Unpin> ToxicIo<IO> {
-    /// Reads what the client sent into the upstream queue, until the inner reader waits.
-    fn fill(&mut self, config: &Config, cx: &mut Context<'_>) -> io::Result<()> {
+    /// Reads what the client sent through `inner` into the upstream queue, until the reader
+    /// waits.
+    fn fill<IO: AsyncRead + Unpin>(
+        &mut self,
+        inner: &mut IO,
+        config: &Config,
+        cx: &mut Context<'_>,
+    ) -> io::Result<()> {
         while !self.up.ended && self.up.queued < QUEUE_LIMIT {
             self.scratch.resize(CHUNK, 0);
             let mut chunk = ReadBuf::new(&mut self.scratch);
-            match Pin::new(&mut self.inner).poll_read(cx, &mut chunk) {
+            match Pin::new(&mut *inner).poll_read(cx, &mut chunk) {
                 Poll::Pending => return Ok(()),
                 Poll::Ready(result) => result?,
             }
@@ -431,10 +464,14 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> ToxicIo<IO> {
         Ok(())
     }
 
-    /// Writes the downstream chunks that are due; `Ready` once the queue is empty.
-    fn poll_deliver(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    /// Writes the downstream chunks that are due to `inner`; `Ready` once the queue is empty.
+    fn poll_deliver<IO: AsyncWrite + Unpin>(
+        &mut self,
+        inner: &mut IO,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
         while let Some(data) = ready!(self.down.poll_head(cx)) {
-            let written = ready!(Pin::new(&mut self.inner).poll_write(cx, data))?;
+            let written = ready!(Pin::new(&mut *inner).poll_write(cx, data))?;
             if written == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
@@ -447,6 +484,16 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> ToxicIo<IO> {
     }
 }
 
+impl<IO: AsyncWrite + Unpin> ToxicIo<IO> {
+    /// Writes what is due downstream; `Ready` at once when toxics never acted here.
+    fn poll_deliver(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.lanes {
+            Some(lanes) => lanes.poll_deliver(&mut self.inner, cx),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+}
+
 impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for ToxicIo<IO> {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -454,7 +501,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for ToxicIo<IO> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if this.idle(&this.up) {
+        if this.idle(|lanes| &lanes.up) {
             let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
             if poll.is_pending() {
                 this.wait_for_toxics(cx.waker());
@@ -462,18 +509,20 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for ToxicIo<IO> {
             return poll;
         }
         this.wait_for_toxics(cx.waker());
-        let config = this.toxics.config();
-        this.check_reset(&config, cx)?;
-        this.fill(&config, cx)?;
-        if this.up.is_empty() && this.up.exhausted {
+        let config = this.faults.toxics().config();
+        let opened = this.opened;
+        let (inner, lanes) = this.split();
+        lanes.check_reset(&config, opened, cx)?;
+        lanes.fill(inner, &config, cx)?;
+        if lanes.up.is_empty() && lanes.up.exhausted {
             return Poll::Ready(Err(reset("its byte limit")));
         }
-        let ended = this.up.ended;
-        match ready!(this.up.poll_head(cx)) {
+        let ended = lanes.up.ended;
+        match ready!(lanes.up.poll_head(cx)) {
             Some(data) => {
                 let taken = data.len().min(buf.remaining());
                 buf.put_slice(&data[..taken]);
-                this.up.consume(taken);
+                lanes.up.consume(taken);
                 Poll::Ready(Ok(()))
             }
             // Nothing queued: the end of the stream, or wait for the client (whose waker
@@ -491,24 +540,26 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for ToxicIo<IO> {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if this.idle(&this.down) {
+        if this.idle(|lanes| &lanes.down) {
             return Pin::new(&mut this.inner).poll_write(cx, data);
         }
-        let config = this.toxics.config();
-        this.check_reset(&config, cx)?;
+        let config = this.faults.toxics().config();
+        let opened = this.opened;
+        let (inner, lanes) = this.split();
+        lanes.check_reset(&config, opened, cx)?;
         if config.black_hole {
-            this.swallowed = true;
+            lanes.swallowed = true;
             return Poll::Ready(Ok(data.len()));
         }
-        if let Poll::Ready(Err(err)) = this.poll_deliver(cx) {
+        if let Poll::Ready(Err(err)) = lanes.poll_deliver(inner, cx) {
             return Poll::Ready(Err(err));
         }
-        if this.down.queued >= QUEUE_LIMIT {
+        if lanes.down.queued >= QUEUE_LIMIT {
             return Poll::Pending; // `poll_deliver` registered the wake-up
         }
-        this.down.push(data, &config.down, &mut this.rng)?;
+        lanes.down.push(data, &config.down, &mut lanes.rng)?;
         // What is due now goes now; the rest at the next write or flush.
-        if let Poll::Ready(Err(err)) = this.poll_deliver(cx) {
+        if let Poll::Ready(Err(err)) = lanes.poll_deliver(inner, cx) {
             return Poll::Ready(Err(err));
         }
         Poll::Ready(Ok(data.len()))
@@ -523,7 +574,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for ToxicIo<IO> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if this.idle(&this.down) {
+        if this.idle(|lanes| &lanes.down) {
             return Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
         }
         let first = bufs.iter().find(|buf| !buf.is_empty()).map_or(&[][..], |buf| &buf[..]);
