@@ -81,7 +81,7 @@ impl http_body::Body for RequestBody {
                 if let Some((frames, record)) = &mut this.tap
                     && let Some(data) = frame.data_ref()
                 {
-                    frames.feed(data.clone(), |message| record_request(record, message));
+                    frames.feed(data, |message| record_request(record, message));
                 }
                 Poll::Ready(Some(Ok(frame)))
             }

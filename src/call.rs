@@ -316,7 +316,7 @@ impl Future for CallFuture {
                 if let Some(record) = &this.record {
                     match &result {
                         // A trailers-only answer carries its status in the headers.
-                        Ok(response) if response.headers().contains_key(&GRPC_STATUS) => {
+                        Ok(response) if grpc_status(response.headers()).is_some() => {
                             if let Some(status) = Status::from_header_map(response.headers()) {
                                 record_status(record, status);
                             }
@@ -480,10 +480,19 @@ fn ends(poll: &Poll<Option<Result<Frame<Bytes>, Status>>>) -> bool {
 /// How a response's trailers end the call. The common end, `grpc-status: 0` alone, skips
 /// tonic's general parse (a copy of the trailers, a message to decode) and makes no `Status`.
 fn trailers_end(trailers: &HeaderMap) -> Option<End> {
-    if trailers.len() == 1 && trailers.get(&GRPC_STATUS).is_some_and(|code| code == "0") {
+    if trailers.len() == 1 && grpc_status(trailers).is_some_and(|code| code == "0") {
         return Some(End::Ok);
     }
     Status::from_header_map(trailers).map(End::Status)
+}
+
+/// The `grpc-status` of a call's headers or trailers. They hold a few entries, so a scan
+/// costs less than hashing the name.
+fn grpc_status(headers: &HeaderMap) -> Option<&http::HeaderValue> {
+    match headers.len() {
+        0..=8 => headers.iter().find_map(|(name, value)| (name == GRPC_STATUS).then_some(value)),
+        _ => headers.get(&GRPC_STATUS),
+    }
 }
 
 /// Records a caught panic; resumes it in direct mode, or returns the status that answers it.

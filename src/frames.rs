@@ -24,18 +24,26 @@ pub(crate) struct Frames {
 
 impl Frames {
     /// Takes a chunk of body data and passes each message it completes to `message`.
-    pub(crate) fn feed(&mut self, data: impl Buf, mut message: impl FnMut(Message)) {
-        self.push(data);
+    pub(crate) fn feed(&mut self, data: &Bytes, mut message: impl FnMut(Message)) {
+        if self.joined.is_empty() && self.chunk.is_empty() {
+            // The usual case: the chunk starts a message. Its whole messages are read in
+            // place; only an unfinished one is kept.
+            let mut start = 0;
+            while let Some(len) = whole_frame(&data[start..]) {
+                message(to_message(data, start..start + len));
+                start += len;
+            }
+            if start < data.len() {
+                self.chunk = data.slice(start..);
+            }
+            return;
+        }
+        self.push(data.clone());
         while let Some(frame) = self.next_frame() {
-            let bytes = match frame.len() - 5 {
-                len if len <= COPY_UP_TO => Bytes::copy_from_slice(&frame[5..]),
-                _ => frame.slice(5..),
-            };
-            message(Message { compressed: frame[0] == 1, bytes });
+            message(to_message(&frame, 0..frame.len()));
         }
     }
 
-    /// Takes a chunk of body data.
     pub(crate) fn push(&mut self, mut data: impl Buf) {
         if self.joined.is_empty() && self.chunk.is_empty() {
             self.chunk = data.copy_to_bytes(data.remaining());
@@ -75,6 +83,16 @@ impl Frames {
 }
 
 /// The length of the message at the start of `data`, prefix included, if all of it is there.
+/// The message in the frame at `frame` of `data`: copied out when small, else sliced.
+fn to_message(data: &Bytes, frame: std::ops::Range<usize>) -> Message {
+    let body = frame.start + 5..frame.end;
+    let bytes = match body.len() {
+        len if len <= COPY_UP_TO => Bytes::copy_from_slice(&data[body]),
+        _ => data.slice(body),
+    };
+    Message { compressed: data[frame.start] == 1, bytes }
+}
+
 fn whole_frame(data: &[u8]) -> Option<usize> {
     let prefix = data.get(..5)?;
     let len = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]);
@@ -135,7 +153,7 @@ mod tests {
         let mut messages = Vec::new();
         let mut counted = 0;
         for chunk in data.chunks(2) {
-            frames.feed(chunk, |message| messages.push(message));
+            frames.feed(&Bytes::copy_from_slice(chunk), |message| messages.push(message));
             counted += counter.feed(chunk);
         }
         let bytes: Vec<&[u8]> = messages.iter().map(|m| &m.bytes[..]).collect();
@@ -150,7 +168,7 @@ mod tests {
         let mut frames = Frames::default();
         let mut messages = Vec::new();
 
-        frames.feed(data.clone(), |message| messages.push(message));
+        frames.feed(&data, |message| messages.push(message));
 
         let bytes: Vec<&[u8]> = messages.iter().map(|m| &m.bytes[..]).collect();
         assert_eq!(bytes, [&b"abc"[..], &large[..]]);
@@ -160,12 +178,27 @@ mod tests {
     }
 
     #[test]
+    fn a_message_begun_after_whole_ones_is_finished_by_the_next_chunk() {
+        let data = Bytes::from([frame(b"abc"), frame(b"hello")].concat());
+        let mut frames = Frames::default();
+        let mut messages = Vec::new();
+
+        frames.feed(&data.slice(..11), |message| messages.push(message));
+        assert_eq!(messages.len(), 1, "only the whole message is out");
+        frames.feed(&data.slice(11..), |message| messages.push(message));
+
+        let bytes: Vec<&[u8]> = messages.iter().map(|m| &m.bytes[..]).collect();
+        assert_eq!(bytes, [&b"abc"[..], b"hello"]);
+        assert!(frames.take_rest().is_empty());
+    }
+
+    #[test]
     fn an_incomplete_message_is_what_is_left() {
         let data = [frame(b"abc"), frame(b"hello")].concat();
         let mut frames = Frames::default();
         let mut messages = Vec::new();
 
-        frames.feed(&data[..12], |message| messages.push(message));
+        frames.feed(&Bytes::copy_from_slice(&data[..12]), |message| messages.push(message));
 
         assert_eq!(messages.len(), 1);
         assert_eq!(&frames.take_rest()[..], &data[8..12]);
