@@ -34,6 +34,13 @@ impl<T> Few<T> {
         }
     }
 
+    pub(crate) fn get_mut(&mut self, index: usize) -> Option<&mut T> {
+        match index {
+            0 => self.first.as_mut(),
+            _ => self.rest.get_mut(index - 1),
+        }
+    }
+
     pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
         self.first.iter().chain(&self.rest)
     }
@@ -60,8 +67,9 @@ mod tests {
             few.push(item);
         }
         few.iter_mut().for_each(|item| *item *= 10);
+        *few.get_mut(1).unwrap() += 1;
 
-        assert_eq!(few.iter().copied().collect::<Vec<_>>(), [10, 20, 30]);
+        assert_eq!(few.iter().copied().collect::<Vec<_>>(), [10, 21, 30]);
         assert_eq!(
             (few.len(), few.get(0), few.get(2), few.get(3)),
             (3, Some(&10), Some(&30), None)

@@ -87,6 +87,7 @@ impl Frames {
 fn to_message(data: &Bytes, frame: std::ops::Range<usize>) -> Message {
     let body = frame.start + 5..frame.end;
     let bytes = match body.len() {
+        0 => Bytes::new(),
         len if len <= COPY_UP_TO => Bytes::copy_from_slice(&data[body]),
         _ => data.slice(body),
     };

@@ -17,6 +17,8 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use tokio::time::Instant;
 use tonic::{Code, Status, metadata::MetadataMap};
 
+use crate::few::Few;
+
 /// How many calls a server's journal keeps unless
 /// [`TestServerBuilder::journal_limit`](crate::TestServerBuilder::journal_limit) says otherwise.
 pub const DEFAULT_JOURNAL_LIMIT: usize = 1_000;
@@ -48,7 +50,8 @@ struct Entries {
 /// little, and one that sees a thousand allocates twenty times.
 #[derive(Debug)]
 struct Chunked<T> {
-    chunks: Vec<Vec<T>>,
+    /// The first chunk inline: a server that sees a few calls allocates once per list.
+    chunks: Few<Vec<T>>,
     len: usize,
 }
 
@@ -69,7 +72,7 @@ fn locate(index: usize) -> (usize, usize) {
 
 impl<T> Default for Chunked<T> {
     fn default() -> Self {
-        Self { chunks: Vec::new(), len: 0 }
+        Self { chunks: Few::default(), len: 0 }
     }
 }
 
@@ -79,19 +82,19 @@ impl<T> Chunked<T> {
         if place == 0 {
             self.chunks.push(Vec::with_capacity(if chunk < 4 { 4 << chunk } else { CHUNK }));
         }
-        self.chunks[chunk].push(item);
+        self.chunks.get_mut(chunk).expect("the chunk was added").push(item);
         self.len += 1;
     }
 
     fn get_mut(&mut self, index: usize) -> &mut T {
         let (chunk, place) = locate(index);
-        &mut self.chunks[chunk][place]
+        &mut self.chunks.get_mut(chunk).expect("a recorded index")[place]
     }
 
     fn range(&self, range: Range<usize>) -> impl Iterator<Item = &T> {
         range.map(|index| {
             let (chunk, place) = locate(index);
-            &self.chunks[chunk][place]
+            &self.chunks.get(chunk).expect("a recorded index")[place]
         })
     }
 
