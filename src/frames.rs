@@ -120,6 +120,15 @@ impl FrameCounter {
                 data = &data[skip..];
                 continue;
             }
+            // The usual case: a whole prefix in the chunk, read in place.
+            if self.header_len == 0
+                && let Some(([_, a, b, c, d], rest)) = data.split_first_chunk::<5>()
+            {
+                started += 1;
+                self.body_left = u32::from_be_bytes([*a, *b, *c, *d]) as usize;
+                data = rest;
+                continue;
+            }
             let take = (5 - self.header_len).min(data.len());
             self.header[self.header_len..self.header_len + take].copy_from_slice(&data[..take]);
             self.header_len += take;
@@ -160,6 +169,9 @@ mod tests {
         let bytes: Vec<&[u8]> = messages.iter().map(|m| &m.bytes[..]).collect();
         assert_eq!(bytes, [&b"abc"[..], b"", b"hello"]);
         assert_eq!(counted, 3);
+        assert_eq!(FrameCounter::default().feed(&data), 3, "whole frames in one chunk");
+        let mut counter = FrameCounter::default();
+        assert_eq!(counter.feed(&data[..9]) + counter.feed(&data[9..]), 3, "a prefix split");
     }
 
     #[test]

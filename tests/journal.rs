@@ -61,6 +61,30 @@ async fn streaming_calls_record_every_request_and_count_every_response(
 
 #[rstest]
 #[tokio::test]
+async fn a_running_stream_shows_every_response_sent_so_far(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let (server, mut client) = start(transport).await;
+    let (requests, outbox) = tokio::sync::mpsc::unbounded_channel();
+    let outbox = tokio_stream::wrappers::UnboundedReceiverStream::new(outbox);
+    let mut replies = client.bidi(outbox).await.unwrap().into_inner();
+
+    // The bidi handler answers each request with one reply, so the server has sent exactly as
+    // many responses as the client has read.
+    for sent in 1..=4 {
+        requests.send(probe("ping", 0)).unwrap();
+        replies.message().await.unwrap().expect("a reply to each request");
+        let call = &server.calls()[0];
+        assert_eq!((call.response_count(), call.code()), (sent, None), "over {transport}");
+    }
+    drop(requests);
+    assert_eq!(replies.message().await.unwrap(), None);
+    assert_eq!(server.calls()[0].response_count(), 4, "over {transport}");
+    server.shutdown().await;
+}
+
+#[rstest]
+#[tokio::test]
 async fn an_error_status_is_recorded_with_its_trailers(
     #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
 ) {
