@@ -1,14 +1,13 @@
-//! Faults: which calls a rule picks, what it does to them, connection toxics, a server taken
-//! down and a wrapped client channel, each pinned on the paused tokio clock over every
-//! transport where it applies.
+//! Faults: which calls a rule picks, what it does to them, a server taken down and a wrapped
+//! client channel, each pinned on the paused tokio clock over every transport where it applies.
+//! Connection toxics are in tests/toxics.rs.
 
 mod common;
 
 use std::time::Duration;
 
-use common::{panic_text, probe};
+use common::{TRANSPORT_ERROR, panic_text, peer, probe, serve, with_timeout};
 use http::uri::PathAndQuery;
-use prost::Message;
 use rstest::rstest;
 use tokio::time::{Instant, sleep};
 use tonic::{Code, Request, Response, Status, metadata::MetadataMap};
@@ -23,23 +22,8 @@ const UNARY: &str = "/probe.Probe/Unary";
 const SERVER_STREAM: &str = "/probe.Probe/ServerStream";
 const OTHER: &str = "/other.Other/Get";
 
-/// What a tonic client reports when the connection under its call is cut.
-const TRANSPORT_ERROR: &str = "transport error";
-
 const SERVER_DOWN: &str = "tonic-testkit: the server is down (Faults::take_down); it accepts \
 connections again when the time given to take_down has passed";
-
-/// A server for a fresh probe with `faults` attached, and a client.
-async fn serve(faults: &Faults, transport: Transport) -> (TestServer, ProbeClient<TestChannel>) {
-    let server = TestServer::builder()
-        .transport(transport)
-        .add_service(Probe::new().server())
-        .faults(faults)
-        .start()
-        .await;
-    let client = server.client(ProbeClient::new);
-    (server, client)
-}
 
 /// A server for a fresh probe without faults, and a client.
 async fn serve_plain(transport: Transport) -> (TestServer, ProbeClient<TestChannel>) {
@@ -74,13 +58,6 @@ async fn failed_calls(client: &mut ProbeClient<TestChannel>, calls: u32) -> Vec<
     failed
 }
 
-/// A unary call with a deadline, as a client sets one.
-fn with_timeout(text: &str, timeout: Duration) -> Request<ProbeRequest> {
-    let mut request = Request::new(probe(text, 0));
-    request.set_timeout(timeout);
-    request
-}
-
 /// A call to `/other.Other/Get` (answered by a stub) with the probe's message types.
 async fn call_other(channel: TestChannel) -> Result<ProbeReply, Status> {
     let mut grpc = tonic::client::Grpc::new(channel);
@@ -101,11 +78,6 @@ async fn serve_two_services(faults: &Faults, transport: Transport) -> TestServer
         .faults(faults)
         .start()
         .await
-}
-
-/// The peer address the probe sees: a new one means a new connection.
-async fn peer(client: &mut ProbeClient<TestChannel>) -> String {
-    client.unary(probe("peer", 0)).await.unwrap().into_inner().text
 }
 
 #[rstest]
@@ -363,13 +335,6 @@ fn fail_with_the_ok_code_is_rejected() {
 got OK")]
 fn cut_after_with_an_ok_status_is_rejected() {
     Faults::new().on(SERVER_STREAM).cut_after(1, Status::ok("fine"));
-}
-
-#[test]
-#[should_panic(expected = "ConnectionToxics::bandwidth(0) would pass nothing: for a connection \
-that swallows bytes use .black_hole()")]
-fn a_bandwidth_of_zero_is_rejected() {
-    Faults::new().connections().bandwidth(0);
 }
 
 #[rstest]
@@ -698,188 +663,6 @@ async fn take_down_with_a_direct_server_attached_panics() {
     faults.take_down(Duration::from_secs(1));
 }
 
-#[tokio::test]
-#[should_panic(expected = "Faults::connections acts on connections, and this Faults is attached \
-to a Transport::Direct server, which has none: run the test over Transport::Memory or \
-Transport::Tcp")]
-async fn connections_with_a_direct_server_attached_panics() {
-    let faults = Faults::new();
-    let (_server, _client) = serve(&faults, Transport::Direct).await;
-
-    faults.connections().latency(Duration::from_millis(10));
-}
-
-#[rstest]
-#[tokio::test(start_paused = true)]
-async fn upstream_and_downstream_latency_add_up_and_clear_removes_them(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
-    let faults = Faults::new();
-    let (server, mut client) = serve(&faults, transport).await;
-    client.unary(probe("a", 0)).await.unwrap(); // connect first
-
-    faults.connections().upstream().latency(Duration::from_millis(30));
-    faults.connections().downstream().latency(Duration::from_millis(20));
-    let started = Instant::now();
-    client.unary(probe("a", 0)).await.unwrap();
-    let slowed = started.elapsed();
-    faults.clear();
-    let started = Instant::now();
-    client.unary(probe("a", 0)).await.unwrap();
-
-    assert_eq!(slowed, Duration::from_millis(50), "over {transport}");
-    assert_eq!(started.elapsed(), Duration::ZERO, "over {transport}");
-    assert_eq!(server.calls()[1].duration(), Some(Duration::ZERO), "over {transport}");
-    server.shutdown().await;
-}
-
-/// The durations of five unary calls on an open connection with latency and jitter both ways.
-async fn jittered_calls(transport: Transport, seed: u64) -> Vec<Duration> {
-    let faults = Faults::with_seed(seed);
-    let (server, mut client) = serve(&faults, transport).await;
-    client.unary(probe("a", 0)).await.unwrap(); // connect first
-    faults.connections().latency(Duration::from_millis(10)).jitter(Duration::from_millis(40));
-    let mut durations = Vec::new();
-    for _ in 0..5 {
-        let started = Instant::now();
-        client.unary(probe("a", 0)).await.unwrap();
-        durations.push(started.elapsed());
-    }
-    server.shutdown().await;
-    durations
-}
-
-#[rstest]
-#[tokio::test(start_paused = true)]
-async fn jitter_stays_within_its_bounds_and_repeats_for_the_same_seed(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
-    let first = jittered_calls(transport, 3).await;
-    let second = jittered_calls(transport, 3).await;
-
-    assert_eq!(first, second, "over {transport}");
-    // 10 ms each way, plus up to 40 ms of jitter each way.
-    let bounds = Duration::from_millis(20)..=Duration::from_millis(100);
-    assert!(first.iter().all(|duration| bounds.contains(duration)), "{transport}: {first:?}");
-    assert!(first.iter().any(|duration| *duration != first[0]), "{transport}: {first:?}");
-}
-
-#[rstest]
-#[tokio::test(start_paused = true)]
-async fn bandwidth_paces_a_stream_by_its_size(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
-    let faults = Faults::new();
-    let (server, mut client) = serve(&faults, transport).await;
-    client.unary(probe("a", 0)).await.unwrap(); // connect first
-    faults.connections().downstream().bandwidth(1_000);
-    let started = Instant::now();
-
-    let stream = client.server_stream(probe("tick", 100)).await.unwrap().into_inner();
-    let outcome = collect(stream).await;
-
-    let elapsed = started.elapsed();
-    // Each gRPC message is a 5-byte prefix and the encoded reply: 1,688 bytes in all, 1.688 s at
-    // 1,000 bytes a second. HTTP/2 adds frame headers and the HPACK-encoded response headers and
-    // trailers; their size varies by a few dozen bytes (hyper's `date` header follows the real
-    // clock, and is sent in full or as an index depending on whether the second changed), so the
-    // time is pinned to within 100 bytes' worth.
-    let payload: usize = outcome.messages().iter().map(|reply| 5 + reply.encoded_len()).sum();
-    assert_eq!((outcome.messages().len(), payload), (100, 1_688), "over {transport}");
-    let fastest = Duration::from_millis(1_688);
-    let slowest = Duration::from_millis(1_788);
-    assert!((fastest..=slowest).contains(&elapsed), "over {transport}: {elapsed:?}");
-    server.shutdown().await;
-}
-
-#[rstest]
-#[tokio::test(start_paused = true)]
-async fn reset_after_bytes_breaks_the_call_and_the_next_call_reconnects(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
-    let faults = Faults::new();
-    let (server, mut client) = serve(&faults, transport).await;
-    let before = peer(&mut client).await;
-    // Any answer's first bytes (an HTTP/2 frame header is 9 bytes, its payload more) pass 10.
-    faults.connections().downstream().reset_after_bytes(10);
-
-    let reset = client.unary(probe("a", 0)).await;
-    faults.clear();
-    let after = peer(&mut client).await;
-
-    assert_status!(reset, Code::Unknown, TRANSPORT_ERROR);
-    assert_ne!(before, after, "over {transport}: the next call used the reset connection");
-    server.shutdown().await;
-}
-
-#[rstest]
-#[tokio::test(start_paused = true)]
-async fn reset_after_breaks_a_call_when_the_connection_reaches_that_age(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
-    let faults = Faults::new();
-    let (server, mut client) = serve(&faults, transport).await;
-    faults.connections().reset_after(Duration::from_millis(100));
-    let started = Instant::now();
-
-    // The connection opens with this call, which the probe never answers.
-    let reset = client.unary(probe("hang", 0)).await;
-    let elapsed = started.elapsed();
-    faults.clear();
-    let answered = client.unary(probe("a", 0)).await;
-
-    assert_status!(reset, Code::Unknown, TRANSPORT_ERROR);
-    assert_eq!(elapsed, Duration::from_millis(100), "over {transport}");
-    assert_eq!(answered.unwrap().into_inner().text, "a", "over {transport}");
-    let call = &server.calls()[0];
-    assert_status!(
-        call.status().unwrap(),
-        Code::Cancelled,
-        "the call was cancelled before it ended (the client went away)"
-    );
-    server.shutdown().await;
-}
-
-#[rstest]
-#[tokio::test(start_paused = true)]
-async fn a_black_hole_swallows_a_call_until_its_deadline(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
-    let faults = Faults::new();
-    let (server, mut client) = serve(&faults, transport).await;
-    client.unary(probe("a", 0)).await.unwrap(); // connect first
-    faults.connections().black_hole();
-    let started = Instant::now();
-
-    let swallowed = client.unary(with_timeout("a", Duration::from_millis(100))).await;
-    let elapsed = started.elapsed();
-    faults.clear();
-    // A new channel: the black-holed connection is reset when the black hole is lifted (see
-    // a_lifted_black_hole_resets_the_connection_it_swallowed_from).
-    let mut fresh = server.client(ProbeClient::new);
-    let answered = fresh.unary(probe("b", 0)).await;
-
-    assert_status!(swallowed, Code::Cancelled, "Timeout expired");
-    assert_eq!(elapsed, Duration::from_millis(100), "over {transport}");
-    assert_eq!(answered.unwrap().into_inner().text, "b", "over {transport}");
-    // The swallowed call never reached the services.
-    let texts: Vec<String> =
-        server.calls().iter().map(|call| call.request::<ProbeRequest>(0).text).collect();
-    assert_eq!(texts, ["a", "b"], "over {transport}");
-    server.shutdown().await;
-}
-
-#[tokio::test]
-#[should_panic(expected = "Faults with connection toxics were attached to a Transport::Direct \
-server, which has no connections: run the test over Transport::Memory or Transport::Tcp, or clear \
-the toxics")]
-async fn toxics_on_a_direct_server_panic_at_start() {
-    let faults = Faults::new();
-    faults.connections().latency(Duration::from_millis(10));
-
-    let _server = serve(&faults, Transport::Direct).await;
-}
-
 #[rstest]
 #[tokio::test(start_paused = true)]
 async fn a_wrapped_channel_fails_delays_and_cuts_calls_on_the_client_side(
@@ -1026,49 +809,5 @@ async fn with_no_rule_matching_calls_behave_as_without_faults(
     assert!(server.calls().iter().all(|call| call.faults().is_empty()), "over {transport}");
     assert!(faults.fired().is_empty(), "over {transport}");
     plain_server.shutdown().await;
-    server.shutdown().await;
-}
-
-#[rstest]
-#[tokio::test(start_paused = true)]
-async fn a_reset_timer_set_on_an_idle_connection_runs_from_the_connections_start(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
-    let faults = Faults::new();
-    let (server, mut client) = serve(&faults, transport).await;
-    let before = peer(&mut client).await;
-
-    // The idle connection is woken by the new toxic and reset at its 100 ms mark, quietly.
-    faults.connections().reset_after(Duration::from_millis(100));
-    sleep(Duration::from_secs(1)).await;
-    faults.clear();
-    let after = peer(&mut client).await;
-
-    assert_ne!(before, after, "a new connection over {transport}");
-    server.shutdown().await;
-}
-
-#[rstest]
-#[tokio::test(start_paused = true)]
-async fn a_lifted_black_hole_resets_the_connection_it_swallowed_from(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
-    let faults = Faults::new();
-    let (server, mut client) = serve(&faults, transport).await;
-    let before = peer(&mut client).await;
-    faults.connections().black_hole();
-    client.unary(with_timeout("a", Duration::from_millis(100))).await.unwrap_err();
-
-    faults.clear();
-    // The call already on its way meets the reset; the channel then reconnects.
-    let lost = client.unary(probe("b", 0)).await;
-    let after = peer(&mut client).await;
-
-    // What a tonic client reports for a call on a connection reset under it.
-    match transport {
-        Transport::Memory => assert_status!(lost, Code::Cancelled, "operation was canceled"),
-        _ => assert_status!(lost, Code::Unknown, TRANSPORT_ERROR),
-    };
-    assert_ne!(before, after, "a new connection over {transport}");
     server.shutdown().await;
 }

@@ -2,7 +2,10 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
-use tonic_testkit::{TestChannel, TestServer, Transport};
+use std::time::Duration;
+
+use tonic::Request;
+use tonic_testkit::{Faults, TestChannel, TestServer, Transport};
 use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
 
 /// A probe request; the text chooses what the probe service does.
@@ -17,6 +20,36 @@ pub async fn start(transport: Transport) -> (TestServer, ProbeClient<TestChannel
     let client = server.client(ProbeClient::new);
     (server, client)
 }
+
+/// A server for a fresh probe with `faults` attached, and a client.
+pub async fn serve(
+    faults: &Faults,
+    transport: Transport,
+) -> (TestServer, ProbeClient<TestChannel>) {
+    let server = TestServer::builder()
+        .transport(transport)
+        .add_service(Probe::new().server())
+        .faults(faults)
+        .start()
+        .await;
+    let client = server.client(ProbeClient::new);
+    (server, client)
+}
+
+/// The peer address the probe sees: a new one means a new connection.
+pub async fn peer(client: &mut ProbeClient<TestChannel>) -> String {
+    client.unary(probe("peer", 0)).await.unwrap().into_inner().text
+}
+
+/// A unary call with a deadline, as a client sets one.
+pub fn with_timeout(text: &str, timeout: Duration) -> Request<ProbeRequest> {
+    let mut request = Request::new(probe(text, 0));
+    request.set_timeout(timeout);
+    request
+}
+
+/// What a tonic client reports when the connection under its call is cut.
+pub const TRANSPORT_ERROR: &str = "transport error";
 
 /// The text of a panic payload (`panic!` with a message gives a `String` or a `&str`).
 ///
