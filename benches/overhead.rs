@@ -7,13 +7,20 @@
 //! - `unary`: one unary call on a warm client;
 //! - `stream`: a server stream of 10,000 small messages, read to the end;
 //!
-//! each four ways: `hand` (plain tonic, benches/hand.rs), `kit` (a `TestServer` as a test gets
-//! it, with every call journaled), `bare` (journal off, `journal_limit(0)`) and `faults` (journal
-//! off, a `Faults` handle attached whose one rule matches no call). The kit's `unary` and
-//! `stream` runs move to a fresh server (untimed) every 999 calls, so the journal records every
-//! call measured and never grows past what one test's server holds. It ends with one table of medians and the
-//! ratios kit/hand, faults/bare and kit/bare (the journal's cost). A filter works as with any
-//! criterion bench: `cargo bench --bench overhead -- unary`.
+//! each four ways: `hand` (plain tonic, benches/hand.rs; over Direct also `hand-mended`),
+//! `kit` (a `TestServer` as a test gets it, with every call journaled), `bare` (journal off,
+//! `journal_limit(0)`) and `faults` (journal off, a `Faults` handle attached whose one rule
+//! matches no call; in `cycle` the handle and its rule are built in each cycle, as a test builds
+//! them). The kit's `unary` and `stream` runs move to a fresh server (untimed) every 999 calls,
+//! so the journal records every call measured and never grows past what one test's server
+//! holds.
+//!
+//! It ends with two tables. The first has criterion's medians and their ratios kit/hand,
+//! faults/bare and kit/bare (the journal's cost). Criterion measures one side after another, so
+//! a drift in the machine's speed between them enters those ratios; the second table is
+//! measured in pairs after criterion is done: 41 rounds in which every side runs a short batch
+//! back to back, each ratio taken within a round, and the median of those. A filter works as
+//! with any criterion bench, for both: `cargo bench --bench overhead -- unary`.
 
 #[path = "hand.rs"]
 mod hand;
@@ -44,6 +51,11 @@ fn main() {
         warm(&mut criterion, &runtime, &recorder, transport, Case::Stream);
     }
     criterion.final_summary();
+    for transport in Transport::ALL {
+        for case in [Case::Cycle, Case::Unary, Case::Stream] {
+            paired(&runtime, &recorder, case, transport);
+        }
+    }
     recorder.print_table();
 }
 
@@ -97,37 +109,11 @@ fn group<'a>(
 
 fn cycle(criterion: &mut Criterion, runtime: &Runtime, recorder: &Recorder, transport: Transport) {
     let mut group = group(criterion, Case::Cycle, transport);
-    for side in hand_sides(transport) {
+    for side in sides(transport) {
         let id = (Case::Cycle, transport, side);
         group.bench_function(side.name(), |b| {
             b.iter_custom(|iters| {
-                let elapsed = runtime.block_on(async {
-                    let started = Instant::now();
-                    for _ in 0..iters {
-                        let mut client = hand_client(transport, side).await;
-                        client.unary().await;
-                        client.shutdown().await;
-                    }
-                    started.elapsed()
-                });
-                recorder.record(id, elapsed, iters)
-            })
-        });
-    }
-    for side in Side::KIT {
-        let id = (Case::Cycle, transport, side);
-        group.bench_function(side.name(), |b| {
-            b.iter_custom(|iters| {
-                let elapsed = runtime.block_on(async {
-                    let started = Instant::now();
-                    for _ in 0..iters {
-                        let server = kit_server(transport, side).await;
-                        let mut client = server.client(ProbeClient::new);
-                        unary_call!(client);
-                        server.shutdown().await;
-                    }
-                    started.elapsed()
-                });
+                let elapsed = runtime.block_on(timed(Case::Cycle, transport, side, iters));
                 recorder.record(id, elapsed, iters)
             })
         });
@@ -150,16 +136,7 @@ fn warm(
         let id = (case, transport, side);
         group.bench_function(side.name(), |b| {
             b.iter_custom(|iters| {
-                let elapsed = runtime.block_on(async {
-                    let started = Instant::now();
-                    for _ in 0..iters {
-                        match case {
-                            Case::Stream => client.stream(STREAM_LEN).await,
-                            Case::Unary | Case::Cycle => client.unary().await,
-                        }
-                    }
-                    started.elapsed()
-                });
+                let elapsed = runtime.block_on(hand_calls(&mut client, case, iters));
                 recorder.record(id, elapsed, iters)
             })
         });
@@ -169,19 +146,98 @@ fn warm(
         let id = (case, transport, side);
         group.bench_function(side.name(), |b| {
             b.iter_custom(|iters| {
-                let call = |mut client: ProbeClient<TestChannel>| async move {
-                    match case {
-                        Case::Stream => stream_call!(client, STREAM_LEN),
-                        Case::Unary | Case::Cycle => unary_call!(client),
-                    }
-                    client
-                };
-                let elapsed = runtime.block_on(on_kit_servers(transport, side, iters, call));
+                let elapsed = runtime.block_on(timed(case, transport, side, iters));
                 recorder.record(id, elapsed, iters)
             })
         });
     }
     group.finish();
+}
+
+/// Every side measured over `transport`: the hand-written ones, then the kit's.
+fn sides(transport: Transport) -> Vec<Side> {
+    hand_sides(transport).into_iter().chain(Side::KIT).collect()
+}
+
+/// The time `iters` iterations of `case` take for `side`. Set-up that is not part of the case
+/// (a warm client's server and first call, a kit server replaced every
+/// [`CALLS_PER_SERVER`] calls) is not timed.
+async fn timed(case: Case, transport: Transport, side: Side, iters: u64) -> Duration {
+    match (case, side) {
+        (Case::Cycle, Side::Hand | Side::Mended) => {
+            let started = Instant::now();
+            for _ in 0..iters {
+                let mut client = hand_client(transport, side).await;
+                client.unary().await;
+                client.shutdown().await;
+            }
+            started.elapsed()
+        }
+        (Case::Cycle, _) => {
+            let started = Instant::now();
+            for _ in 0..iters {
+                let server = kit_server(transport, side).await;
+                let mut client = server.client(ProbeClient::new);
+                unary_call!(client);
+                server.shutdown().await;
+            }
+            started.elapsed()
+        }
+        (_, Side::Hand | Side::Mended) => {
+            let mut client = hand_client(transport, side).await;
+            client.unary().await;
+            let elapsed = hand_calls(&mut client, case, iters).await;
+            client.shutdown().await;
+            elapsed
+        }
+        _ => {
+            let call = |mut client: ProbeClient<TestChannel>| async move {
+                match case {
+                    Case::Stream => stream_call!(client, STREAM_LEN),
+                    Case::Unary | Case::Cycle => unary_call!(client),
+                }
+                client
+            };
+            on_kit_servers(transport, side, iters, call).await
+        }
+    }
+}
+
+/// The time `iters` calls of `case` take on a warm hand-written client.
+async fn hand_calls(client: &mut HandClient, case: Case, iters: u64) -> Duration {
+    let started = Instant::now();
+    for _ in 0..iters {
+        match case {
+            Case::Stream => client.stream(STREAM_LEN).await,
+            Case::Unary | Case::Cycle => client.unary().await,
+        }
+    }
+    started.elapsed()
+}
+
+/// Rounds of the paired measurement.
+const ROUNDS: usize = 41;
+
+/// About how long each side runs in one paired round, in nanoseconds.
+const BATCH_NANOS: f64 = 3e6;
+
+/// The paired measurement of `case` over `transport`, after criterion's: [`ROUNDS`] rounds in
+/// which every side runs one batch, back to back, starting with a different side each round.
+/// A ratio of two sides is taken within each round, so a change in the machine's speed between
+/// criterion's runs of one side and the next does not enter it. Only cases criterion measured
+/// (its filter applies) are paired; the batch is sized from criterion's medians.
+fn paired(runtime: &Runtime, recorder: &Recorder, case: Case, transport: Transport) {
+    let sides = sides(transport);
+    let medians = sides.iter().filter_map(|&side| recorder.median(case, transport, side));
+    let Some(slowest) = medians.reduce(f64::max) else { return };
+    let batch = ((BATCH_NANOS / slowest) as u64).clamp(1, CALLS_PER_SERVER);
+    for round in 0..ROUNDS {
+        for k in 0..sides.len() {
+            let side = sides[(round + k) % sides.len()];
+            let elapsed = runtime.block_on(timed(case, transport, side, batch));
+            recorder.record_paired((case, transport, side), round, elapsed, batch);
+        }
+    }
 }
 
 /// How many calls one kit server takes in the `unary` and `stream` benches before it is replaced

@@ -77,28 +77,56 @@ pub type Id = (Case, Transport, Side);
 
 /// Time per iteration of every call of every routine, by benchmark.
 #[derive(Default)]
-pub struct Recorder(Mutex<BTreeMap<(Case, u8, Side), Vec<f64>>>);
+pub struct Recorder {
+    criterion: Mutex<BTreeMap<Key, Vec<f64>>>,
+    /// Time per iteration in each paired round, by round.
+    paired: Mutex<BTreeMap<Key, BTreeMap<usize, f64>>>,
+}
+
+type Key = (Case, u8, Side);
 
 impl Recorder {
     /// Keeps one call's time per iteration, and hands the elapsed time back to criterion.
     pub fn record(&self, (case, transport, side): Id, elapsed: Duration, iters: u64) -> Duration {
         let per_iter = elapsed.as_secs_f64() * 1e9 / iters as f64;
         let key = (case, transport_index(transport), side);
-        self.0.lock().unwrap().entry(key).or_default().push(per_iter);
+        self.criterion.lock().unwrap().entry(key).or_default().push(per_iter);
         elapsed
     }
 
-    /// The median time per iteration over the measured samples, in nanoseconds.
-    fn median(&self, case: Case, transport: Transport, side: Side) -> Option<f64> {
-        let all = self.0.lock().unwrap();
+    /// Keeps one side's time per iteration in paired round `round`.
+    pub fn record_paired(
+        &self,
+        (case, transport, side): Id,
+        round: usize,
+        elapsed: Duration,
+        iters: u64,
+    ) {
+        let per_iter = elapsed.as_secs_f64() * 1e9 / iters as f64;
+        let key = (case, transport_index(transport), side);
+        self.paired.lock().unwrap().entry(key).or_default().insert(round, per_iter);
+    }
+
+    /// The median over the paired rounds of `side`'s time over `base`'s in the same round.
+    fn paired_ratio(
+        &self,
+        case: Case,
+        transport: Transport,
+        side: Side,
+        base: Side,
+    ) -> Option<f64> {
+        let paired = self.paired.lock().unwrap();
+        let key = |side| (case, transport_index(transport), side);
+        let (sides, bases) = (paired.get(&key(side))?, paired.get(&key(base))?);
+        let ratios = sides.iter().filter_map(|(round, t)| Some(t / bases.get(round)?)).collect();
+        median(ratios)
+    }
+
+    /// The median time per iteration over criterion's measured samples, in nanoseconds.
+    pub fn median(&self, case: Case, transport: Transport, side: Side) -> Option<f64> {
+        let all = self.criterion.lock().unwrap();
         let calls = all.get(&(case, transport_index(transport), side))?;
-        let mut samples = calls[calls.len().saturating_sub(case.sample_size())..].to_vec();
-        samples.sort_by(f64::total_cmp);
-        let middle = samples.len() / 2;
-        Some(match samples.len() % 2 {
-            1 => samples[middle],
-            _ => (samples[middle - 1] + samples[middle]) / 2.0,
-        })
+        median(calls[calls.len().saturating_sub(case.sample_size())..].to_vec())
     }
 
     /// Prints one row per case and transport measured in this run.
@@ -130,6 +158,37 @@ impl Recorder {
             }
         }
         self.print_mended();
+        self.print_paired();
+    }
+
+    /// Prints the paired ratios, for the cases measured in pairs.
+    fn print_paired(&self) {
+        let rounds = self.paired.lock().unwrap().values().map(BTreeMap::len).max();
+        let Some(rounds) = rounds else { return };
+        println!(
+            "\nPaired: the median over {rounds} rounds of each ratio taken within a round, in which every side ran one batch back to back (the order rotating from round to round).\n"
+        );
+        println!(
+            "| case | transport | kit / hand | faults / bare | kit / bare | kit / hand-mended |"
+        );
+        println!("|---|---|---:|---:|---:|---:|");
+        for case in [Case::Cycle, Case::Unary, Case::Stream] {
+            for transport in Transport::ALL {
+                let ratio = |side, base| self.paired_ratio(case, transport, side, base);
+                let row = [
+                    ratio(Side::Kit, Side::Hand),
+                    ratio(Side::Faults, Side::Bare),
+                    ratio(Side::Kit, Side::Bare),
+                    ratio(Side::Kit, Side::Mended),
+                ];
+                if row.iter().all(Option::is_none) {
+                    continue;
+                }
+                let [a, b, c, d] =
+                    row.map(|value| value.map_or("-".to_owned(), |r| format!("{r:.3}")));
+                println!("| {case} | {transport} | {a} | {b} | {c} | {d} |");
+            }
+        }
     }
 
     /// Prints the direct cases against the hand-written set-up with the same mends, if measured.
@@ -157,6 +216,17 @@ impl Recorder {
                 ratio(kit, Some(mended))
             );
         }
+    }
+}
+
+/// The median of `values`; `None` when there are none.
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let middle = values.len() / 2;
+    match values.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(values[middle]),
+        _ => Some((values[middle - 1] + values[middle]) / 2.0),
     }
 }
 
