@@ -51,12 +51,23 @@ fn main() {
         warm(&mut criterion, &runtime, &recorder, transport, Case::Stream);
     }
     criterion.final_summary();
-    for transport in Transport::ALL {
-        for case in [Case::Cycle, Case::Unary, Case::Stream] {
-            paired(&runtime, &recorder, case, transport);
+    if benchmarking() {
+        for transport in Transport::ALL {
+            for case in [Case::Cycle, Case::Unary, Case::Stream] {
+                paired(&runtime, &recorder, case, transport);
+            }
         }
     }
     recorder.print_table();
+}
+
+/// Whether this run measures (`cargo bench`), rather than checking that each routine runs
+/// (`cargo test --benches`, `-- --test`), listing or profiling them: only then is the paired
+/// phase worth its time.
+fn benchmarking() -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().any(|arg| arg == "--bench")
+        && !args.iter().any(|arg| matches!(arg.as_str(), "--test" | "--list" | "--profile-time"))
 }
 
 /// The hand-written set-ups measured over `transport`: over Direct also the one with the mends.
@@ -225,11 +236,18 @@ const BATCH_NANOS: f64 = 3e6;
 /// which every side runs one batch, back to back, starting with a different side each round.
 /// A ratio of two sides is taken within each round, so a change in the machine's speed between
 /// criterion's runs of one side and the next does not enter it. Only cases criterion measured
-/// (its filter applies) are paired; the batch is sized from criterion's medians.
+/// (its filter applies) are paired, with the sides it measured; the batch is sized from
+/// criterion's medians.
 fn paired(runtime: &Runtime, recorder: &Recorder, case: Case, transport: Transport) {
-    let sides = sides(transport);
-    let medians = sides.iter().filter_map(|&side| recorder.median(case, transport, side));
-    let Some(slowest) = medians.reduce(f64::max) else { return };
+    let medians: Vec<(Side, f64)> = sides(transport)
+        .into_iter()
+        .filter_map(|side| Some((side, recorder.median(case, transport, side)?)))
+        .collect();
+    if medians.len() < 2 {
+        return;
+    }
+    let slowest = medians.iter().map(|&(_, median)| median).fold(0.0, f64::max);
+    let sides: Vec<Side> = medians.into_iter().map(|(side, _)| side).collect();
     let batch = ((BATCH_NANOS / slowest) as u64).clamp(1, CALLS_PER_SERVER);
     for round in 0..ROUNDS {
         for k in 0..sides.len() {

@@ -44,6 +44,7 @@ impl Frames {
         }
     }
 
+    /// Takes a chunk of body data; [`next_frame`](Self::next_frame) then splits it.
     pub(crate) fn push(&mut self, mut data: impl Buf) {
         if self.joined.is_empty() && self.chunk.is_empty() {
             self.chunk = data.copy_to_bytes(data.remaining());
@@ -82,7 +83,6 @@ impl Frames {
     }
 }
 
-/// The length of the message at the start of `data`, prefix included, if all of it is there.
 /// The message in the frame at `frame` of `data`: copied out when small, else sliced.
 fn to_message(data: &Bytes, frame: std::ops::Range<usize>) -> Message {
     let body = frame.start + 5..frame.end;
@@ -94,6 +94,7 @@ fn to_message(data: &Bytes, frame: std::ops::Range<usize>) -> Message {
     Message { compressed: data[frame.start] == 1, bytes }
 }
 
+/// The length of the message at the start of `data`, prefix included, if all of it is there.
 fn whole_frame(data: &[u8]) -> Option<usize> {
     let prefix = data.get(..5)?;
     let len = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]);

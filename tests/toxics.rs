@@ -212,9 +212,12 @@ async fn a_reset_timer_set_on_an_idle_connection_runs_from_the_connections_start
     let (server, mut client) = serve(&faults, transport).await;
     let before = peer(&mut client).await;
 
-    // The idle connection is woken by the new toxic and reset at its 100 ms mark, quietly.
+    // Set at the connection's 80 ms mark, the toxic wakes the idle connection and resets it at
+    // its 100 ms mark, quietly; counted from when it was set, it would not act before the
+    // clear at 110 ms.
+    sleep(Duration::from_millis(80)).await;
     faults.connections().reset_after(Duration::from_millis(100));
-    sleep(Duration::from_secs(1)).await;
+    sleep(Duration::from_millis(30)).await;
     faults.clear();
     let after = peer(&mut client).await;
 
