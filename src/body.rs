@@ -17,8 +17,9 @@ use crate::{
     journal::{Record, record_request},
 };
 
-/// What the server reads when the client resets the stream of a call, over HTTP/2.
-const READ_RESET: &str = "h2 protocol error: error reading a body from connection";
+/// h2's error for a body whose stream broke: what the server reads when the client resets the
+/// stream of a call, and what a client reads when the server dies mid-stream.
+pub(crate) const BODY_BROKEN: &str = "h2 protocol error: error reading a body from connection";
 
 /// The error that reset a direct call's stream: set when the client's request body fails (a
 /// message over the client's `max_encoding_message_size`, a message that does not compress).
@@ -73,7 +74,7 @@ impl http_body::Body for RequestBody {
             Poll::Ready(Some(Err(status))) => match &this.reset {
                 Some(reset) => {
                     let _ = reset.0.set(status);
-                    Poll::Ready(Some(Err(Status::internal(READ_RESET))))
+                    Poll::Ready(Some(Err(Status::internal(BODY_BROKEN))))
                 }
                 None => Poll::Ready(Some(Err(status))),
             },

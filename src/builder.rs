@@ -468,8 +468,8 @@ impl<L> TestServerBuilder<L> {
             })),
             Transport::Direct | Transport::Memory => None,
         };
-        TestServer::new(shared, transport, local_addr, self.services, self.grace_period, self.stub)
-            .with_standard(standard)
+        let (services, grace_period, stub) = (self.services, self.grace_period, self.stub);
+        TestServer::new(shared, transport, local_addr, services, grace_period, stub, standard)
     }
 }
 

@@ -45,10 +45,6 @@ type Abort = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// `shutdown()` reports the same.
 const CUT_OFF: &str = "transport error";
 
-/// What a tonic client reports when the server dies while it reads a response stream; a direct
-/// response stream cut off by `shutdown()` reports the same.
-const CUT_OFF_MID_STREAM: &str = "h2 protocol error: error reading a body from connection";
-
 /// Whether a direct call must stop because the grace period is over. The watcher that wakes the
 /// call then is made only once the call waits, so a call that finishes at its first poll (most
 /// direct calls) never makes one.
@@ -82,20 +78,21 @@ fn cut_off(abort: &mut Option<AbortWatch>, cx: &mut Context<'_>, waiting: bool) 
 
 /// The services' future for one call, under the deadline the client sent.
 enum Inner {
-    /// The server is shut down: the answer is ready (boxed: a rare case should not make every
-    /// call's future larger).
+    /// An answer ready before the services run: the server is shut down, or the request was
+    /// rejected (boxed: a rare case should not make every call's future larger).
     Refused(Option<Box<Response<Body>>>),
     /// The call, and the deadline's timer if the client sent `grpc-timeout`.
-    Call { call: StackFuture, deadline: Option<Pin<Box<tokio::time::Sleep>>>, mode: Mode },
+    Call { call: StackFuture, deadline: Option<Pin<Box<tokio::time::Sleep>>> },
 }
 
 impl Inner {
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<Response<Body>, BoxError>> {
+    /// Polls the call of a `mode` server.
+    fn poll(&mut self, cx: &mut Context<'_>, mode: Mode) -> Poll<Result<Response<Body>, BoxError>> {
         match self {
             Inner::Refused(response) => {
                 Poll::Ready(Ok(*response.take().expect("a refused call is polled once")))
             }
-            Inner::Call { call, deadline, mode } => {
+            Inner::Call { call, deadline } => {
                 let result = match Pin::new(call).poll(cx) {
                     Poll::Ready(result) => result,
                     Poll::Pending => match deadline.as_mut().map(|sleep| sleep.as_mut().poll(cx)) {
@@ -103,25 +100,21 @@ impl Inner {
                         _ => return Poll::Pending,
                     },
                 };
-                Poll::Ready(recover(result, *mode))
+                Poll::Ready(recover(result, mode))
             }
         }
     }
 }
 
-/// Runs one request through the server's services.
-pub(crate) fn serve(shared: &Arc<Shared>, request: Request<Body>, mode: Mode) -> CallFuture {
-    serve_call(shared, request, mode, None)
+/// Runs one request that came over a connection through the server's services.
+pub(crate) fn serve(shared: &Arc<Shared>, request: Request<Body>) -> CallFuture {
+    serve_call(shared, request, Mode::Wire, None)
 }
 
-/// Runs one direct request through the server's services; `reset` is set when the client's
-/// request body fails, and the call then ends as a stream the client reset.
-pub(crate) fn serve_direct(
-    shared: &Arc<Shared>,
-    request: Request<Body>,
-    reset: Reset,
-) -> CallFuture {
-    serve_call(shared, request, Mode::Direct, Some(reset))
+/// Runs one direct request through the server's services. When the client's request body
+/// fails, the call ends as a stream the client reset.
+pub(crate) fn serve_direct(shared: &Arc<Shared>, request: Request<Body>) -> CallFuture {
+    serve_call(shared, request, Mode::Direct, Some(Reset::default()))
 }
 
 fn serve_call(
@@ -160,7 +153,7 @@ fn serve_call(
                 None => call,
                 Some(plan) => StackFuture::Boxed(Box::pin(with_faults(plan, connection, call))),
             };
-            Inner::Call { call, deadline, mode }
+            Inner::Call { call, deadline }
         }
     };
     // Over the wire, shutdown aborts the server task that runs a call; a direct call runs in the
@@ -292,8 +285,9 @@ fn cancelled() -> Status {
     Status::cancelled(CANCELLED)
 }
 
-/// Looked up by a ready-made name: a `&str` is parsed on every lookup.
+/// Headers looked up by ready-made names: a `&str` name is parsed on every lookup.
 static GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
+static GRPC_TIMEOUT: http::HeaderName = http::HeaderName::from_static("grpc-timeout");
 
 /// What the journal says of a call that ended without a status.
 const CANCELLED: &str = "the call was cancelled before it ended (the client went away)";
@@ -307,7 +301,8 @@ impl Future for CallFuture {
             return this.cut_off();
         }
         let inner = this.inner.as_mut().expect("CallFuture polled after it completed");
-        let outcome = catch_unwind(AssertUnwindSafe(|| inner.poll(cx)));
+        let mode = this.mode;
+        let outcome = catch_unwind(AssertUnwindSafe(|| inner.poll(cx, mode)));
         match outcome {
             Ok(Poll::Pending) if cut_off(&mut this.abort, cx, true) => this.cut_off(),
             Ok(Poll::Pending) => Poll::Pending,
@@ -325,6 +320,7 @@ impl Future for CallFuture {
                         Err(err) => record_status(record, reset_status(err.as_ref())),
                     }
                 }
+                let reset_status = this.reset.as_ref().and_then(Reset::status);
                 let catcher = |body| {
                     Body::new(CatchPanicBody {
                         inner: Some(body),
@@ -334,11 +330,11 @@ impl Future for CallFuture {
                         abort: this.abort.take(),
                         record: this.record.take(),
                         counter: FrameCounter::default(),
-                        reset: this.reset.clone(),
+                        reset: this.reset.take(),
                     })
                 };
                 let result = result.map(|response| response.map(catcher));
-                match this.reset.as_ref().and_then(Reset::status) {
+                match reset_status {
                     // The client reset the stream: the answer, if any, never reaches it.
                     Some(status) => Poll::Ready(Err(Box::new(status))),
                     None => Poll::Ready(result),
@@ -385,13 +381,12 @@ impl CatchPanicBody {
             _ => {}
         }
     }
-}
 
-impl CatchPanicBody {
-    /// Ends a direct call's stream that the grace period's end cut off.
+    /// Ends a direct call's stream that the grace period's end cut off, as a client reads a
+    /// server that died mid-stream.
     fn cut_off(&mut self) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
         self.inner = None;
-        let poll = Poll::Ready(Some(Err(Status::unknown(CUT_OFF_MID_STREAM))));
+        let poll = Poll::Ready(Some(Err(Status::unknown(crate::body::BODY_BROKEN))));
         self.record(&poll);
         poll
     }
@@ -521,8 +516,6 @@ fn caught(
 /// The deadline a client sent in `grpc-timeout`, parsed as tonic's server parses it: a malformed
 /// value means no deadline.
 pub(crate) fn grpc_timeout(headers: &HeaderMap) -> Option<Duration> {
-    // A ready-made name: looking a header up by a `&str` parses the name on every call.
-    static GRPC_TIMEOUT: http::HeaderName = http::HeaderName::from_static("grpc-timeout");
     let value = headers.get(&GRPC_TIMEOUT)?.to_str().ok()?;
     if value.is_empty() || !value.is_char_boundary(value.len() - 1) {
         return None;

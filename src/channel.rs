@@ -20,8 +20,8 @@ use crate::{BoxError, call::CallFuture, shared::Shared, transports::direct::Dire
 /// [`Channel`] that connects on first use (and reconnects after a broken connection), so the
 /// first call never fails because the server is not up yet: the server is listening before
 /// [`start`](crate::TestServerBuilder::start) returns. To a TLS server it connects over TLS,
-/// trusting the server's throwaway CA (and under mTLS presenting a client certificate). Over [`Direct`](crate::Transport::Direct)
-/// it calls the services in the caller's task.
+/// trusting the server's throwaway CA (and under mTLS presenting a client certificate). Over
+/// [`Direct`](crate::Transport::Direct) it calls the services in the caller's task.
 ///
 /// Each [`TestServer::channel`](crate::TestServer::channel) opens its own connection; clones of
 /// one `TestChannel` share theirs. A `TestChannel` is `Clone + Send + Sync + 'static`, so clients

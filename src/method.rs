@@ -16,12 +16,18 @@ pub(crate) fn check_method_path(path: &str, context: &str) {
     }
 }
 
+/// `/service/method...` split at its second slash; `None` without a leading slash or a second
+/// one. A plain byte loop: paths are short, and memchr's set-up costs more than the search; `/` is
+/// ASCII, so the split falls between characters.
+pub(crate) fn split_method_path(path: &str) -> Option<(&str, &str)> {
+    let rest = path.strip_prefix('/')?;
+    let slash = rest.bytes().position(|byte| byte == b'/')?;
+    Some((&rest[..slash], &rest[slash + 1..]))
+}
+
 /// Whether `path` is `/service/method` with a dotted service name and a plain method name.
 fn is_method_path(path: &str) -> bool {
-    let Some(rest) = path.strip_prefix('/') else { return false };
-    // A byte search: `/` is ASCII, so the split falls between characters.
-    let Some(slash) = rest.bytes().position(|byte| byte == b'/') else { return false };
-    let (service, method) = (&rest[..slash], &rest[slash + 1..]);
+    let Some((service, method)) = split_method_path(path) else { return false };
     !service.is_empty()
         && !method.is_empty()
         && !service.starts_with('.')

@@ -18,11 +18,12 @@ pub(crate) struct DescriptorSet {
 }
 
 impl DescriptorSet {
-    /// Decodes `encoded` to learn its services.
+    /// Decodes `encoded` to learn its services, and checks that reflection can serve it.
     ///
     /// # Panics
     ///
-    /// When the bytes are not an encoded `FileDescriptorSet`.
+    /// When the bytes are not an encoded `FileDescriptorSet`, or describe something reflection
+    /// cannot serve (a file or a type without a name).
     #[track_caller]
     pub(crate) fn new(encoded: Bytes) -> Self {
         let set = match prost_types::FileDescriptorSet::decode(encoded.clone()) {
@@ -35,6 +36,16 @@ impl DescriptorSet {
                 encoded.len()
             ),
         };
+        let served = Builder::configure()
+            .register_encoded_file_descriptor_set(&encoded)
+            .include_reflection_service(false)
+            .build_v1();
+        if let Err(err) = served {
+            panic!(
+                "TestServerBuilder::reflection was given a FileDescriptorSet that reflection \
+                 cannot serve ({err}); pass the set your build wrote, unchanged"
+            );
+        }
         Self { services: service_names(&set), encoded }
     }
 }

@@ -71,10 +71,7 @@ impl Services {
     /// The route for `path` (`/package.Service/Method`), or `None` when no service takes it.
     fn route(&self, path: &str) -> Option<&dyn Route> {
         // tonic routes `/{service}/{*method}`: the method part must not be empty.
-        let rest = path.strip_prefix('/')?;
-        // A plain loop: paths are short, and memchr's set-up costs more than the search.
-        let slash = rest.bytes().position(|byte| byte == b'/')?;
-        let (service, method) = (&rest[..slash], &rest[slash + 1..]);
+        let (service, method) = crate::method::split_method_path(path)?;
         if method.is_empty() {
             return None;
         }

@@ -78,16 +78,10 @@ impl TestServer {
         services: Vec<&'static str>,
         grace_period: Duration,
         stub: Option<Stub>,
+        standard: crate::standard::Running,
     ) -> Self {
         let finished = std::sync::atomic::AtomicBool::new(false);
-        let standard = crate::standard::Running::default();
         Self { shared, transport, local_addr, services, grace_period, stub, finished, standard }
-    }
-
-    /// Keeps what the server needs of its standard services (health, reflection).
-    pub(crate) fn with_standard(mut self, standard: crate::standard::Running) -> Self {
-        self.standard = standard;
-        self
     }
 
     /// A builder for a server: add services and layers, choose a transport, then `start()`.

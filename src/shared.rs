@@ -126,7 +126,7 @@ impl Shared {
     /// Resolves once `close()` has been called.
     pub(crate) fn stopping(self: &Arc<Self>) -> impl Future<Output = ()> + Send + 'static {
         let shared = self.clone();
-        async move { wait_for(&shared.stop, || shared.closed.load(Ordering::Acquire)).await }
+        async move { wait_for(&shared.stop, || shared.is_closed()).await }
     }
 
     /// Whether the grace period is over and whatever still runs must end.
@@ -137,7 +137,7 @@ impl Shared {
     /// Resolves once the grace period is over and whatever still runs must end.
     pub(crate) fn aborting(self: &Arc<Self>) -> impl Future<Output = ()> + Send + 'static {
         let shared = self.clone();
-        async move { wait_for(&shared.abort, || shared.aborted.load(Ordering::Acquire)).await }
+        async move { wait_for(&shared.abort, || shared.is_aborted()).await }
     }
 
     /// A loopback port number for the next in-process connection, so handlers see a distinct,

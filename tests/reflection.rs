@@ -289,6 +289,15 @@ fn bytes_that_are_not_a_descriptor_set_panic_at_once() {
     let _builder = TestServer::builder().reflection(b"not a set".as_slice());
 }
 
+#[test]
+#[should_panic(expected = "TestServerBuilder::reflection was given a FileDescriptorSet that \
+                           reflection cannot serve (invalid FileDescriptorSet - missing name); \
+                           pass the set your build wrote, unchanged")]
+fn a_set_reflection_cannot_serve_panics_at_once() {
+    // One file, with no name.
+    let _builder = TestServer::builder().reflection([0x0a, 0x00].as_slice());
+}
+
 #[tokio::test]
 #[should_panic(expected = "the service grpc.reflection.v1.ServerReflection was added to this \
                            TestServer with add_service(..) and asked for with .reflection(..); \

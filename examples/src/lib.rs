@@ -7,9 +7,9 @@ pub mod orders_client;
 pub mod rides;
 pub mod users;
 
-/// The encoded `FileDescriptorSet` of every `.proto` file in `../proto` (users, rides, orders,
-/// hello, and the `google/protobuf` files they import), as `build.rs` wrote it: what a server
-/// hands to gRPC reflection.
+/// The encoded `FileDescriptorSet` of the example services' `.proto` files (users, rides,
+/// orders, hello: `build.rs`'s `PROTOS`, and the `google/protobuf` files they import), as
+/// `build.rs` wrote it: what a server hands to gRPC reflection.
 ///
 /// # Examples
 ///

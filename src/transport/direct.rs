@@ -6,7 +6,6 @@ use http::{Request, Response, StatusCode};
 use tonic::{body::Body, transport::server::TcpConnectInfo};
 
 use crate::{
-    body::Reset,
     call::{self, CallFuture},
     shared::Shared,
 };
@@ -36,7 +35,7 @@ impl DirectChannel {
         let (mut parts, body) = request.into_parts();
         parts.extensions.clear();
         parts.extensions.insert(self.info.clone());
-        call::serve_direct(&self.shared, Request::from_parts(parts, body), Reset::default())
+        call::serve_direct(&self.shared, Request::from_parts(parts, body))
     }
 }
 

@@ -268,14 +268,15 @@ where
     let connection = crate::call::ConnectionHandle::default();
     let handle = connection.clone();
     let executor = ServerExecutor(shared.clone());
-    let (server, stopping, stopped) = (shared.clone(), shared.stopping(), shared.stopping());
+    let (server, stopping) = (shared.clone(), shared.stopping());
     let task = shared.spawn(async move {
+        tokio::pin!(stopping);
         let (io, info) = tokio::select! {
             connected = connecting => match connected {
                 Some(connected) => connected,
                 None => return,
             },
-            () = stopped => return,
+            () = &mut stopping => return,
         };
         let service = WireService { shared: server, info, connection: handle };
         // The HTTP/2 settings of a tonic server (`tonic::transport::Server`'s defaults): no
@@ -316,7 +317,7 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for WireServi
         let mut request = request.map(tonic::body::Body::new);
         self.info.insert_into(request.extensions_mut());
         request.extensions_mut().insert(self.connection.clone());
-        crate::call::serve(&self.shared, request, crate::call::Mode::Wire)
+        crate::call::serve(&self.shared, request)
     }
 }
 
