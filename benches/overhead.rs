@@ -15,7 +15,7 @@
 //! so the journal records every call measured and never grows past what one test's server
 //! holds.
 //!
-//! It ends with two tables. The first has criterion's medians and their ratios kit/hand,
+//! It ends with its tables. The first has criterion's medians and their ratios kit/hand,
 //! faults/bare and kit/bare (the journal's cost). Criterion measures one side after another, so
 //! a drift in the machine's speed between them enters those ratios; the second table is
 //! measured in pairs after criterion is done: 41 rounds in which every side runs a short batch
@@ -24,6 +24,8 @@
 
 #[path = "hand.rs"]
 mod hand;
+#[path = "mode.rs"]
+mod mode;
 #[path = "report.rs"]
 mod report;
 
@@ -46,12 +48,13 @@ fn main() {
     let recorder = Recorder::default();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     for transport in Transport::ALL {
-        cycle(&mut criterion, &runtime, &recorder, transport);
-        warm(&mut criterion, &runtime, &recorder, transport, Case::Unary);
-        warm(&mut criterion, &runtime, &recorder, transport, Case::Stream);
+        for case in [Case::Cycle, Case::Unary, Case::Stream] {
+            measure(&mut criterion, &runtime, &recorder, case, transport);
+        }
     }
     criterion.final_summary();
-    if benchmarking() {
+    // Only a measuring run is worth the paired phase's time.
+    if mode::benchmarking() {
         for transport in Transport::ALL {
             for case in [Case::Cycle, Case::Unary, Case::Stream] {
                 paired(&runtime, &recorder, case, transport);
@@ -59,15 +62,6 @@ fn main() {
         }
     }
     recorder.print_table();
-}
-
-/// Whether this run measures (`cargo bench`), rather than checking that each routine runs
-/// (`cargo test --benches`, `-- --test`), listing or profiling them: only then is the paired
-/// phase worth its time.
-fn benchmarking() -> bool {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().any(|arg| arg == "--bench")
-        && !args.iter().any(|arg| matches!(arg.as_str(), "--test" | "--list" | "--profile-time"))
 }
 
 /// The hand-written set-ups measured over `transport`: over Direct also the one with the mends.
@@ -118,42 +112,16 @@ fn group<'a>(
     group
 }
 
-fn cycle(criterion: &mut Criterion, runtime: &Runtime, recorder: &Recorder, transport: Transport) {
-    let mut group = group(criterion, Case::Cycle, transport);
-    for side in sides(transport) {
-        let id = (Case::Cycle, transport, side);
-        group.bench_function(side.name(), |b| {
-            b.iter_custom(|iters| {
-                let elapsed = runtime.block_on(timed(Case::Cycle, transport, side, iters));
-                recorder.record(id, elapsed, iters)
-            })
-        });
-    }
-    group.finish();
-}
-
-/// `unary` and `stream`: the call `case` names, over and over on a warm client.
-fn warm(
+/// Measures `case` over `transport` with criterion, every side in turn.
+fn measure(
     criterion: &mut Criterion,
     runtime: &Runtime,
     recorder: &Recorder,
-    transport: Transport,
     case: Case,
+    transport: Transport,
 ) {
     let mut group = group(criterion, case, transport);
-    for side in hand_sides(transport) {
-        let mut client = runtime.block_on(hand_client(transport, side));
-        runtime.block_on(client.unary());
-        let id = (case, transport, side);
-        group.bench_function(side.name(), |b| {
-            b.iter_custom(|iters| {
-                let elapsed = runtime.block_on(hand_calls(&mut client, case, iters));
-                recorder.record(id, elapsed, iters)
-            })
-        });
-        runtime.block_on(client.shutdown());
-    }
-    for side in Side::KIT {
+    for side in sides(transport) {
         let id = (case, transport, side);
         group.bench_function(side.name(), |b| {
             b.iter_custom(|iters| {

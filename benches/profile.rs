@@ -14,7 +14,7 @@
 mod hand;
 
 use tonic::Code;
-use tonic_testkit::{Faults, TestServer, Transport};
+use tonic_testkit::{DEFAULT_JOURNAL_LIMIT, Faults, TestServer, Transport};
 use tonic_testkit_support::{Probe, ProbeClient};
 
 use hand::HandClient;
@@ -23,6 +23,13 @@ const STREAM_LEN: u32 = 100;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    if args.len() < 3 {
+        // Also how `cargo test --benches` runs it: nothing to profile.
+        eprintln!(
+            "usage: profile CASE TRANSPORT SIDE [ITERATIONS] (see the top of benches/profile.rs)"
+        );
+        return;
+    }
     let [case, transport, side] = [0, 1, 2].map(|i| args.get(i).cloned().unwrap_or_default());
     let transport: Transport = transport.parse().unwrap_or_else(|err| panic!("{err}"));
     let iterations: usize = args.get(3).map_or(10_000, |n| n.parse().expect("a count"));
@@ -67,7 +74,7 @@ fn main() {
             (case, side) => {
                 // A fresh server every 999 calls, as in benches/overhead.rs: the journal records
                 // every call and holds no more than a test's server does.
-                for calls in (0..iterations).collect::<Vec<_>>().chunks(999) {
+                for calls in (0..iterations).collect::<Vec<_>>().chunks(DEFAULT_JOURNAL_LIMIT - 1) {
                     let server = kit_server(transport, side).await;
                     let mut client = server.client(ProbeClient::new);
                     for _ in calls {
@@ -94,6 +101,6 @@ async fn kit_server(transport: Transport, side: &str) -> TestServer {
             faults.on("/probe.Probe/Bidi").fail(Code::Unavailable, "never matches in benches");
             builder.journal_limit(0).faults(&faults).start().await
         }
-        other => panic!("unknown side {other:?}: use hand, kit, bare or faults"),
+        other => panic!("unknown side {other:?}: use hand, mended (direct), kit, bare or faults"),
     }
 }

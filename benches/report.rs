@@ -1,5 +1,6 @@
-//! What the overhead benchmark measured, kept per case, transport and side, and printed as one
-//! table of medians and ratios at the end of the run.
+//! What the overhead benchmark measured, kept per case, transport and side, and printed at the
+//! end of the run: criterion's medians and their ratios, the direct cases against the mended
+//! hand-written set-up, and the paired ratios.
 //!
 //! criterion calls a routine a few times to warm up and then exactly `sample_size` times to
 //! measure; the median here is over those last calls' time per iteration, which is what
@@ -129,7 +130,7 @@ impl Recorder {
         median(calls[calls.len().saturating_sub(case.sample_size())..].to_vec())
     }
 
-    /// Prints one row per case and transport measured in this run.
+    /// Prints the tables: a row per case and transport measured in this run.
     pub fn print_table(&self) {
         println!(
             "\nMedians per iteration; kit = journal on, bare = journal off, faults = bare + a Faults handle with no matching rule.\n"

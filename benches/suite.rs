@@ -7,6 +7,8 @@
 
 #[path = "hand.rs"]
 mod hand;
+#[path = "mode.rs"]
+mod mode;
 
 use std::time::{Duration, Instant};
 
@@ -19,9 +21,11 @@ const TESTS: usize = 1_000;
 const ROUNDS: usize = 5;
 
 fn main() {
+    // `cargo test --benches` checks that the suite runs: ten tests, once.
+    let (tests, rounds) = if mode::benchmarking() { (TESTS, ROUNDS) } else { (10, 1) };
     let filter: Vec<String> =
         std::env::args().skip(1).filter(|arg| !arg.starts_with("--")).collect();
-    println!("{TESTS} tests (start, 3 unary calls, shutdown), median of {ROUNDS} rounds\n");
+    println!("{tests} tests (start, 3 unary calls, shutdown), median of {rounds} rounds\n");
     println!("| transport | kit | hand-written | kit / hand |");
     println!("|---|---:|---:|---:|");
     for transport in Transport::ALL {
@@ -29,8 +33,8 @@ fn main() {
         if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
             continue;
         }
-        let kit = median_round(|| kit_test(transport));
-        let hand = median_round(|| hand_test(transport));
+        let kit = median_round(tests, rounds, || kit_test(transport));
+        let hand = median_round(tests, rounds, || hand_test(transport));
         println!(
             "| {transport} | {:.3} s | {:.3} s | {:.3} |",
             kit.as_secs_f64(),
@@ -40,18 +44,19 @@ fn main() {
     }
 }
 
-fn median_round(test: impl Fn()) -> Duration {
-    let mut rounds: Vec<Duration> = (0..ROUNDS)
+/// The median over `rounds` of the time `tests` runs of `test` take.
+fn median_round(tests: usize, rounds: usize, test: impl Fn()) -> Duration {
+    let mut times: Vec<Duration> = (0..rounds)
         .map(|_| {
             let started = Instant::now();
-            for _ in 0..TESTS {
+            for _ in 0..tests {
                 test();
             }
             started.elapsed()
         })
         .collect();
-    rounds.sort();
-    rounds[ROUNDS / 2]
+    times.sort();
+    times[rounds / 2]
 }
 
 fn runtime() -> tokio::runtime::Runtime {

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TRANSPORT_ERROR, panic_text, peer, probe, serve, with_timeout};
+use common::{SERVER_DOWN, TRANSPORT_ERROR, panic_text, peer, probe, serve, start, with_timeout};
 use http::uri::PathAndQuery;
 use rstest::rstest;
 use tokio::time::{Instant, sleep};
@@ -21,17 +21,6 @@ use tonic_types::{ErrorDetails, StatusExt};
 const UNARY: &str = "/probe.Probe/Unary";
 const SERVER_STREAM: &str = "/probe.Probe/ServerStream";
 const OTHER: &str = "/other.Other/Get";
-
-const SERVER_DOWN: &str = "tonic-testkit: the server is down (Faults::take_down); it accepts \
-connections again when the time given to take_down has passed";
-
-/// A server for a fresh probe without faults, and a client.
-async fn serve_plain(transport: Transport) -> (TestServer, ProbeClient<TestChannel>) {
-    let server =
-        TestServer::builder().transport(transport).add_service(Probe::new().server()).start().await;
-    let client = server.client(ProbeClient::new);
-    (server, client)
-}
 
 /// The code a call ended with: `Ok` for an answer.
 fn code<T>(result: &Result<T, Status>) -> Code {
@@ -668,7 +657,7 @@ async fn take_down_with_a_direct_server_attached_panics() {
 async fn a_wrapped_channel_fails_delays_and_cuts_calls_on_the_client_side(
     #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
 ) {
-    let (server, _) = serve_plain(transport).await;
+    let (server, _) = start(transport).await;
     let faults = Faults::new();
     let mut client = ProbeClient::new(faults.wrap(server.channel()));
     faults.on(UNARY).times(1).fail(Code::DataLoss, "lost");
@@ -702,7 +691,7 @@ async fn a_wrapped_channel_fails_delays_and_cuts_calls_on_the_client_side(
 async fn a_wrapped_channel_hangs_a_call_until_its_deadline(
     #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
 ) {
-    let (server, _) = serve_plain(transport).await;
+    let (server, _) = start(transport).await;
     let faults = Faults::new();
     let mut client = ProbeClient::new(faults.wrap(server.channel()));
     faults.on(UNARY).hang();
@@ -721,7 +710,7 @@ async fn a_wrapped_channel_hangs_a_call_until_its_deadline(
 async fn drop_connection_through_a_wrapped_channel_panics_saying_why(
     #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
 ) {
-    let (server, _) = serve_plain(transport).await;
+    let (server, _) = start(transport).await;
     let faults = Faults::new();
     let mut client = ProbeClient::new(faults.wrap(server.channel()));
     faults.on(UNARY).drop_connection();
@@ -746,7 +735,7 @@ async fn drop_connection_through_a_wrapped_channel_panics_saying_why(
 async fn take_down_fails_wrapped_calls_with_unavailable_until_its_time_has_passed(
     #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
 ) {
-    let (server, _) = serve_plain(transport).await;
+    let (server, _) = start(transport).await;
     let faults = Faults::new();
     let mut client = ProbeClient::new(faults.wrap(server.channel()));
 
@@ -795,7 +784,7 @@ async fn with_no_rule_matching_calls_behave_as_without_faults(
     faults.on_any().when_header("x-fault", "yes").fail(Code::Internal, "tagged");
     faults.on_service("other.Other").fail(Code::Internal, "other");
     faults.on(UNARY).nth(100).fail(Code::Internal, "much later");
-    let (plain_server, mut plain_client) = serve_plain(transport).await;
+    let (plain_server, mut plain_client) = start(transport).await;
     let (server, mut client) = serve(&faults, transport).await;
 
     let without = one_call_of_each_shape(&mut plain_client).await;

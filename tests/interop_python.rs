@@ -305,9 +305,8 @@ async fn python_lists_and_describes_the_services_by_reflection() {
             MessageRequest::FileByFilename("google/protobuf/timestamp.proto".into()),
         ]
     );
-    assert!(
-        server.calls_to("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo").is_empty()
-    );
+    let v1 = server.calls_to("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo");
+    assert_eq!(v1.len(), 0, "the client used v1 reflection: {v1:?}");
     server.shutdown().await;
 }
 
@@ -319,15 +318,30 @@ fn hex(text: &str) -> Vec<u8> {
         .collect()
 }
 
-/// Writes `pem` to a file of its own for the Python client, under target/interop/pem (which
-/// `cargo clean` removes with the rest of the interop environment), and returns its path.
-fn pem_file(server: &TestServer, name: &str, pem: &str) -> PathBuf {
+/// A PEM file for the Python client, under target/interop/pem; removed when dropped.
+struct PemFile(PathBuf);
+
+impl PemFile {
+    /// The file's path, for the client's environment.
+    fn path(&self) -> PathBuf {
+        self.0.clone()
+    }
+}
+
+impl Drop for PemFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Writes `pem` to a file of its own (named by the server's port and `name`).
+fn pem_file(server: &TestServer, name: &str, pem: &str) -> PemFile {
     let port = server.local_addr().expect("a TCP server").port();
     let directory = Path::new(ROOT).join("target/interop/pem");
     std::fs::create_dir_all(&directory).expect("target/interop/pem is made");
     let path = directory.join(format!("{port}-{name}.pem"));
     std::fs::write(&path, pem).expect("the PEM file is written");
-    path
+    PemFile(path)
 }
 
 /// A TLS (or, with `mutual`, mTLS) server for the users service.
@@ -342,8 +356,8 @@ async fn python_calls_over_tls_trusting_the_kits_ca() {
     let server = tls_server(false).await;
     let ca = pem_file(&server, "ca", server.tls().expect("a TLS server").ca_pem());
 
-    let seen =
-        run_with("tls_unary", &server, vec![("INTEROP_TLS", "1".into()), ("INTEROP_CA", ca)]).await;
+    let env = vec![("INTEROP_TLS", "1".into()), ("INTEROP_CA", ca.path())];
+    let seen = run_with("tls_unary", &server, env).await;
 
     assert_eq!(seen, json!({"id": 1, "name": "Ada Lovelace", "email": "ada@example.com"}));
     assert_eq!(server.calls_to("/users.UserService/GetUser")[0].code(), Some(Code::Ok));
@@ -366,11 +380,16 @@ async fn python_presents_a_client_certificate_minted_by_the_kit_over_mtls() {
     let server = tls_server(true).await;
     let tls = server.tls().expect("an mTLS server");
     let identity = tls.client_identity("python-client");
+    let files = [
+        pem_file(&server, "ca", tls.ca_pem()),
+        pem_file(&server, "cert", identity.cert_pem()),
+        pem_file(&server, "key", identity.key_pem()),
+    ];
     let env = vec![
         ("INTEROP_TLS", PathBuf::from("1")),
-        ("INTEROP_CA", pem_file(&server, "ca", tls.ca_pem())),
-        ("INTEROP_CERT", pem_file(&server, "cert", identity.cert_pem())),
-        ("INTEROP_KEY", pem_file(&server, "key", identity.key_pem())),
+        ("INTEROP_CA", files[0].path()),
+        ("INTEROP_CERT", files[1].path()),
+        ("INTEROP_KEY", files[2].path()),
     ];
 
     let seen = run_with("tls_unary", &server, env).await;
@@ -385,8 +404,8 @@ async fn python_without_a_client_certificate_is_refused_by_mtls() {
     let server = tls_server(true).await;
     let ca = pem_file(&server, "ca", server.tls().expect("an mTLS server").ca_pem());
 
-    let seen =
-        run_with("tls_unary", &server, vec![("INTEROP_TLS", "1".into()), ("INTEROP_CA", ca)]).await;
+    let env = vec![("INTEROP_TLS", "1".into()), ("INTEROP_CA", ca.path())];
+    let seen = run_with("tls_unary", &server, env).await;
 
     assert_eq!(seen, json!({"code": "UNAVAILABLE"}));
     assert!(server.calls().is_empty(), "no call got through: {:?}", server.calls());

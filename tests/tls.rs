@@ -10,7 +10,7 @@ use std::{
     time::Duration,
 };
 
-use common::probe;
+use common::{SERVER_DOWN, probe};
 use rstest::rstest;
 use tokio::time::Instant;
 use tonic::{
@@ -111,7 +111,7 @@ async fn a_tls_client_gets_no_answer_from_a_plaintext_server(
         Code::Unavailable,
         "received corrupt message of type InvalidContentType"
     );
-    assert!(whoami.seen().is_empty(), "{transport}");
+    assert_eq!(whoami.seen().len(), 0, "{transport}: calls reached the handler");
     tls.shutdown().await;
     plain.shutdown().await;
 }
@@ -128,7 +128,7 @@ async fn a_plaintext_client_gets_no_answer_from_a_tls_server() {
     // The server's TLS alert, read as HTTP/2, is a frame of the wrong size.
     assert_status!(status, Code::Internal, "h2 protocol error: http2 error");
     assert_eq!(reason(&status), "connection error detected: frame with invalid size");
-    assert!(whoami.seen().is_empty());
+    assert_eq!(whoami.seen().len(), 0, "calls reached the handler");
     server.shutdown().await;
 }
 
@@ -187,7 +187,7 @@ async fn mtls_refuses_a_client_without_a_certificate(
         reason(&status),
         if transport == Transport::Tcp { alert } else { "connection closed" }
     );
-    assert!(whoami.seen().is_empty(), "{transport}");
+    assert_eq!(whoami.seen().len(), 0, "{transport}: calls reached the handler");
     server.shutdown().await;
 }
 
@@ -231,7 +231,7 @@ async fn mtls_refuses_a_certificate_from_another_servers_ca(
         reason(&status),
         if transport == Transport::Tcp { alert } else { "connection closed" }
     );
-    assert!(whoami.seen().is_empty(), "{transport}");
+    assert_eq!(whoami.seen().len(), 0, "{transport}: calls reached the handler");
     server.shutdown().await;
     other.shutdown().await;
 }
@@ -250,7 +250,7 @@ async fn a_client_that_trusts_another_ca_refuses_the_server(
     let status = client.unary(probe("", 0)).await.unwrap_err();
 
     assert_status!(status, Code::Unavailable, "invalid peer certificate: UnknownIssuer");
-    assert!(whoami.seen().is_empty(), "{transport}");
+    assert_eq!(whoami.seen().len(), 0, "{transport}: calls reached the handler");
     server.shutdown().await;
     other.shutdown().await;
 }
@@ -298,15 +298,15 @@ async fn a_dropped_tls_connection_is_replaced_by_a_new_handshake(
 
     assert_ne!(before, after, "{transport}: the call after the drop used the old connection");
     let default = server.tls().unwrap().default_identity().cert_der().clone();
+    let seen = whoami.seen();
     assert!(
-        whoami.seen().iter().all(|certs| certs.as_deref() == Some(&[default.clone()][..])),
-        "{transport}: the new handshake presented the client certificate again"
+        seen.iter().all(|certs| certs.as_deref() == Some(&[default.clone()][..])),
+        "{transport}: the new handshake did not present the client certificate again; \
+         certificates per call: {:?}",
+        seen.iter().map(|certs| certs.as_ref().map(Vec::len)).collect::<Vec<_>>()
     );
     server.shutdown().await;
 }
-
-const SERVER_DOWN: &str = "tonic-testkit: the server is down (Faults::take_down); it accepts \
-connections again when the time given to take_down has passed";
 
 #[rstest]
 #[tokio::test(start_paused = true)]
@@ -374,11 +374,12 @@ async fn client_identities_carry_the_name_as_common_name_and_alternative_name() 
         field.extend_from_slice(name.as_bytes());
         der.windows(field.len()).any(|window| window == field)
     };
-    assert!(has(alice.cert_der(), 0x0c, "alice"));
-    assert!(has(alice.cert_der(), 0x82, "alice"));
-    assert!(has(spiffe.cert_der(), 0x0c, "spiffe://example.org/alice"));
-    assert!(has(spiffe.cert_der(), 0x86, "spiffe://example.org/alice"));
-    assert!(!has(spiffe.cert_der(), 0x82, "spiffe://example.org/alice"));
+    assert!(has(alice.cert_der(), 0x0c, "alice"), "alice's certificate lacks CN=alice");
+    assert!(has(alice.cert_der(), 0x82, "alice"), "alice's certificate lacks DNS:alice");
+    let uri = "spiffe://example.org/alice";
+    assert!(has(spiffe.cert_der(), 0x0c, uri), "the SPIFFE certificate lacks CN={uri}");
+    assert!(has(spiffe.cert_der(), 0x86, uri), "the SPIFFE certificate lacks URI:{uri}");
+    assert!(!has(spiffe.cert_der(), 0x82, uri), "the SPIFFE certificate has DNS:{uri}");
     server.shutdown().await;
 }
 

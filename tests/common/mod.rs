@@ -51,6 +51,10 @@ pub fn with_timeout(text: &str, timeout: Duration) -> Request<ProbeRequest> {
 /// What a tonic client reports when the connection under its call is cut.
 pub const TRANSPORT_ERROR: &str = "transport error";
 
+/// What a call reads while a server is taken down by `Faults::take_down`.
+pub const SERVER_DOWN: &str = "tonic-testkit: the server is down (Faults::take_down); it accepts \
+connections again when the time given to take_down has passed";
+
 /// The text of a panic payload (`panic!` with a message gives a `String` or a `&str`).
 ///
 /// # Panics
