@@ -3,40 +3,89 @@
 //! wrapper does both, so a call pays for one boxed body at most.
 
 use std::{
+    panic::{AssertUnwindSafe, catch_unwind, resume_unwind},
     pin::Pin,
-    sync::{Arc, OnceLock},
+    sync::{
+        Arc, OnceLock,
+        atomic::{AtomicBool, Ordering},
+    },
     task::{Context, Poll},
 };
 
 use bytes::Bytes;
-use http_body::Frame;
+use http::uri::PathAndQuery;
+use http_body::{Body as _, Frame};
 use tonic::{Status, body::Body};
 
 use crate::{
     frames::Frames,
     journal::{Record, record_request},
+    panic::{HandlerPanic, PanicSite},
+    shared::Shared,
 };
 
 /// h2's error for a body whose stream broke: what the server reads when the client resets the
 /// stream of a call, and what a client reads when the server dies mid-stream.
 pub(crate) const BODY_BROKEN: &str = "h2 protocol error: error reading a body from connection";
 
-/// The error that reset a direct call's stream: set when the client's request body fails (a
-/// message over the client's `max_encoding_message_size`, a message that does not compress).
-#[derive(Clone, Default)]
-pub(crate) struct Reset(Arc<OnceLock<Status>>);
+/// A direct call's client side, as the server's side of the call sees it: the error that reset
+/// its stream, set when the client's request body fails (a message over the client's
+/// `max_encoding_message_size`, a message that does not compress), and whether the client's own
+/// request stream panicked.
+#[derive(Clone)]
+pub(crate) struct Reset(Arc<ResetState>);
+
+struct ResetState {
+    error: OnceLock<Status>,
+    client_panicked: AtomicBool,
+    shared: Arc<Shared>,
+    path: PathAndQuery,
+}
 
 impl Reset {
+    pub(crate) fn new(shared: &Arc<Shared>, path: &PathAndQuery) -> Self {
+        Self(Arc::new(ResetState {
+            error: OnceLock::new(),
+            client_panicked: AtomicBool::new(false),
+            shared: shared.clone(),
+            path: path.clone(),
+        }))
+    }
+
+    /// Whether the panic unwinding through the call came from the client's request stream.
+    pub(crate) fn client_panicked(&self) -> bool {
+        self.0.client_panicked.load(Ordering::Acquire)
+    }
+
+    /// Polls the client's request body; a panic there is recorded as the client's, and goes on
+    /// unwinding into the handler that read the body, and from it into the caller.
+    fn poll_client(
+        &self,
+        body: &mut Body,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        match catch_unwind(AssertUnwindSafe(|| Pin::new(body).poll_frame(cx))) {
+            Ok(poll) => poll,
+            Err(payload) => {
+                let text = crate::panic::payload_text(&*payload);
+                let panic = HandlerPanic::from_message(PanicSite::Client, self.0.path.path(), text);
+                self.0.shared.record_panic(panic.unwound());
+                self.0.client_panicked.store(true, Ordering::Release);
+                resume_unwind(payload)
+            }
+        }
+    }
+
     /// What the client gets once its stream was reset, as a tonic client reports a stream it
     /// reset itself: `INTERNAL "h2 protocol error: http2 error"`, with the client's own error as
     /// the source (over HTTP/2 only the reset reaches the client's call).
     pub(crate) fn status(&self) -> Option<Status> {
-        let cause = self.0.get()?.clone();
+        let cause = self.0.error.get()?.clone();
         Some(crate::call::stream_reset(Box::new(cause)))
     }
 
     pub(crate) fn is_set(&self) -> bool {
-        self.0.get().is_some()
+        self.0.error.get().is_some()
     }
 }
 
@@ -70,10 +119,14 @@ impl http_body::Body for RequestBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
         let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_frame(cx) {
+        let poll = match &this.reset {
+            Some(reset) => reset.poll_client(&mut this.inner, cx),
+            None => Pin::new(&mut this.inner).poll_frame(cx),
+        };
+        match poll {
             Poll::Ready(Some(Err(status))) => match &this.reset {
                 Some(reset) => {
-                    let _ = reset.0.set(status);
+                    let _ = reset.0.error.set(status);
                     Poll::Ready(Some(Err(Status::internal(BODY_BROKEN))))
                 }
                 None => Poll::Ready(Some(Err(status))),

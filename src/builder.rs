@@ -1,6 +1,6 @@
 //! [`TestServerBuilder`]: services, layers, transport and limits of a [`TestServer`].
 
-use std::{convert::Infallible, fmt, time::Duration};
+use std::{convert::Infallible, fmt, future::Future, time::Duration};
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -15,9 +15,13 @@ use tower::{
 };
 
 use crate::{
-    BoxError, Faults, Services, Stub, TestServer, Transport, journal::DEFAULT_JOURNAL_LIMIT,
-    router::ServicesBuilder, server::DEFAULT_GRACE_PERIOD, shared::Shared,
-    stack::Stack as CallStack, transports::tcp,
+    BoxError, Faults, Services, Stub, TestServer, Transport,
+    journal::{DEFAULT_JOURNAL_BYTE_LIMIT, DEFAULT_JOURNAL_LIMIT, Journal},
+    router::ServicesBuilder,
+    server::DEFAULT_GRACE_PERIOD,
+    shared::Shared,
+    stack::Stack as CallStack,
+    transports::tcp,
 };
 
 /// Builds a [`TestServer`]: services, layers, transport, grace period.
@@ -65,6 +69,7 @@ pub struct TestServerBuilder<L = Identity> {
     transport: Option<Transport>,
     grace_period: Duration,
     journal_limit: usize,
+    journal_byte_limit: usize,
     stub: Option<Stub>,
     faults: Option<Faults>,
     #[cfg(feature = "tls")]
@@ -81,6 +86,7 @@ impl TestServerBuilder {
             transport: None,
             grace_period: DEFAULT_GRACE_PERIOD,
             journal_limit: DEFAULT_JOURNAL_LIMIT,
+            journal_byte_limit: DEFAULT_JOURNAL_BYTE_LIMIT,
             stub: None,
             faults: None,
             #[cfg(feature = "tls")]
@@ -256,6 +262,7 @@ impl<L> TestServerBuilder<L> {
             transport: self.transport,
             grace_period: self.grace_period,
             journal_limit: self.journal_limit,
+            journal_byte_limit: self.journal_byte_limit,
             stub: self.stub,
             faults: self.faults,
             #[cfg(feature = "tls")]
@@ -419,6 +426,42 @@ impl<L> TestServerBuilder<L> {
         self
     }
 
+    /// How many bytes of request messages the journal keeps, over all calls
+    /// ([`DEFAULT_JOURNAL_BYTE_LIMIT`], 32 MiB, unless set). Once a message does not fit, the
+    /// journal counts the messages that follow without keeping them, and says so where it
+    /// prints; [`Call::request`](crate::Call::request) for one of them panics saying why. The
+    /// bound keeps a long stream from costing the test its size in memory.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic_testkit::TestServer;
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = TestServer::builder()
+    ///     .add_service(Probe::new().server())
+    ///     .journal_byte_limit(8)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(ProbeClient::new);
+    /// let text = |text: &str| ProbeRequest { text: text.into(), count: 0 };
+    ///
+    /// // Each message encodes to 7 bytes: the first fits in 8, the second does not.
+    /// let messages = tokio_stream::iter([text("hello"), text("world")]);
+    /// client.client_stream(messages).await.unwrap();
+    ///
+    /// let call = &server.calls()[0];
+    /// assert_eq!(call.request_count(), 2);
+    /// assert_eq!(call.request::<ProbeRequest>(0).text, "hello");
+    /// # }
+    /// ```
+    pub fn journal_byte_limit(mut self, bytes: usize) -> Self {
+        self.journal_byte_limit = bytes;
+        self
+    }
+
     /// Starts the server on the current tokio runtime. Over TCP the listener is bound before
     /// this returns, so the first call cannot fail for want of a server.
     ///
@@ -430,7 +473,8 @@ impl<L> TestServerBuilder<L> {
     ///   transport was chosen with [`transport`](TestServerBuilder::transport);
     /// - when TLS was asked for ([`tls`](TestServerBuilder::tls), [`mtls`](TestServerBuilder::mtls))
     ///   and the transport is [`Transport::Direct`].
-    pub async fn start<ResBody>(mut self) -> TestServer
+    #[track_caller]
+    pub fn start<ResBody>(mut self) -> impl Future<Output = TestServer>
     where
         L: Layer<Services>,
         L::Service: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + 'static,
@@ -444,32 +488,39 @@ impl<L> TestServerBuilder<L> {
             "TestServer::builder() was started with no services: add the service under test \
              with .add_service(..) (or a Stub with .add_stub(..)) before .start()"
         );
-        let transport = self.transport.unwrap_or_else(Transport::from_env);
+        // What the test got wrong is checked here, in a plain function, so that the panic
+        // points at the test's `.start()`.
+        let transport = match self.transport {
+            Some(transport) => transport,
+            None => Transport::from_env(),
+        };
         #[cfg(feature = "tls")]
         let tls = self.tls.map(|mode| mode.start(transport, self.transport.is_none()));
-        let standard = self.standard.add(&mut self.routes, &mut self.services).await;
-        if let Some(stub) = &self.stub {
-            stub.attach(&self.services);
+        async move {
+            let standard = self.standard.add(&mut self.routes, &mut self.services).await;
+            if let Some(stub) = &self.stub {
+                stub.attach(&self.services);
+            }
+            let routes = self.routes.build(self.stub.as_ref().map(Stub::service));
+            let shared = Shared::new(
+                CallStack::new(self.layers.service(routes)),
+                Journal::new(self.journal_limit, self.journal_byte_limit),
+                self.faults.clone(),
+                #[cfg(feature = "tls")]
+                tls,
+            );
+            if let Some(faults) = &self.faults {
+                faults.attach(transport, &shared);
+            }
+            let local_addr = match transport {
+                Transport::Tcp => Some(tcp::bind(&shared).await.unwrap_or_else(|err| {
+                    panic!("tonic-testkit could not bind a TCP listener on 127.0.0.1:0: {err}")
+                })),
+                Transport::Direct | Transport::Memory => None,
+            };
+            let (services, grace_period, stub) = (self.services, self.grace_period, self.stub);
+            TestServer::new(shared, transport, local_addr, services, grace_period, stub, standard)
         }
-        let routes = self.routes.build(self.stub.as_ref().map(Stub::service));
-        let shared = Shared::new(
-            CallStack::new(self.layers.service(routes)),
-            self.journal_limit,
-            self.faults.clone(),
-            #[cfg(feature = "tls")]
-            tls,
-        );
-        if let Some(faults) = &self.faults {
-            faults.attach(transport, &shared);
-        }
-        let local_addr = match transport {
-            Transport::Tcp => Some(tcp::bind(&shared).await.unwrap_or_else(|err| {
-                panic!("tonic-testkit could not bind a TCP listener on 127.0.0.1:0: {err}")
-            })),
-            Transport::Direct | Transport::Memory => None,
-        };
-        let (services, grace_period, stub) = (self.services, self.grace_period, self.stub);
-        TestServer::new(shared, transport, local_addr, services, grace_period, stub, standard)
     }
 }
 
@@ -491,6 +542,7 @@ impl<L> fmt::Debug for TestServerBuilder<L> {
             .field("transport", &self.transport)
             .field("grace_period", &self.grace_period)
             .field("journal_limit", &self.journal_limit)
+            .field("journal_byte_limit", &self.journal_byte_limit)
             .field("tls", &self.tls_mode())
             .finish_non_exhaustive()
     }

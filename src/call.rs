@@ -1,6 +1,22 @@
-//! The path of one call through a test server, the same for every transport: the deadline a
-//! tonic server enforces, error recovery, and panics caught (over the wire) or recorded and
-//! resumed (direct).
+//! The path of one call through a test server, the same for every transport. In order:
+//!
+//! 1. **admit**: a server that is shut down answers `UNAVAILABLE` (a direct call is refused as
+//!    soon as `shutdown()` starts; a wire call was already refused at its connection);
+//! 2. **journal**: the call is recorded, with its deadline;
+//! 3. **faults**: the rules of the server's [`Faults`](crate::Faults) act as a proxy in front of
+//!    the server would: a delay, then an end that replaces the call (a status, a hang, a dropped
+//!    connection), so a call they fail never reaches the server's layers;
+//! 4. **deadline**: the `grpc-timeout` the client sent, enforced until the response headers, as
+//!    tonic's server enforces it (it runs from step 3 on: a delay counts against it);
+//! 5. **layers, then route**: the services behind the test's layers and interceptors, called as
+//!    the call arrives (or once its faults let it through), a panic in a layer's `call` or
+//!    `poll_ready` caught as a handler's is;
+//! 6. **response**: the body, with the faults' message delays and cuts, panics in its stream
+//!    caught, every message noted in the journal.
+//!
+//! Panics anywhere in steps 5 and 6 are caught: over the wire the call is answered `INTERNAL`
+//! and the panic kept for the report; over the direct transport the panic is kept and resumed in
+//! the caller's task, where it would have surfaced had the call been a plain function call.
 
 use std::{
     any::Any,
@@ -15,15 +31,17 @@ use std::{
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, uri::PathAndQuery};
 use http_body::Frame;
+use tokio::time::Sleep;
 use tonic::{Status, TimeoutExpired, body::Body};
 
 use crate::{
     BoxError,
     body::{RequestBody, Reset},
-    fault::Plan,
+    fault::{End as PlanEnd, FaultBody, Plan},
     frames::FrameCounter,
     journal::{
-        End, Record, record_end, record_faults, record_responses, record_status, record_status_with,
+        End, Record, record_answered, record_cancelled, record_end, record_faults,
+        record_responses, record_status,
     },
     panic::{HandlerPanic, PanicSite},
     shared::{LiveCall, SHUT_DOWN, Shared},
@@ -50,7 +68,7 @@ const CUT_OFF: &str = "transport error";
 /// direct calls) never makes one.
 ///
 /// Until its response ends, a direct call counts as running in the server (`live`), so that
-/// `shutdown()` gives it the grace period.
+/// `shutdown()` gives it the grace period, and waits for it to drop the services it holds.
 struct AbortWatch {
     watcher: Option<Abort>,
     live: LiveCall,
@@ -76,33 +94,151 @@ fn cut_off(abort: &mut Option<AbortWatch>, cx: &mut Context<'_>, waiting: bool) 
     abort.as_mut().is_some_and(|abort| abort.fired(cx, waiting))
 }
 
-/// The services' future for one call, under the deadline the client sent.
+/// Drops what a call holds (the services, a mock among them) where a panic in a `Drop` is
+/// caught and kept for the report, as `shutdown()` keeps it for the server's own copy.
+fn release<T>(shared: &Shared, held: &mut Option<T>) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| *held = None)) {
+        shared.record_panic(HandlerPanic::new(PanicSite::Drop, "", payload));
+    }
+}
+
+/// The faults a rule plan holds for one call, in the order the call meets them.
+struct Faulted {
+    /// The request, until the services are called with it.
+    request: Option<Request<Body>>,
+    /// Before the services: the delay, then the end that replaces the call.
+    delay: Option<Pin<Box<Sleep>>>,
+    end: Option<PlanEnd>,
+    /// On the response: a delay between messages, a cut after some of them.
+    message_delay: Option<Duration>,
+    cut: Option<(usize, Status)>,
+    /// The connection the call came on, for `drop_connection`.
+    connection: Option<ConnectionHandle>,
+}
+
+impl Faulted {
+    fn new(plan: Plan, request: Request<Body>, connection: Option<ConnectionHandle>) -> Box<Self> {
+        let delay = (!plan.delay.is_zero()).then(|| Box::pin(tokio::time::sleep(plan.delay)));
+        let Plan { end, message_delay, cut, .. } = plan;
+        Box::new(Self { request: Some(request), delay, end, message_delay, cut, connection })
+    }
+
+    /// Runs the part before the services: `Ready(Some(answer))` when the faults end the call,
+    /// `Ready(None)` when it goes on to the services.
+    fn before(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Response<Body>, BoxError>>> {
+        if let Some(delay) = &mut self.delay {
+            std::task::ready!(delay.as_mut().poll(cx));
+            self.delay = None;
+        }
+        match self.end.take() {
+            None => Poll::Ready(None),
+            Some(PlanEnd::Hang) => {
+                self.end = Some(PlanEnd::Hang);
+                Poll::Pending
+            }
+            Some(PlanEnd::Fail(status)) => Poll::Ready(Some(Ok(status.into_http()))),
+            Some(PlanEnd::DropConnection) => Poll::Ready(Some(Err(self.drop_connection()))),
+        }
+    }
+
+    fn drop_connection(&self) -> BoxError {
+        let connection = self.connection.as_ref().and_then(|connection| connection.0.get());
+        let Some(task) = connection else {
+            panic!(
+                "tonic-testkit: a fault rule asked to drop the connection of this call, and \
+                 Transport::Direct has no connection; run the test over Transport::Memory or \
+                 Transport::Tcp, or fail the call with .fail(..) instead"
+            );
+        };
+        task.abort();
+        Box::new(Status::unavailable("tonic-testkit: the connection was dropped by a fault rule"))
+    }
+
+    /// The response with the faults' message delays and cut.
+    fn respond(&mut self, response: Response<Body>) -> Response<Body> {
+        if self.message_delay.is_none() && self.cut.is_none() {
+            return response;
+        }
+        let (message_delay, cut) = (self.message_delay, self.cut.take());
+        response.map(|body| Body::new(FaultBody::new(body, message_delay, cut)))
+    }
+}
+
+/// The part of a call that runs before its response: steps 3 to 5 of the module's list.
 enum Inner {
     /// An answer ready before the services run: the server is shut down, or the request was
     /// rejected (boxed: a rare case should not make every call's future larger).
     Refused(Option<Box<Response<Body>>>),
-    /// The call, and the deadline's timer if the client sent `grpc-timeout`.
-    Call { call: StackFuture, deadline: Option<Pin<Box<tokio::time::Sleep>>> },
+    /// A layer panicked as the services were called with the request, at once.
+    Panicked(Option<Box<dyn Any + Send>>),
+    Call {
+        /// The faults, holding the request until the services are called with it; `None`
+        /// when no rule acts, and the services were called at once.
+        faults: Option<Box<Faulted>>,
+        call: Option<StackFuture>,
+        /// The deadline's timer, if the client sent `grpc-timeout`.
+        deadline: Option<Pin<Box<Sleep>>>,
+    },
 }
 
 impl Inner {
-    /// Polls the call of a `mode` server.
-    fn poll(&mut self, cx: &mut Context<'_>, mode: Mode) -> Poll<Result<Response<Body>, BoxError>> {
-        match self {
+    /// Polls the call of a `mode` server; `site` tells a panic's catcher where it happened.
+    fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+        shared: &Shared,
+        mode: Mode,
+        site: &mut PanicSite,
+    ) -> Poll<Result<Response<Body>, BoxError>> {
+        let (faults, call, deadline) = match self {
             Inner::Refused(response) => {
-                Poll::Ready(Ok(*response.take().expect("a refused call is polled once")))
+                return Poll::Ready(Ok(*response.take().expect("a refused call is polled once")));
             }
-            Inner::Call { call, deadline } => {
-                let result = match Pin::new(call).poll(cx) {
-                    Poll::Ready(result) => result,
-                    Poll::Pending => match deadline.as_mut().map(|sleep| sleep.as_mut().poll(cx)) {
-                        Some(Poll::Ready(())) => Err(TimeoutExpired(()).into()),
-                        _ => return Poll::Pending,
-                    },
-                };
-                Poll::Ready(recover(result, mode))
+            Inner::Panicked(payload) => {
+                *site = PanicSite::Layer;
+                resume_unwind(payload.take().expect("a panicked call is polled once"));
             }
+            Inner::Call { faults, call, deadline } => (faults, call, deadline),
+        };
+        let result = match Self::run(cx, shared, faults, call, site) {
+            Poll::Ready(result) => result,
+            Poll::Pending => match deadline.as_mut().map(|sleep| sleep.as_mut().poll(cx)) {
+                Some(Poll::Ready(())) => Err(TimeoutExpired(()).into()),
+                _ => return Poll::Pending,
+            },
+        };
+        Poll::Ready(recover(result, mode))
+    }
+
+    /// The faults before the services, then the services, then the faults on the response.
+    fn run(
+        cx: &mut Context<'_>,
+        shared: &Shared,
+        faults: &mut Option<Box<Faulted>>,
+        call: &mut Option<StackFuture>,
+        site: &mut PanicSite,
+    ) -> Poll<Result<Response<Body>, BoxError>> {
+        if call.is_none() {
+            let faults = faults.as_mut().expect("a call not made yet waits for its faults");
+            if let Some(answer) = std::task::ready!(faults.before(cx)) {
+                return Poll::Ready(answer);
+            }
+            let request = faults.request.take().expect("the request waits for the services");
+            // The services are released once `shutdown()` ends; a call delayed until then is
+            // refused as any late call is.
+            let Some(stack) = shared.stack() else {
+                return Poll::Ready(Ok(Status::unavailable(SHUT_DOWN).into_http()));
+            };
+            *site = PanicSite::Layer;
+            *call = Some(stack.call(request));
+            *site = PanicSite::Call;
         }
+        let future = call.as_mut().expect("the services were called");
+        let response = std::task::ready!(Pin::new(future).poll(cx))?;
+        Poll::Ready(Ok(match faults {
+            Some(faults) => faults.respond(response),
+            None => response,
+        }))
     }
 }
 
@@ -114,7 +250,9 @@ pub(crate) fn serve(shared: &Arc<Shared>, request: Request<Body>) -> CallFuture 
 /// Runs one direct request through the server's services. When the client's request body
 /// fails, the call ends as a stream the client reset.
 pub(crate) fn serve_direct(shared: &Arc<Shared>, request: Request<Body>) -> CallFuture {
-    serve_call(shared, request, Mode::Direct, Some(Reset::default()))
+    let path = request.uri().path_and_query().cloned().unwrap_or_else(root);
+    let reset = Reset::new(shared, &path);
+    serve_call(shared, request, Mode::Direct, Some(reset))
 }
 
 fn serve_call(
@@ -125,42 +263,57 @@ fn serve_call(
 ) -> CallFuture {
     // The path alone (one shared reference), for the journal, the faults and panic reports.
     let path = request.uri().path_and_query().cloned().unwrap_or_else(root);
+    // Over the wire, a connection still open in the grace period carries calls until the
+    // services are released, as hyper's graceful shutdown lets them.
     let stack = match mode {
         Mode::Direct if shared.is_closed() => None,
         _ => shared.stack(),
     };
     let admitted = stack.is_some();
-    let record = stack.as_ref().and_then(|_| shared.journal.start(&path, request.headers()));
+    let deadline = grpc_timeout(request.headers());
+    let record = admitted.then(|| shared.journal.start(&path, request.headers(), deadline));
+    let record = record.flatten();
     let mut request = request.map(|body| RequestBody::wrap(body, reset.clone(), record.as_ref()));
     let connection = match mode {
         Mode::Wire => request.extensions_mut().remove::<ConnectionHandle>(),
         Mode::Direct => None,
     };
-    let plan = match (&stack, &shared.faults) {
-        (Some(_), Some(faults)) => faults.plan(path.path(), request.headers()),
+    let plan = match (admitted, &shared.faults) {
+        (true, Some(faults)) => faults.plan(path.path(), request.headers()),
         _ => None,
     };
     if let (Some(plan), Some(record)) = (&plan, &record) {
         record_faults(record, &plan.fired);
     }
-    let inner = match stack {
-        None => Inner::Refused(Some(Box::new(Status::unavailable(SHUT_DOWN).into_http()))),
-        Some(stack) => {
-            let deadline =
-                grpc_timeout(request.headers()).map(|after| Box::pin(tokio::time::sleep(after)));
-            let call = stack.call(request);
-            let call = match plan {
-                None => call,
-                Some(plan) => StackFuture::Boxed(Box::pin(with_faults(plan, connection, call))),
-            };
-            Inner::Call { call, deadline }
+    let deadline = deadline.map(|after| Box::pin(tokio::time::sleep(after)));
+    let inner = match (stack, plan) {
+        (None, _) => Inner::Refused(Some(Box::new(Status::unavailable(SHUT_DOWN).into_http()))),
+        // No rule acts: the services are called now, a panic in a layer caught here and
+        // handled at the first poll, as every other panic of the call.
+        (Some(stack), None) => match catch_unwind(AssertUnwindSafe(|| stack.call(request))) {
+            Ok(call) => Inner::Call { faults: None, call: Some(call), deadline },
+            Err(payload) => Inner::Panicked(Some(payload)),
+        },
+        // The services are called once the faults let the call through.
+        (Some(_), Some(plan)) => {
+            let faults = Some(Faulted::new(plan, request, connection));
+            Inner::Call { faults, call: None, deadline }
         }
     };
     // Over the wire, shutdown aborts the server task that runs a call; a direct call runs in the
     // caller's task, so it watches for the abort itself.
     let abort = (admitted && mode == Mode::Direct)
         .then(|| AbortWatch { watcher: None, live: shared.track_call() });
-    CallFuture { inner: Some(inner), shared: shared.clone(), path, mode, abort, record, reset }
+    CallFuture {
+        inner: Some(inner),
+        shared: shared.clone(),
+        path,
+        mode,
+        site: PanicSite::Call,
+        abort,
+        record,
+        reset,
+    }
 }
 
 /// The path of a request that has none.
@@ -171,36 +324,22 @@ fn root() -> PathAndQuery {
 /// A call answered before it reaches the services or the journal, as hyper answers a request
 /// it rejects.
 pub(crate) fn answer(shared: &Arc<Shared>, response: Response<Body>) -> CallFuture {
-    let inner = Inner::Refused(Some(Box::new(response)));
-    let (path, mode) = (root(), Mode::Direct);
-    let shared = shared.clone();
-    CallFuture { inner: Some(inner), shared, path, mode, abort: None, record: None, reset: None }
+    CallFuture {
+        inner: Some(Inner::Refused(Some(Box::new(response)))),
+        shared: shared.clone(),
+        path: root(),
+        mode: Mode::Direct,
+        site: PanicSite::Call,
+        abort: None,
+        record: None,
+        reset: None,
+    }
 }
 
 /// The connection a wire call came on, so a fault can drop it. Filled in once the connection's
 /// task is spawned; the kit removes it from the request before any service sees it.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ConnectionHandle(pub(crate) Arc<std::sync::OnceLock<tokio::task::AbortHandle>>);
-
-/// Runs `call` under the faults `plan` holds for it.
-async fn with_faults(
-    plan: Plan,
-    connection: Option<ConnectionHandle>,
-    call: StackFuture,
-) -> Result<Response<Body>, BoxError> {
-    let drop_connection = move || -> BoxError {
-        let Some(task) = connection.as_ref().and_then(|connection| connection.0.get()) else {
-            panic!(
-                "tonic-testkit: a fault rule asked to drop the connection of this call, and \
-                 Transport::Direct has no connection; run the test over Transport::Memory or \
-                 Transport::Tcp, or fail the call with .fail(..) instead"
-            );
-        };
-        task.abort();
-        Box::new(Status::unavailable("tonic-testkit: the connection was dropped by a fault rule"))
-    };
-    plan.run(drop_connection, call).await
-}
 
 /// What tonic's server does with a service error: a `Status` (or a deadline) becomes a status
 /// response; any other error resets the stream, which a tonic client reports as
@@ -250,6 +389,8 @@ pub(crate) struct CallFuture {
     shared: Arc<Shared>,
     path: PathAndQuery,
     mode: Mode,
+    /// Where a panic caught now happened: in the layers while they are called, else the handler.
+    site: PanicSite,
     abort: Option<AbortWatch>,
     record: Option<Record>,
     /// A direct call's reset: once set, the call fails as a stream the client reset.
@@ -263,11 +404,53 @@ impl CallFuture {
         }
     }
 
-    /// Ends a direct call that the grace period's end cut off.
+    /// Ends a direct call that the grace period's end cut off, dropping what it holds first.
     fn cut_off(&mut self) -> Poll<Result<Response<Body>, BoxError>> {
-        self.inner = None;
+        release(&self.shared, &mut self.inner);
         self.record(Status::unknown(CUT_OFF));
         Poll::Ready(Err(Box::new(Status::unknown(CUT_OFF))))
+    }
+
+    /// Ends the call with the answer of its services (or of its faults).
+    fn answered(
+        &mut self,
+        result: Result<Response<Body>, BoxError>,
+    ) -> Poll<Result<Response<Body>, BoxError>> {
+        let had_deadline = matches!(&self.inner, Some(Inner::Call { deadline: Some(_), .. }));
+        self.inner = None;
+        if let Some(record) = &self.record {
+            match &result {
+                // A trailers-only answer carries its status in the headers.
+                Ok(response) if grpc_status(response.headers()).is_some() => {
+                    if let Some(status) = Status::from_header_map(response.headers()) {
+                        record_status(record, status);
+                    }
+                }
+                // The deadline holds until the response headers, as on tonic's server.
+                Ok(_) if had_deadline => record_answered(record),
+                Ok(_) => {}
+                Err(err) => record_status(record, reset_status(err.as_ref())),
+            }
+        }
+        let reset_status = self.reset.as_ref().and_then(Reset::status);
+        let catcher = |body| {
+            Body::new(CatchPanicBody {
+                inner: Some(body),
+                shared: self.shared.clone(),
+                path: std::mem::replace(&mut self.path, root()),
+                mode: self.mode,
+                abort: self.abort.take(),
+                record: self.record.take(),
+                counter: FrameCounter::default(),
+                reset: self.reset.take(),
+            })
+        };
+        let result = result.map(|response| response.map(catcher));
+        match reset_status {
+            // The client reset the stream: the answer, if any, never reaches it.
+            Some(status) => Poll::Ready(Err(Box::new(status))),
+            None => Poll::Ready(result),
+        }
     }
 }
 
@@ -276,21 +459,14 @@ impl Drop for CallFuture {
         if self.inner.is_some()
             && let Some(record) = &self.record
         {
-            record_status_with(record, cancelled);
+            record_cancelled(record);
         }
     }
-}
-
-fn cancelled() -> Status {
-    Status::cancelled(CANCELLED)
 }
 
 /// Headers looked up by ready-made names: a `&str` name is parsed on every lookup.
 static GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
 static GRPC_TIMEOUT: http::HeaderName = http::HeaderName::from_static("grpc-timeout");
-
-/// What the journal says of a call that ended without a status.
-const CANCELLED: &str = "the call was cancelled before it ended (the client went away)";
 
 impl Future for CallFuture {
     type Output = Result<Response<Body>, BoxError>;
@@ -301,51 +477,22 @@ impl Future for CallFuture {
             return this.cut_off();
         }
         let inner = this.inner.as_mut().expect("CallFuture polled after it completed");
-        let mode = this.mode;
-        let outcome = catch_unwind(AssertUnwindSafe(|| inner.poll(cx, mode)));
+        let (shared, mode, site) = (&*this.shared, this.mode, &mut this.site);
+        let outcome = {
+            let _polling = shared.polling();
+            catch_unwind(AssertUnwindSafe(|| inner.poll(cx, shared, mode, site)))
+        };
         match outcome {
             Ok(Poll::Pending) if cut_off(&mut this.abort, cx, true) => this.cut_off(),
             Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(result)) => {
-                this.inner = None;
-                if let Some(record) = &this.record {
-                    match &result {
-                        // A trailers-only answer carries its status in the headers.
-                        Ok(response) if grpc_status(response.headers()).is_some() => {
-                            if let Some(status) = Status::from_header_map(response.headers()) {
-                                record_status(record, status);
-                            }
-                        }
-                        Ok(_) => {}
-                        Err(err) => record_status(record, reset_status(err.as_ref())),
-                    }
-                }
-                let reset_status = this.reset.as_ref().and_then(Reset::status);
-                let catcher = |body| {
-                    Body::new(CatchPanicBody {
-                        inner: Some(body),
-                        shared: this.shared.clone(),
-                        path: std::mem::replace(&mut this.path, root()),
-                        mode: this.mode,
-                        abort: this.abort.take(),
-                        record: this.record.take(),
-                        counter: FrameCounter::default(),
-                        reset: this.reset.take(),
-                    })
-                };
-                let result = result.map(|response| response.map(catcher));
-                match reset_status {
-                    // The client reset the stream: the answer, if any, never reaches it.
-                    Some(status) => Poll::Ready(Err(Box::new(status))),
-                    None => Poll::Ready(result),
-                }
-            }
+            Ok(Poll::Ready(result)) => this.answered(result),
             Err(payload) => {
                 // Dropping the panicked future may panic again; that second panic says nothing new.
                 let _ = catch_unwind(AssertUnwindSafe(|| this.inner = None));
                 let record = this.record.take();
+                let (site, reset) = (this.site, this.reset.as_ref());
                 let status =
-                    caught(&this.shared, PanicSite::Call, &this.path, this.mode, payload, record);
+                    caught(&this.shared, site, &this.path, this.mode, payload, record, reset);
                 Poll::Ready(Ok(status.into_http()))
             }
         }
@@ -385,7 +532,7 @@ impl CatchPanicBody {
     /// Ends a direct call's stream that the grace period's end cut off, as a client reads a
     /// server that died mid-stream.
     fn cut_off(&mut self) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
-        self.inner = None;
+        release(&self.shared, &mut self.inner);
         let poll = Poll::Ready(Some(Err(Status::unknown(crate::body::BODY_BROKEN))));
         self.record(&poll);
         poll
@@ -395,7 +542,7 @@ impl CatchPanicBody {
 impl Drop for CatchPanicBody {
     fn drop(&mut self) {
         if let Some(record) = &self.record {
-            record_status_with(record, cancelled);
+            record_cancelled(record);
         }
     }
 }
@@ -420,11 +567,15 @@ impl http_body::Body for CatchPanicBody {
             this.inner = None;
             this.abort = None;
             if let Some(record) = this.record.take() {
-                record_status_with(&record, cancelled);
+                record_cancelled(&record);
             }
             return Poll::Ready(Some(Err(status)));
         }
-        match catch_unwind(AssertUnwindSafe(|| Pin::new(inner).poll_frame(cx))) {
+        let outcome = {
+            let _polling = this.shared.polling();
+            catch_unwind(AssertUnwindSafe(|| Pin::new(inner).poll_frame(cx)))
+        };
+        match outcome {
             Ok(Poll::Pending) if cut_off(&mut this.abort, cx, true) => this.cut_off(),
             Ok(poll) => {
                 this.record(&poll);
@@ -440,7 +591,8 @@ impl http_body::Body for CatchPanicBody {
                 let _ = catch_unwind(AssertUnwindSafe(|| this.inner = None));
                 let record = this.record.take();
                 let (shared, path, mode) = (&this.shared, &this.path, this.mode);
-                let status = caught(shared, PanicSite::Stream, path, mode, payload, record);
+                let reset = this.reset.as_ref();
+                let status = caught(shared, PanicSite::Stream, path, mode, payload, record, reset);
                 let mut trailers = HeaderMap::new();
                 match status.add_header(&mut trailers) {
                     Ok(()) => Poll::Ready(Some(Ok(Frame::trailers(trailers)))),
@@ -490,7 +642,9 @@ fn grpc_status(headers: &HeaderMap) -> Option<&http::HeaderValue> {
     }
 }
 
-/// Records a caught panic; resumes it in direct mode, or returns the status that answers it.
+/// Records a caught panic; resumes it in direct mode, or returns the status that answers it. A
+/// panic of the client's own request stream (direct calls only) was recorded as the client's
+/// where it happened, and is only resumed.
 fn caught(
     shared: &Shared,
     site: PanicSite,
@@ -498,7 +652,14 @@ fn caught(
     mode: Mode,
     payload: Box<dyn Any + Send>,
     record: Option<Record>,
+    reset: Option<&Reset>,
 ) -> Status {
+    if reset.is_some_and(Reset::client_panicked) {
+        if let Some(record) = record {
+            record_status(&record, Status::cancelled(CLIENT_PANICKED));
+        }
+        resume_unwind(payload);
+    }
     let panic =
         HandlerPanic::from_message(site, path.path(), crate::panic::payload_text(&*payload));
     let status = panic.status();
@@ -512,6 +673,9 @@ fn caught(
     shared.record_panic(panic);
     status
 }
+
+/// What the journal says of a direct call whose client's request stream panicked.
+const CLIENT_PANICKED: &str = "the client's request stream panicked, so the call was cancelled";
 
 /// The deadline a client sent in `grpc-timeout`, parsed as tonic's server parses it: a malformed
 /// value means no deadline.

@@ -11,7 +11,12 @@ use std::{
 use http::{Request, Response};
 use tonic::{body::Body, transport::Channel};
 
-use crate::{BoxError, call::CallFuture, shared::Shared, transports::direct::DirectChannel};
+use crate::{
+    BoxError,
+    call::CallFuture,
+    shared::{SHUT_DOWN, Shared},
+    transports::direct::DirectChannel,
+};
 
 /// The channel a [`TestServer`](crate::TestServer) hands out: it works with every
 /// tonic-generated client, over every [`Transport`](crate::Transport).
@@ -52,6 +57,8 @@ use crate::{BoxError, call::CallFuture, shared::Shared, transports::direct::Dire
 pub struct TestChannel {
     inner: Inner,
     shared: Arc<Shared>,
+    /// What `poll_ready` found for the `call` that follows: `Some(None)`, the server takes it.
+    refusal: Option<Option<&'static str>>,
 }
 
 #[derive(Clone)]
@@ -62,11 +69,11 @@ enum Inner {
 
 impl TestChannel {
     pub(crate) fn wire(channel: Channel, shared: &Arc<Shared>) -> Self {
-        Self { inner: Inner::Wire(channel), shared: shared.clone() }
+        Self { inner: Inner::Wire(channel), shared: shared.clone(), refusal: None }
     }
 
     pub(crate) fn direct(channel: DirectChannel, shared: &Arc<Shared>) -> Self {
-        Self { inner: Inner::Direct(channel), shared: shared.clone() }
+        Self { inner: Inner::Direct(channel), shared: shared.clone(), refusal: None }
     }
 }
 
@@ -86,16 +93,18 @@ impl tower::Service<Request<Body>> for TestChannel {
     type Future = ResponseFuture;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        let refusal = *self.refusal.get_or_insert_with(|| refusal(&self.shared));
         match &mut self.inner {
-            // A wire channel's own tasks died with the runtime: `call` answers instead.
-            Inner::Wire(_) if self.shared.runtime_gone().is_some() => Poll::Ready(Ok(())),
+            // A refused call never reaches the wire: `call` answers it.
+            Inner::Wire(_) if refusal.is_some() => Poll::Ready(Ok(())),
             Inner::Wire(channel) => channel.poll_ready(cx).map_err(Into::into),
             Inner::Direct(_) => Poll::Ready(Ok(())),
         }
     }
 
     fn call(&mut self, request: Request<Body>) -> ResponseFuture {
-        if let Some(message) = self.shared.runtime_gone() {
+        let refusal = self.refusal.take().unwrap_or_else(|| refusal(&self.shared));
+        if let Some(message) = refusal {
             let response = tonic::Status::unavailable(message).into_http();
             return ResponseFuture(Kind::Answered(Some(response)));
         }
@@ -103,6 +112,16 @@ impl tower::Service<Request<Body>> for TestChannel {
             Inner::Wire(channel) => Kind::Wire(channel.call(request)),
             Inner::Direct(channel) => Kind::Direct(channel.call(request)),
         })
+    }
+}
+
+/// Why a call cannot reach the server: it was shut down (or dropped), or its runtime has shut
+/// down. A wire channel's connection may not have seen the server go yet (a client that made
+/// calls before), so the channel answers for it, as it answers a fresh client.
+fn refusal(shared: &Shared) -> Option<&'static str> {
+    match shared.is_closed() {
+        true => Some(SHUT_DOWN),
+        false => shared.runtime_gone(),
     }
 }
 

@@ -23,6 +23,11 @@ use crate::few::Few;
 /// [`TestServerBuilder::journal_limit`](crate::TestServerBuilder::journal_limit) says otherwise.
 pub const DEFAULT_JOURNAL_LIMIT: usize = 1_000;
 
+/// How many bytes of request messages a server's journal keeps unless
+/// [`TestServerBuilder::journal_byte_limit`](crate::TestServerBuilder::journal_byte_limit) says
+/// otherwise: 32 MiB, far more than a test's calls send, and a bound on what a long stream costs.
+pub const DEFAULT_JOURNAL_BYTE_LIMIT: usize = 32 * 1024 * 1024;
+
 /// The calls of one server, oldest first.
 ///
 /// Entries live side by side in one list, and every call's metadata in one more: recording a
@@ -35,6 +40,7 @@ pub(crate) struct Journal(Arc<Inner>);
 struct Inner {
     entries: Mutex<Entries>,
     limit: usize,
+    byte_limit: usize,
     unrecorded: AtomicUsize,
 }
 
@@ -43,6 +49,12 @@ struct Entries {
     calls: Chunked<Entry>,
     /// The request headers of every call, call after call; each entry knows its range.
     headers: Chunked<(HeaderName, HeaderValue)>,
+    /// The bytes of request messages kept, and whether one did not fit: from then on messages
+    /// are counted, not kept, so each call keeps the first of its messages.
+    kept_bytes: usize,
+    full: bool,
+    /// Request messages counted and not kept.
+    unkept: usize,
 }
 
 /// A list that grows by whole chunks and never moves what it holds: no copying as it grows.
@@ -109,12 +121,23 @@ struct Entry {
     method: PathAndQuery,
     headers: Range<usize>,
     requests: Messages,
+    /// Request messages past the journal's byte limit: counted, not kept.
+    unkept: usize,
     status: Option<End>,
     responses: usize,
     started: Instant,
+    /// When the client's deadline expires, until the response headers go out: a call past it
+    /// has ended for the server, with `CANCELLED "Timeout expired"`, as tonic's server ends it.
+    deadline: Option<Instant>,
     duration: Option<Duration>,
     faults: Vec<String>,
 }
+
+/// The message of tonic's server for a call past its deadline.
+const TIMEOUT_EXPIRED: &str = "Timeout expired";
+
+/// What the journal says of a call that ended without a status.
+const CANCELLED: &str = "the call was cancelled before it ended (the client went away)";
 
 /// A running call's place in the journal.
 #[derive(Clone, Debug)]
@@ -130,13 +153,18 @@ impl Record {
 }
 
 impl Journal {
-    pub(crate) fn new(limit: usize) -> Self {
+    pub(crate) fn new(limit: usize, byte_limit: usize) -> Self {
         let entries = Mutex::new(Entries::default());
-        Self(Arc::new(Inner { entries, limit, unrecorded: AtomicUsize::new(0) }))
+        Self(Arc::new(Inner { entries, limit, byte_limit, unrecorded: AtomicUsize::new(0) }))
     }
 
     /// Starts an entry for a call, or returns `None` when the journal is full.
-    pub(crate) fn start(&self, path: &PathAndQuery, headers: &HeaderMap) -> Option<Record> {
+    pub(crate) fn start(
+        &self,
+        path: &PathAndQuery,
+        headers: &HeaderMap,
+        deadline: Option<Duration>,
+    ) -> Option<Record> {
         let journal = &self.0;
         if journal.limit == 0 {
             journal.unrecorded.fetch_add(1, Ordering::Relaxed);
@@ -147,6 +175,7 @@ impl Journal {
             journal.unrecorded.fetch_add(1, Ordering::Relaxed);
             return None;
         }
+        let started = Instant::now();
         let first = entries.headers.len;
         for (name, value) in headers {
             entries.headers.push((name.clone(), value.clone()));
@@ -156,9 +185,11 @@ impl Journal {
             method: path.clone(),
             headers: first..entries.headers.len,
             requests: Messages::default(),
+            unkept: 0,
             status: None,
             responses: 0,
-            started: Instant::now(),
+            started,
+            deadline: deadline.and_then(|deadline| started.checked_add(deadline)),
             duration: None,
             faults: Vec::new(),
         };
@@ -169,7 +200,8 @@ impl Journal {
     /// A snapshot of the calls so far.
     pub(crate) fn calls(&self) -> Vec<Call> {
         let entries = lock(&self.0.entries);
-        entries.calls.iter().map(|entry| entry.snapshot(&entries.headers)).collect()
+        let now = Instant::now();
+        entries.calls.iter().map(|entry| entry.snapshot(&entries.headers, now)).collect()
     }
 
     /// The calls, one per line, for failure messages.
@@ -184,6 +216,15 @@ impl Journal {
         for (index, call) in calls.iter().enumerate() {
             text.push_str(&format!("\n  {}. {call}", index + 1));
         }
+        let unkept = lock(&self.0.entries).unkept;
+        if unkept > 0 {
+            text.push_str(&format!(
+                "\n  ... and {unkept} request messages the journal counted and did not keep: it \
+                 keeps {} bytes of messages; raise it with \
+                 `TestServerBuilder::journal_byte_limit(bytes)`.",
+                self.0.byte_limit
+            ));
+        }
         if unrecorded > 0 {
             text.push_str(&format!(
                 "\n  ... and {unrecorded} later calls the journal did not keep: it keeps {} \
@@ -197,36 +238,71 @@ impl Journal {
 
 impl Entry {
     /// The call as a test sees it, its metadata taken from `headers`.
-    fn snapshot(&self, headers: &Chunked<(HeaderName, HeaderValue)>) -> Call {
+    fn snapshot(&self, headers: &Chunked<(HeaderName, HeaderValue)>, now: Instant) -> Call {
         let mut metadata = HeaderMap::with_capacity(self.headers.len());
         for (name, value) in headers.range(self.headers.clone()) {
             metadata.append(name.clone(), value.clone());
         }
+        let (status, duration) = match (&self.status, self.expired(now)) {
+            (None, Some((end, duration))) => (Some(end), Some(duration)),
+            _ => (self.status.clone(), self.duration),
+        };
         Call {
             method: self.method.clone(),
             metadata: MetadataMap::from_headers(metadata),
             requests: self.requests.clone(),
-            status: self.status.clone(),
+            unkept: self.unkept,
+            status,
             responses: self.responses,
-            duration: self.duration,
+            duration,
             faults: self.faults.clone(),
         }
+    }
+
+    /// The end the deadline gives the call if it has passed: the end the server then records.
+    fn expired(&self, now: Instant) -> Option<(End, Duration)> {
+        let deadline = self.deadline.filter(|deadline| now >= *deadline)?;
+        Some((End::Status(Status::cancelled(TIMEOUT_EXPIRED)), deadline - self.started))
     }
 }
 
 /// Records one request message.
 pub(crate) fn record_request(record: &Record, message: Message) {
-    record.update(|entry| entry.requests.push(message));
+    let mut entries = lock(&record.journal.entries);
+    let size = message.bytes.len();
+    let fits = entries.kept_bytes.saturating_add(size) <= record.journal.byte_limit;
+    if entries.full || !fits {
+        entries.full = true;
+        entries.unkept += 1;
+        entries.calls.get_mut(record.index).unkept += 1;
+        return;
+    }
+    entries.kept_bytes += size;
+    entries.calls.get_mut(record.index).requests.push(message);
+}
+
+/// Notes that the call's response headers went out: its deadline no longer applies.
+pub(crate) fn record_answered(record: &Record) {
+    record.update(|entry| entry.deadline = None);
+}
+
+/// Notes that the call ended without a status: cancelled by the client, or by its deadline if
+/// that had passed.
+pub(crate) fn record_cancelled(record: &Record) {
+    record.update(|entry| {
+        if entry.status.is_none() {
+            let now = Instant::now();
+            let cancelled = || (End::Status(Status::cancelled(CANCELLED)), now - entry.started);
+            let (end, duration) = entry.expired(now).unwrap_or_else(cancelled);
+            entry.status = Some(end);
+            entry.duration = Some(duration);
+        }
+    });
 }
 
 /// Records how a call ended, once: the first status wins.
 pub(crate) fn record_status(record: &Record, status: Status) {
     record_end(record, || End::Status(status));
-}
-
-/// Records how a call ended, once, making the status only if the call has none yet.
-pub(crate) fn record_status_with(record: &Record, status: impl FnOnce() -> Status) {
-    record_end(record, || End::Status(status()));
 }
 
 /// Records how a call ended, once: the first end wins.
@@ -307,6 +383,7 @@ pub struct Call {
     method: PathAndQuery,
     metadata: MetadataMap,
     requests: Messages,
+    unkept: usize,
     status: Option<End>,
     responses: usize,
     duration: Option<Duration>,
@@ -324,9 +401,10 @@ impl Call {
         &self.metadata
     }
 
-    /// How many request messages arrived.
+    /// How many request messages arrived, those the journal counted past its byte limit
+    /// included (see [`TestServerBuilder::journal_byte_limit`](crate::TestServerBuilder::journal_byte_limit)).
     pub fn request_count(&self) -> usize {
-        self.requests.len()
+        self.requests.len() + self.unkept
     }
 
     /// Request message `index` (from 0), decoded as `T`. A message the client sent compressed
@@ -383,14 +461,26 @@ impl Call {
 
     #[track_caller]
     fn message(&self, index: usize) -> &Message {
-        self.requests.get(index).unwrap_or_else(|| {
+        if let Some(message) = self.requests.get(index) {
+            return message;
+        }
+        if index < self.request_count() {
             panic!(
-                "tonic-testkit: {} has {} request messages, so there is no message {index} \
-                 (messages count from 0)",
+                "tonic-testkit: {} has {} request messages, and the journal kept the first {} of \
+                 them: the others came past its byte limit, so they were counted and not kept; \
+                 raise it with `TestServerBuilder::journal_byte_limit(bytes)` to read message \
+                 {index}",
                 self.method,
+                self.request_count(),
                 self.requests.len()
             )
-        })
+        }
+        panic!(
+            "tonic-testkit: {} has {} request messages, so there is no message {index} (messages \
+             count from 0)",
+            self.method,
+            self.request_count()
+        )
     }
 
     #[track_caller]
@@ -411,7 +501,7 @@ impl Call {
     /// As [`request`](Self::request).
     #[track_caller]
     pub fn requests<T: prost::Message + Default>(&self) -> Vec<T> {
-        (0..self.requests.len()).map(|index| self.request(index)).collect()
+        (0..self.request_count()).map(|index| self.request(index)).collect()
     }
 
     /// How the call ended, or `None` while it is still running.
@@ -452,7 +542,7 @@ impl fmt::Display for Call {
             Some(status) => write!(f, "{:?} {:?}", status.code(), status.message())?,
         }
         let plural = |n: usize| if n == 1 { "" } else { "s" };
-        let (requests, responses) = (self.requests.len(), self.responses);
+        let (requests, responses) = (self.request_count(), self.responses);
         write!(
             f,
             ", {requests} request{}, {responses} response{}",

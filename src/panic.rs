@@ -7,8 +7,12 @@ use tonic::Status;
 /// Where a caught panic happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum PanicSite {
-    /// In a handler or layer, before the response headers.
+    /// In a handler (or the asynchronous part of a layer), before the response headers.
     Call,
+    /// In a layer or interceptor, as the server called it with the request.
+    Layer,
+    /// In the client's own request stream, read by a direct call's handler.
+    Client,
     /// In a response stream, after the headers.
     Stream,
     /// In a service's `Drop` when the server released it (a mock's unmet expectation).
@@ -102,6 +106,12 @@ impl fmt::Display for HandlerPanic {
         let Self { method, message, .. } = self;
         match self.site {
             PanicSite::Call => write!(f, "the handler for {method} panicked: {message}"),
+            PanicSite::Layer => {
+                write!(f, "a layer or interceptor of the server panicked on {method}: {message}")
+            }
+            PanicSite::Client => {
+                write!(f, "the client's request stream for {method} panicked: {message}")
+            }
             PanicSite::Stream => {
                 write!(f, "the response stream of {method} panicked: {message}")
             }
@@ -128,10 +138,10 @@ pub(crate) fn report(panics: &[HandlerPanic]) -> String {
         report.push_str("  - ");
         report.push_str(&panic.to_string());
         match (panic.site, panic.unwound) {
-            (PanicSite::Call | PanicSite::Stream, false) => {
+            (PanicSite::Call | PanicSite::Stream | PanicSite::Layer, false) => {
                 report.push_str(" (the client was answered INTERNAL)");
             }
-            (PanicSite::Call | PanicSite::Stream, true) => {
+            (PanicSite::Call | PanicSite::Stream | PanicSite::Layer | PanicSite::Client, true) => {
                 report.push_str(" (it unwound into the task that made the call)");
             }
             _ => {}
@@ -145,7 +155,12 @@ pub(crate) fn report(panics: &[HandlerPanic]) -> String {
              `expect_..()` for the call, or fix the `with(..)`/`withf(..)` that should match it.\n",
         );
     }
-    let fixable = |panic: &&HandlerPanic| matches!(panic.site, PanicSite::Call | PanicSite::Stream);
+    let fixable = |panic: &&HandlerPanic| {
+        matches!(
+            panic.site,
+            PanicSite::Call | PanicSite::Stream | PanicSite::Layer | PanicSite::Client
+        )
+    };
     if panics.iter().filter(fixable).any(|panic| !unmatched(panic)) {
         report.push_str(
             "Fix the code that panicked; if the test provokes a handler panic on purpose, take \

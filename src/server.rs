@@ -17,6 +17,11 @@ use crate::{
 /// [`TestServerBuilder::grace_period`] says otherwise.
 pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(1);
 
+/// The panic of a second `shutdown()`.
+const SHUTDOWN_TWICE: &str = "TestServer::shutdown() was called twice; the server was already \
+     shut down by the first call. Call it once, at the end of the test (dropping the server also \
+     shuts it down).";
+
 /// A running in-process gRPC server: the guard a test holds while it makes calls.
 ///
 /// Start one with [`TestServer::builder`], get clients with [`client`](TestServer::client) or
@@ -349,7 +354,16 @@ impl TestServer {
     /// the response, `UNKNOWN "h2 protocol error: error reading a body from connection"` in the
     /// middle of a response stream. Direct calls get the same grace and the same statuses. When
     /// this returns, no task of the server is left, and the services have been dropped here, so a
-    /// mock's unmet expectations panic in the test.
+    /// mock's unmet expectations panic in the test: the copies that calls held were dropped as
+    /// the calls ended, a mock's panic there caught and reported with the rest.
+    ///
+    /// It returns within the grace period and a quarter of a second more, wherever it is called
+    /// from and whatever the runtimes do, with one exception: a handler that blocks its thread
+    /// (a `std::thread::sleep`, a blocking lock) holds `shutdown()` for as long as it blocks,
+    /// since the services it holds cannot be dropped before its poll returns. A task that
+    /// nothing polls any more (its runtime is not running, as when a server started on a
+    /// `current_thread` runtime is shut down from another one) is given up on after that
+    /// quarter of a second, with whatever it holds.
     ///
     /// Calls made afterwards, through any channel of this server, fail with `UNAVAILABLE` and a
     /// message saying the server was shut down.
@@ -381,22 +395,26 @@ impl TestServer {
     /// assert!(status.message().contains("the test server was shut down"));
     /// # }
     /// ```
-    pub async fn shutdown(&self) {
-        if !self.shared.close() {
-            panic!(
-                "TestServer::shutdown() was called twice; the server was already shut down by \
-                 the first call. Call it once, at the end of the test (dropping the server also \
-                 shuts it down)."
-            );
+    #[track_caller]
+    pub fn shutdown(&self) -> impl Future<Output = ()> + Send + '_ {
+        // Checked here, in a plain function, so that the panic points at the test's line.
+        if self.shared.is_closed() {
+            panic!("{SHUTDOWN_TWICE}");
         }
-        // A task past the grace period is aborted; aborted tasks end at their next poll. With
-        // nothing running, no timer is set.
-        if !self.shared.calls_done() {
-            let _ = tokio::time::timeout(self.grace_period, self.shared.calls_ended()).await;
+        let location = Location::caller();
+        async move {
+            if !self.shared.close() {
+                panic!("{SHUTDOWN_TWICE} (the second call: {location})");
+            }
+            // A task past the grace period is aborted; aborted tasks end at their next poll.
+            // With nothing running, no timer is set.
+            if !self.shared.calls_done() {
+                let _ = tokio::time::timeout(self.grace_period, self.shared.calls_ended()).await;
+            }
+            self.shared.seal_and_abort();
+            self.shared.settle().await;
+            self.finish();
         }
-        self.shared.seal_and_abort();
-        self.shared.tasks_ended().await;
-        self.finish();
     }
 
     /// Checks, at this line of the test, what the server has seen so far, and fails the test

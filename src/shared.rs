@@ -7,6 +7,8 @@ use std::{
         Arc, Mutex, MutexGuard, PoisonError,
         atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering},
     },
+    task::{Poll, Waker},
+    time::Duration,
 };
 
 use tokio::{runtime::Handle, sync::Notify, task::AbortHandle};
@@ -56,7 +58,7 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn new(
         stack: Stack,
-        journal_limit: usize,
+        journal: Journal,
         faults: Option<crate::Faults>,
         #[cfg(feature = "tls")] tls: Option<crate::tls::TestTls>,
     ) -> Arc<Self> {
@@ -72,7 +74,7 @@ impl Shared {
             panics: Mutex::new(Vec::new()),
             connections: Mutex::new(Vec::new()),
             next_port: AtomicU16::new(0),
-            journal: Journal::new(journal_limit),
+            journal,
             faults,
             #[cfg(feature = "tls")]
             tls,
@@ -104,18 +106,19 @@ impl Shared {
     /// Why no call can reach the server any more, when its runtime has shut down.
     ///
     /// A call made on the server's own runtime finds it running at no cost. A call made from
-    /// another runtime (a server kept across tests) asks the server's runtime to take a task:
-    /// a runtime that has shut down cancels it at once.
+    /// another runtime (a server kept across tests) gives the server's runtime an empty job for
+    /// its blocking pool: a runtime that has shut down cancels it at once, and a running one
+    /// runs it on a pool thread, so no task is left waiting on a runtime nobody drives.
     pub(crate) fn runtime_gone(&self) -> Option<&'static str> {
         if !self.runtime_gone.load(Ordering::Acquire) {
             let here = Handle::try_current().map(|handle| handle.id());
             if here.is_ok_and(|here| here == self.runtime.id()) {
                 return None;
             }
-            let probe = self.runtime.spawn(std::future::pending::<()>());
-            let shut_down = probe.is_finished();
-            probe.abort();
-            if !shut_down {
+            let mut probe = std::pin::pin!(self.runtime.spawn_blocking(|| ()));
+            let poll = probe.as_mut().poll(&mut std::task::Context::from_waker(Waker::noop()));
+            // Done, or still queued: the runtime runs. Cancelled at once: it has shut down.
+            if !matches!(poll, Poll::Ready(Err(err)) if err.is_cancelled()) {
                 return None;
             }
             self.runtime_gone.store(true, Ordering::Release);
@@ -146,7 +149,9 @@ impl Shared {
         40_001 + self.next_port.fetch_add(1, Ordering::Relaxed) % 20_000
     }
 
-    /// Spawns a server task that `shutdown()` waits for and, past the grace period, aborts.
+    /// Spawns a server task that `shutdown()` waits for and, past the grace period, aborts. It
+    /// runs on the server's runtime, wherever the code that spawns it runs (a channel used from
+    /// another runtime connects there), so the server's tasks end with the server.
     pub(crate) fn spawn<F>(self: &Arc<Self>, future: F) -> Option<AbortHandle>
     where
         F: Future<Output = ()> + Send + 'static,
@@ -158,9 +163,15 @@ impl Shared {
         }
         self.tasks.live.fetch_add(1, Ordering::AcqRel);
         let guard = TaskGuard(self.clone());
-        let handle = tokio::spawn(async move {
+        let shared = self.clone();
+        let handle = self.runtime.spawn(async move {
             let _guard = guard;
-            future.await;
+            let mut future = std::pin::pin!(future);
+            std::future::poll_fn(|cx| {
+                let _polling = shared.polling();
+                future.as_mut().poll(cx)
+            })
+            .await;
         });
         if list.handles.len() == list.handles.capacity() {
             list.handles.retain(|handle| !handle.is_finished());
@@ -193,11 +204,6 @@ impl Shared {
         open
     }
 
-    /// Waits until every server task has ended.
-    pub(crate) async fn tasks_ended(&self) {
-        self.wait_until(|tasks| tasks.live.load(Ordering::Acquire) == 0).await;
-    }
-
     /// Whether every server task and every direct call has ended.
     pub(crate) fn calls_done(&self) -> bool {
         calls_done(&self.tasks)
@@ -208,6 +214,28 @@ impl Shared {
     /// caller's next poll.
     pub(crate) async fn calls_ended(&self) {
         self.wait_until(calls_done).await;
+    }
+
+    /// Counts a poll of a server task or a direct call as under way until the guard drops.
+    pub(crate) fn polling(&self) -> PollGuard<'_> {
+        self.tasks.polling.fetch_add(1, Ordering::AcqRel);
+        PollGuard(&self.tasks)
+    }
+
+    /// Waits, once everything was aborted, until every task and direct call has ended and so
+    /// dropped the services it held. An aborted task ends at its next poll, so this is quick
+    /// wherever the runtimes run; the wait goes on while some task or call is inside a poll (a
+    /// handler that blocks its thread), and gives up after [`SETTLE`] with nothing polled: a
+    /// runtime that nobody drives, or a call's future that nobody polls, holds what it holds.
+    pub(crate) async fn settle(&self) {
+        loop {
+            if tokio::time::timeout(SETTLE, self.calls_ended()).await.is_ok() {
+                return;
+            }
+            if self.tasks.polling.load(Ordering::Acquire) == 0 {
+                return;
+            }
+        }
     }
 
     async fn wait_until(&self, done: impl Fn(&Tasks) -> bool) {
@@ -258,10 +286,16 @@ fn calls_done(tasks: &Tasks) -> bool {
     tasks.live.load(Ordering::Acquire) == 0 && tasks.calls.load(Ordering::Acquire) == 0
 }
 
+/// How long `shutdown()` waits, past the grace period, for aborted tasks and direct calls that
+/// nothing is polling before it gives up on them.
+const SETTLE: Duration = Duration::from_millis(250);
+
 #[derive(Default)]
 struct Tasks {
     live: AtomicUsize,
     calls: AtomicUsize,
+    /// Polls of server tasks and direct calls under way, on any thread.
+    polling: AtomicUsize,
     idle: Notify,
     list: Mutex<TaskList>,
 }
@@ -287,6 +321,15 @@ impl Drop for LiveCall {
         if self.0.tasks.calls.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.0.tasks.idle.notify_waiters();
         }
+    }
+}
+
+/// A poll of a server task or a direct call, under way until dropped.
+pub(crate) struct PollGuard<'a>(&'a Tasks);
+
+impl Drop for PollGuard<'_> {
+    fn drop(&mut self) {
+        self.0.polling.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -40,6 +40,7 @@ impl TlsMode {
     /// # Panics
     ///
     /// Over [`Transport::Direct`], which has no connection to encrypt.
+    #[track_caller]
     pub(crate) fn start(self, transport: Transport, from_env: bool) -> TestTls {
         if transport == Transport::Direct {
             let chosen = match from_env {

@@ -35,6 +35,7 @@ impl DirectChannel {
         let (mut parts, body) = request.into_parts();
         parts.extensions.clear();
         parts.extensions.insert(self.info.clone());
+        as_a_channel_sends(&mut parts);
         call::serve_direct(&self.shared, Request::from_parts(parts, body))
     }
 }
@@ -42,6 +43,31 @@ impl DirectChannel {
 /// The `SETTINGS_MAX_HEADER_LIST_SIZE` a tonic server (hyper's HTTP/2 server) advertises and
 /// enforces: a request whose headers reach it is answered `431` and never reaches a service.
 const MAX_HEADER_LIST_SIZE: usize = 16 * 1024;
+
+/// The user agent a tonic 0.14 channel sends, alone or after the one the client set.
+pub(crate) const TONIC_USER_AGENT: &str = "tonic/0.14.9";
+
+/// Gives a request what a tonic channel adds on its way to the server, so a handler or layer
+/// sees over Direct what it sees over Memory: the origin of the memory transport's endpoint
+/// (`http://localhost`) and tonic's user agent, after the client's own if it set one. The
+/// generated client already set `te`, `content-type` and the path.
+fn as_a_channel_sends(parts: &mut http::request::Parts) {
+    if parts.uri.scheme().is_none() || parts.uri.authority().is_none() {
+        let mut uri = std::mem::take(&mut parts.uri).into_parts();
+        uri.scheme = Some(http::uri::Scheme::HTTP);
+        uri.authority = Some(http::uri::Authority::from_static(super::memory::AUTHORITY));
+        uri.path_and_query.get_or_insert_with(|| http::uri::PathAndQuery::from_static("/"));
+        parts.uri = http::Uri::from_parts(uri).expect("a scheme, an authority and a path");
+    }
+    let agent = match parts.headers.get(http::header::USER_AGENT) {
+        None => http::HeaderValue::from_static(TONIC_USER_AGENT),
+        Some(own) => {
+            let agent = [own.as_bytes(), b" ", TONIC_USER_AGENT.as_bytes()].concat();
+            http::HeaderValue::from_bytes(&agent).expect("two valid header values and a space")
+        }
+    };
+    parts.headers.insert(http::header::USER_AGENT, agent);
+}
 
 /// The size of the request's header list as HTTP/2 counts it (RFC 9113 6.5.2): each field's name
 /// and value plus 32, pseudo-headers included.

@@ -23,12 +23,15 @@ pub(crate) const IN_PROCESS_SERVER_ADDR: SocketAddr =
 /// How many bytes one direction of a pipe buffers before the writer waits for the reader.
 const PIPE_BUFFER: usize = 256 * 1024;
 
+/// The authority of the memory transport's endpoint: what a handler reads in the request's URI.
+pub(crate) const AUTHORITY: &str = "localhost";
+
 /// A lazily connecting channel: each (re)connect gets a fresh pipe, secured as `security` says.
 pub(crate) fn channel(
     shared: &Arc<Shared>,
     security: &Security,
 ) -> Result<Channel, tonic::transport::Error> {
-    let endpoint = security.endpoint("localhost")?;
+    let endpoint = security.endpoint(AUTHORITY)?;
     Ok(endpoint.connect_with_connector_lazy(Connector(shared.clone())))
 }
 
