@@ -491,6 +491,48 @@ async fn hang_ends_at_the_client_deadline(
 }
 
 #[rstest]
+#[tokio::test(start_paused = true)]
+async fn delays_for_good_add_up_without_overflow_and_hold_the_call_until_its_deadline(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let faults = Faults::new();
+    faults.on(UNARY).delay(Duration::MAX);
+    faults.on_any().delay(Duration::from_millis(1));
+    let (server, mut client) = serve(&faults, transport).await;
+    let started = Instant::now();
+
+    let result = client.unary(with_timeout("a", Duration::from_secs(3_600))).await;
+
+    assert_status!(result, Code::Cancelled, "Timeout expired");
+    assert_eq!(started.elapsed(), Duration::from_secs(3_600), "over {transport}");
+    assert_eq!(server.calls()[0].faults().len(), 2, "over {transport}");
+    server.shutdown().await;
+}
+
+#[rstest]
+#[tokio::test(start_paused = true)]
+async fn message_delays_for_good_add_up_without_overflow_and_hold_the_rest_of_the_stream(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let faults = Faults::new();
+    faults.on(SERVER_STREAM).delay_messages(Duration::MAX);
+    faults.on_any().delay_messages(Duration::from_millis(1));
+    let (server, mut client) = serve(&faults, transport).await;
+    let mut stream = client.server_stream(probe("tick", 3)).await.unwrap().into_inner();
+
+    let first = stream.message().await;
+    let started = Instant::now();
+    let second = tokio::time::timeout(Duration::from_secs(3_600), stream.message()).await;
+
+    assert_eq!(first.unwrap().unwrap().index, 0, "over {transport}");
+    assert!(second.is_err(), "over {transport}: the second message came: {second:?}");
+    assert_eq!(started.elapsed(), Duration::from_secs(3_600), "over {transport}");
+    assert_eq!(server.calls()[0].faults().len(), 2, "over {transport}");
+    drop(stream);
+    server.shutdown().await;
+}
+
+#[rstest]
 #[tokio::test]
 async fn drop_connection_breaks_the_call_and_the_next_call_reconnects(
     #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
@@ -650,6 +692,30 @@ async fn take_down_with_a_direct_server_attached_panics() {
     let (_server, _client) = serve(&faults, Transport::Direct).await;
 
     faults.take_down(Duration::from_secs(1));
+}
+
+/// A year of tokio time.
+const A_YEAR: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+#[rstest]
+#[tokio::test(start_paused = true)]
+async fn take_down_for_good_refuses_calls_until_clear(
+    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let faults = Faults::new();
+    let (server, mut client) = serve(&faults, transport).await;
+
+    faults.take_down(Duration::MAX);
+    let refused = client.unary(probe("a", 0)).await;
+    sleep(A_YEAR).await;
+    let still_refused = client.unary(probe("a", 0)).await;
+    faults.clear();
+    let answered = client.unary(probe("a", 0)).await;
+
+    assert_status!(refused, Code::Unavailable, SERVER_DOWN);
+    assert_status!(still_refused, Code::Unavailable, SERVER_DOWN);
+    assert_eq!(answered.unwrap().into_inner().text, "a", "over {transport}");
+    server.shutdown().await;
 }
 
 #[rstest]

@@ -3,6 +3,7 @@
 
 mod body;
 mod channel;
+mod deadline;
 mod rule;
 mod toxic;
 
@@ -22,6 +23,7 @@ use tokio::time::Instant;
 
 pub(crate) use body::FaultBody;
 pub use channel::FaultChannel;
+pub(crate) use deadline::{Deadline, FOR_GOOD};
 pub use rule::{FaultRule, Fired};
 pub use toxic::ConnectionToxics;
 pub(crate) use toxic::{ToxicIo, Toxics};
@@ -96,7 +98,7 @@ struct Inner {
     rules: Mutex<Few<Rule>>,
     fired: Mutex<Vec<Fired>>,
     toxics: Toxics,
-    down: Mutex<Option<Instant>>,
+    down: Mutex<Option<Deadline>>,
     any_down: AtomicBool,
     servers: Mutex<Few<(Transport, Weak<Shared>)>>,
     connections: AtomicU64,
@@ -235,6 +237,8 @@ impl Faults {
     /// "Server down": cuts every open connection of the servers this handle is attached to and
     /// refuses new ones for `duration` of tokio time, after which they are accepted again.
     /// Calls through a [wrapped](Faults::wrap) channel fail with `UNAVAILABLE` meanwhile.
+    /// `Duration::MAX` (or any duration too long for the clock) takes the servers down for good,
+    /// until [`clear`](Faults::clear).
     ///
     /// # Panics
     ///
@@ -272,7 +276,7 @@ impl Faults {
     #[track_caller]
     pub fn take_down(&self, duration: Duration) {
         self.check_connections("Faults::take_down");
-        *lock(&self.inner.down) = Some(Instant::now() + duration);
+        *lock(&self.inner.down) = Some(Deadline::after(Instant::now(), duration));
         self.inner.any_down.store(true, Ordering::Release);
         for (_, server) in lock(&self.inner.servers).iter() {
             if let Some(server) = server.upgrade() {
@@ -342,7 +346,7 @@ impl Faults {
         }
         let mut down = lock(&self.inner.down);
         match *down {
-            Some(until) if Instant::now() < until => true,
+            Some(until) if !until.has_passed() => true,
             _ => {
                 *down = None;
                 self.inner.any_down.store(false, Ordering::Release);
@@ -464,9 +468,11 @@ impl Plan {
         self.fired.push(description);
         // The first rule that ends the call wins; delays add up.
         match action {
-            Action::Delay(delay) => self.delay += delay,
+            // Saturated: `Duration::MAX` is a delay for good, whatever is added to it.
+            Action::Delay(delay) => self.delay = self.delay.saturating_add(delay),
             Action::DelayMessages(delay) => {
-                self.message_delay = Some(self.message_delay.unwrap_or_default() + delay);
+                let sum = self.message_delay.unwrap_or_default().saturating_add(delay);
+                self.message_delay = Some(sum);
             }
             Action::Cut(after, status) => {
                 if self.cut.as_ref().is_none_or(|(n, _)| after < *n) {
@@ -482,6 +488,12 @@ impl Plan {
             Action::DropConnection => {
                 self.end.get_or_insert(End::DropConnection);
             }
+        }
+        // A delay for good never ends, though tokio's `sleep` gives up after some 30 years of
+        // its clock (which a paused clock reaches at once when nothing else is due): the call
+        // hangs after it.
+        if self.delay == FOR_GOOD {
+            self.end = Some(End::Hang);
         }
     }
 

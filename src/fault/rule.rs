@@ -203,13 +203,18 @@ impl<'a> FaultRule<'a> {
         self.install(Action::Fail(Failure::Status(status)));
     }
 
-    /// Waits `delay` before the handler runs (the call's deadline still applies).
+    /// Waits `delay` before the handler runs (the call's deadline still applies). The delays
+    /// of all the rules that act on a call add up; `Duration::MAX` holds the call for good, until
+    /// its deadline or until the client gives up.
     pub fn delay(self, delay: Duration) {
         self.install(Action::Delay(delay));
     }
 
     /// Spaces the response messages: each one but the first waits until `delay` has passed
-    /// since the one before (a stream already slower than that is not slowed further).
+    /// since the one before (a stream already slower than that is not slowed further). The
+    /// delays of all the rules that act on a call add up; `Duration::MAX` holds every message
+    /// after the first for good, until the client gives up (as with a tonic server, the call's
+    /// deadline does not end a response that has begun).
     pub fn delay_messages(self, delay: Duration) {
         self.install(Action::DelayMessages(delay));
     }
