@@ -146,8 +146,8 @@ impl<L> TestServerBuilder<L> {
     /// # Panics
     ///
     /// When the builder already has a `Faults` handle (add the rules to that one), or, at
-    /// start, when the handle has connection toxics and the transport is
-    /// [`Transport::Direct`], which has no connections.
+    /// start, when the handle has connection toxics or is [taken down](Faults::take_down) and
+    /// the transport is [`Transport::Direct`], which has no connections.
     #[track_caller]
     pub fn faults(mut self, faults: &Faults) -> Self {
         assert!(
@@ -429,8 +429,32 @@ impl<L> TestServerBuilder<L> {
     /// - when [`TONIC_TESTKIT_TRANSPORT`](crate::TRANSPORT_ENV) holds an invalid value and no
     ///   transport was chosen with [`transport`](TestServerBuilder::transport);
     /// - when TLS was asked for ([`tls`](TestServerBuilder::tls), [`mtls`](TestServerBuilder::mtls))
-    ///   and the transport is [`Transport::Direct`].
-    pub async fn start<ResBody>(mut self) -> TestServer
+    ///   and the transport is [`Transport::Direct`];
+    /// - when the transport is [`Transport::Direct`] and the [`faults`](TestServerBuilder::faults)
+    ///   handle has connection toxics or is [taken down](Faults::take_down): there are no
+    ///   connections to act on.
+    ///
+    /// The transport and the `Faults` handle are checked when `start` is called, before the
+    /// future is awaited, so that those panics point at the test's `.start()` line.
+    #[track_caller]
+    pub fn start<ResBody>(self) -> impl Future<Output = TestServer>
+    where
+        L: Layer<Services>,
+        L::Service: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + 'static,
+        <L::Service as Service<Request<Body>>>::Future: Send + 'static,
+        <L::Service as Service<Request<Body>>>::Error: Into<BoxError>,
+        ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+        ResBody::Error: Into<BoxError>,
+    {
+        let transport = self.transport.unwrap_or_else(Transport::from_env);
+        if let Some(faults) = &self.faults {
+            faults.check_transport(transport);
+        }
+        self.start_over(transport)
+    }
+
+    /// What `start` awaits: the server over `transport`.
+    async fn start_over<ResBody>(mut self, transport: Transport) -> TestServer
     where
         L: Layer<Services>,
         L::Service: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + 'static,
@@ -444,7 +468,6 @@ impl<L> TestServerBuilder<L> {
             "TestServer::builder() was started with no services: add the service under test \
              with .add_service(..) (or a Stub with .add_stub(..)) before .start()"
         );
-        let transport = self.transport.unwrap_or_else(Transport::from_env);
         #[cfg(feature = "tls")]
         let tls = self.tls.map(|mode| mode.start(transport, self.transport.is_none()));
         let standard = self.standard.add(&mut self.routes, &mut self.services).await;

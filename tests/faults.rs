@@ -718,6 +718,17 @@ async fn take_down_for_good_refuses_calls_until_clear(
     server.shutdown().await;
 }
 
+#[tokio::test]
+#[should_panic(expected = "Faults taken down (Faults::take_down) were attached to a \
+Transport::Direct server, which has no connections to refuse: run the test over Transport::Memory \
+or Transport::Tcp, or do not take the handle down")]
+async fn take_down_before_a_direct_server_is_attached_panics_at_start() {
+    let faults = Faults::new();
+    faults.take_down(Duration::from_secs(60));
+
+    let _server = serve(&faults, Transport::Direct).await;
+}
+
 #[rstest]
 #[tokio::test(start_paused = true)]
 async fn a_wrapped_channel_fails_delays_and_cuts_calls_on_the_client_side(

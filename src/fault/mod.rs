@@ -242,7 +242,8 @@ impl Faults {
     ///
     /// # Panics
     ///
-    /// When the handle is attached to a [`Transport::Direct`] server, which has no connections.
+    /// When the handle is attached to a [`Transport::Direct`] server, which has no connections;
+    /// a handle taken down and then attached to one panics when that server starts.
     ///
     /// # Examples
     ///
@@ -314,17 +315,41 @@ impl Faults {
     }
 
     /// Attaches the handle to a server.
+    ///
+    /// # Panics
+    ///
+    /// As [`check_transport`](Faults::check_transport).
     #[track_caller]
     pub(crate) fn attach(&self, transport: Transport, shared: &Arc<Shared>) {
-        if transport == Transport::Direct {
-            assert!(
-                !self.inner.toxics.is_active(),
-                "Faults with connection toxics were attached to a Transport::Direct server, which \
-                 has no connections: run the test over Transport::Memory or Transport::Tcp, or \
-                 clear the toxics"
-            );
-        }
+        self.check_transport(transport);
         lock(&self.inner.servers).push((transport, Arc::downgrade(shared)));
+    }
+
+    /// Refuses what a server over `transport` cannot do with the handle as it is now. The
+    /// builder calls it when the test calls `start` (for the test's line) and again as it
+    /// attaches the handle.
+    ///
+    /// # Panics
+    ///
+    /// Over [`Transport::Direct`], which has no connections, when the handle has connection
+    /// toxics or is [taken down](Faults::take_down).
+    #[track_caller]
+    pub(crate) fn check_transport(&self, transport: Transport) {
+        if transport != Transport::Direct {
+            return;
+        }
+        assert!(
+            !self.inner.toxics.is_active(),
+            "Faults with connection toxics were attached to a Transport::Direct server, which has \
+             no connections: run the test over Transport::Memory or Transport::Tcp, or clear the \
+             toxics"
+        );
+        assert!(
+            !self.is_down(),
+            "Faults taken down (Faults::take_down) were attached to a Transport::Direct server, \
+             which has no connections to refuse: run the test over Transport::Memory or \
+             Transport::Tcp, or do not take the handle down"
+        );
     }
 
     #[track_caller]
