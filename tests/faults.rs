@@ -261,6 +261,40 @@ async fn another_seed_fails_other_calls(
     server.shutdown().await;
 }
 
+/// The calls (numbered from 1) on which each of two probability rules acted, begun one after
+/// the other before either is installed, over 12 unary calls.
+async fn draws_of_two_rules_begun_together(seed: u64, transport: Transport) -> [Vec<usize>; 2] {
+    let faults = Faults::with_seed(seed);
+    let first = faults.on(UNARY).probability(0.5);
+    let second = faults.on(UNARY).probability(0.5);
+    first.delay(Duration::from_millis(1));
+    second.delay(Duration::from_millis(2));
+    let (server, mut client) = serve(&faults, transport).await;
+    unary_codes(&mut client, 12).await;
+    let acted = |delay: &str| -> Vec<usize> {
+        let calls = server.calls();
+        let acted = calls.iter().map(|call| call.faults().iter().any(|rule| rule.contains(delay)));
+        acted.zip(1..).filter_map(|(acted, number)| acted.then_some(number)).collect()
+    };
+    let draws = [acted(".delay(1ms)"), acted(".delay(2ms)")];
+    server.shutdown().await;
+    draws
+}
+
+#[rstest]
+#[tokio::test(start_paused = true)]
+async fn two_probability_rules_begun_together_draw_independently_and_repeat_for_the_same_seed(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let draws = draws_of_two_rules_begun_together(7, transport).await;
+    let again = draws_of_two_rules_begun_together(7, transport).await;
+
+    assert_ne!(draws[0], draws[1], "over {transport}: both rules drew alike");
+    assert_eq!(draws, again, "over {transport}");
+    // The first rule draws as a lone rule with seed 7 does (see the test above).
+    assert_eq!(draws, [vec![3, 5, 6, 7, 9, 10, 11], vec![6, 9, 10, 11, 12]], "over {transport}");
+}
+
 #[test]
 #[should_panic(expected = "Faults::on: \"Unary\" is not a gRPC method path: use the full path \
 \"/package.Service/Method\", as in \"/orders.Orders/RegisterOrder\" (the proto package, the \

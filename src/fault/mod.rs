@@ -96,6 +96,9 @@ struct Inner {
     /// nothing more.
     rule_count: AtomicUsize,
     rules: Mutex<Few<Rule>>,
+    /// How many rules were begun ([`on`](Faults::on) and its siblings): each rule's generator
+    /// is seeded with its number, so that rules draw independently however they are installed.
+    begun: AtomicU64,
     fired: Mutex<Vec<Fired>>,
     toxics: Toxics,
     down: Mutex<Option<Deadline>>,
@@ -121,7 +124,10 @@ impl Faults {
     }
 
     /// A handle whose probability rules and jitter draw from a generator seeded with `seed`:
-    /// the same calls in the same order meet the same faults on every run.
+    /// the same calls in the same order meet the same faults on every run. Each rule draws
+    /// from a stream of its own, chosen by the order the rules were begun in
+    /// ([`on`](Faults::on) and its siblings), so two rules with the same probability act on
+    /// different calls.
     ///
     /// # Examples
     ///
@@ -154,6 +160,7 @@ impl Faults {
                 seed,
                 rule_count: AtomicUsize::new(0),
                 rules: Mutex::new(Few::default()),
+                begun: AtomicU64::new(0),
                 fired: Mutex::new(Vec::new()),
                 toxics: Toxics::default(),
                 down: Mutex::new(None),
@@ -406,6 +413,11 @@ impl Faults {
             }
         }
         plan
+    }
+
+    /// The number of the next rule begun, which chooses its generator's stream.
+    fn begin_rule(&self) -> u64 {
+        self.inner.begun.fetch_add(1, Ordering::Relaxed)
     }
 
     fn add(&self, rule: Rule) {

@@ -95,7 +95,9 @@ impl<'a> FaultRule<'a> {
         matcher: Matcher,
         location: &'static Location<'static>,
     ) -> Self {
-        let index = faults.inner.rule_count.load(std::sync::atomic::Ordering::Acquire) as u64;
+        // Numbered when begun, not when installed: two rules begun before either is installed
+        // draw from different streams.
+        let index = faults.begin_rule();
         let rule = Rule {
             matcher,
             header: None,
