@@ -10,7 +10,10 @@ use common::{SERVER_DOWN, TRANSPORT_ERROR, panic_text, peer, probe, serve, start
 use http::uri::PathAndQuery;
 use rstest::rstest;
 use tokio::time::{Instant, sleep};
-use tonic::{Code, Request, Response, Status, metadata::MetadataMap};
+use tonic::{
+    Code, Request, Response, Status,
+    metadata::{Binary, MetadataMap, MetadataValue},
+};
 use tonic_testkit::{
     Faults, Reply, Stub, TestChannel, TestServer, Transport, assert_field_violation,
     assert_metadata, assert_status, collect,
@@ -158,6 +161,33 @@ async fn when_header_fails_only_the_call_that_carries_the_header(
     assert_status!(picked, Code::Internal, "picked");
     let faulted: Vec<usize> = server.calls().iter().map(|call| call.faults().len()).collect();
     assert_eq!(faulted, [0, 0, 1], "over {transport}");
+    server.shutdown().await;
+}
+
+#[rstest]
+#[tokio::test]
+async fn when_header_on_a_bin_key_matches_the_bytes_the_client_set(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let faults = Faults::new();
+    faults.on(UNARY).when_header("x-id-bin", "ab").fail(Code::Aborted, "picked");
+    let (server, mut client) = serve(&faults, transport).await;
+    let tagged = |value: MetadataValue<Binary>| {
+        let mut request = Request::new(probe("a", 0));
+        request.metadata_mut().insert_bin("x-id-bin", value);
+        request
+    };
+
+    // tonic sends unpadded base64 ("YWI"); other clients pad it ("YWI=").
+    let unpadded = client.unary(tagged(MetadataValue::from_bytes(b"ab"))).await;
+    let padded = client.unary(tagged(MetadataValue::from_static("YWI="))).await;
+    let other_bytes = client.unary(tagged(MetadataValue::from_bytes(b"abc"))).await;
+
+    assert_status!(unpadded, Code::Aborted, "picked");
+    assert_status!(padded, Code::Aborted, "picked");
+    assert_eq!(code(&other_bytes), Code::Ok, "over {transport}");
+    let journal = server.calls()[0].metadata().get_bin("x-id-bin").unwrap().to_bytes().unwrap();
+    assert_eq!(&journal[..], b"ab", "over {transport}");
     server.shutdown().await;
 }
 

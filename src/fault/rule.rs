@@ -2,8 +2,8 @@
 
 use std::{fmt, panic::Location, time::Duration};
 
-use http::HeaderMap;
-use tonic::{Code, Status};
+use http::{HeaderMap, HeaderName};
+use tonic::{Code, Status, metadata::MetadataMap};
 
 use super::{Action, Failure, Faults};
 
@@ -115,7 +115,11 @@ impl<'a> FaultRule<'a> {
     }
 
     /// Only calls whose request carries the header `key: value` (so one test can target one
-    /// call).
+    /// call). The key is case-insensitive. On a binary key (one ending in `-bin`), `value` is
+    /// compared with the bytes the client set, as the call journal shows them
+    /// ([`MetadataMap::get_bin`](tonic::metadata::MetadataMap::get_bin)), not with the base64
+    /// text on the wire: `when_header("x-id-bin", "abc")` matches a request given
+    /// `insert_bin("x-id-bin", MetadataValue::from_bytes(b"abc"))`, its base64 padded or not.
     pub fn when_header(mut self, key: &str, value: &str) -> Self {
         self.rule.header = Some((key.to_ascii_lowercase(), value.to_owned()));
         self
@@ -269,7 +273,7 @@ impl Rule {
             return None;
         }
         if let Some((key, value)) = &self.header
-            && headers.get(key.as_str()).is_none_or(|found| found.as_bytes() != value.as_bytes())
+            && !carries(headers, key, value)
         {
             return None;
         }
@@ -327,6 +331,26 @@ impl Rule {
         }
         text
     }
+}
+
+/// Whether `headers` carry `key: value`; on a `-bin` key, `value` is compared with the
+/// decoded bytes, base64 padded or not as tonic reads it (a value that is not base64 matches
+/// nothing).
+fn carries(headers: &HeaderMap, key: &str, value: &str) -> bool {
+    let Some(found) = headers.get(key) else {
+        return false;
+    };
+    if !key.ends_with("-bin") {
+        return found.as_bytes() == value.as_bytes();
+    }
+    let Ok(name) = HeaderName::from_bytes(key.as_bytes()) else {
+        return false;
+    };
+    let mut one = HeaderMap::with_capacity(1);
+    one.insert(name, found.clone());
+    let metadata = MetadataMap::from_headers(one);
+    let decoded = metadata.get_bin(key).and_then(|found| found.to_bytes().ok());
+    decoded.is_some_and(|bytes| bytes == value.as_bytes())
 }
 
 /// One time a rule acted on a call: the call's method and the rule, written as the test wrote
