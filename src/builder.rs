@@ -152,8 +152,8 @@ impl<L> TestServerBuilder<L> {
     /// # Panics
     ///
     /// When the builder already has a `Faults` handle (add the rules to that one), or, at
-    /// start, when the handle has connection toxics and the transport is
-    /// [`Transport::Direct`], which has no connections.
+    /// start, when the handle has connection toxics or is [taken down](Faults::take_down) and
+    /// the transport is [`Transport::Direct`], which has no connections.
     #[track_caller]
     pub fn faults(mut self, faults: &Faults) -> Self {
         assert!(
@@ -472,7 +472,13 @@ impl<L> TestServerBuilder<L> {
     /// - when [`TONIC_TESTKIT_TRANSPORT`](crate::TRANSPORT_ENV) holds an invalid value and no
     ///   transport was chosen with [`transport`](TestServerBuilder::transport);
     /// - when TLS was asked for ([`tls`](TestServerBuilder::tls), [`mtls`](TestServerBuilder::mtls))
-    ///   and the transport is [`Transport::Direct`].
+    ///   and the transport is [`Transport::Direct`];
+    /// - when the transport is [`Transport::Direct`] and the [`faults`](TestServerBuilder::faults)
+    ///   handle has connection toxics or is [taken down](Faults::take_down): there are no
+    ///   connections to act on.
+    ///
+    /// These are checked when `start` is called, before the future is awaited, so that the
+    /// panics point at the test's `.start()` line.
     #[track_caller]
     pub fn start<ResBody>(mut self) -> impl Future<Output = TestServer>
     where
@@ -494,6 +500,9 @@ impl<L> TestServerBuilder<L> {
             Some(transport) => transport,
             None => Transport::from_env(),
         };
+        if let Some(faults) = &self.faults {
+            faults.check_transport(transport);
+        }
         #[cfg(feature = "tls")]
         let tls = self.tls.map(|mode| mode.start(transport, self.transport.is_none()));
         async move {

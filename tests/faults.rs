@@ -10,7 +10,10 @@ use common::{SERVER_DOWN, TRANSPORT_ERROR, panic_text, peer, probe, serve, start
 use http::uri::PathAndQuery;
 use rstest::rstest;
 use tokio::time::{Instant, sleep};
-use tonic::{Code, Request, Response, Status, metadata::MetadataMap};
+use tonic::{
+    Code, Request, Response, Status,
+    metadata::{Binary, MetadataMap, MetadataValue},
+};
 use tonic_testkit::{
     Faults, Reply, Stub, TestChannel, TestServer, Transport, assert_field_violation,
     assert_metadata, assert_status, collect,
@@ -163,6 +166,33 @@ async fn when_header_fails_only_the_call_that_carries_the_header(
 
 #[rstest]
 #[tokio::test]
+async fn when_header_on_a_bin_key_matches_the_bytes_the_client_set(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let faults = Faults::new();
+    faults.on(UNARY).when_header("x-id-bin", "ab").fail(Code::Aborted, "picked");
+    let (server, mut client) = serve(&faults, transport).await;
+    let tagged = |value: MetadataValue<Binary>| {
+        let mut request = Request::new(probe("a", 0));
+        request.metadata_mut().insert_bin("x-id-bin", value);
+        request
+    };
+
+    // tonic sends unpadded base64 ("YWI"); other clients pad it ("YWI=").
+    let unpadded = client.unary(tagged(MetadataValue::from_bytes(b"ab"))).await;
+    let padded = client.unary(tagged(MetadataValue::from_static("YWI="))).await;
+    let other_bytes = client.unary(tagged(MetadataValue::from_bytes(b"abc"))).await;
+
+    assert_status!(unpadded, Code::Aborted, "picked");
+    assert_status!(padded, Code::Aborted, "picked");
+    assert_eq!(code(&other_bytes), Code::Ok, "over {transport}");
+    let journal = server.calls()[0].metadata().get_bin("x-id-bin").unwrap().to_bytes().unwrap();
+    assert_eq!(&journal[..], b"ab", "over {transport}");
+    server.shutdown().await;
+}
+
+#[rstest]
+#[tokio::test]
 async fn nth_fails_only_the_nth_matching_call(
     #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
 ) {
@@ -259,6 +289,40 @@ async fn another_seed_fails_other_calls(
 
     assert_eq!(failed, [3, 4, 5, 7, 10], "over {transport}");
     server.shutdown().await;
+}
+
+/// The calls (numbered from 1) on which each of two probability rules acted, begun one after
+/// the other before either is installed, over 12 unary calls.
+async fn draws_of_two_rules_begun_together(seed: u64, transport: Transport) -> [Vec<usize>; 2] {
+    let faults = Faults::with_seed(seed);
+    let first = faults.on(UNARY).probability(0.5);
+    let second = faults.on(UNARY).probability(0.5);
+    first.delay(Duration::from_millis(1));
+    second.delay(Duration::from_millis(2));
+    let (server, mut client) = serve(&faults, transport).await;
+    unary_codes(&mut client, 12).await;
+    let acted = |delay: &str| -> Vec<usize> {
+        let calls = server.calls();
+        let acted = calls.iter().map(|call| call.faults().iter().any(|rule| rule.contains(delay)));
+        acted.zip(1..).filter_map(|(acted, number)| acted.then_some(number)).collect()
+    };
+    let draws = [acted(".delay(1ms)"), acted(".delay(2ms)")];
+    server.shutdown().await;
+    draws
+}
+
+#[rstest]
+#[tokio::test(start_paused = true)]
+async fn two_probability_rules_begun_together_draw_independently_and_repeat_for_the_same_seed(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let draws = draws_of_two_rules_begun_together(7, transport).await;
+    let again = draws_of_two_rules_begun_together(7, transport).await;
+
+    assert_ne!(draws[0], draws[1], "over {transport}: both rules drew alike");
+    assert_eq!(draws, again, "over {transport}");
+    // The first rule draws as a lone rule with seed 7 does (see the test above).
+    assert_eq!(draws, [vec![3, 5, 6, 7, 9, 10, 11], vec![6, 9, 10, 11, 12]], "over {transport}");
 }
 
 #[test]
@@ -491,6 +555,48 @@ async fn hang_ends_at_the_client_deadline(
 }
 
 #[rstest]
+#[tokio::test(start_paused = true)]
+async fn delays_for_good_add_up_without_overflow_and_hold_the_call_until_its_deadline(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let faults = Faults::new();
+    faults.on(UNARY).delay(Duration::MAX);
+    faults.on_any().delay(Duration::from_millis(1));
+    let (server, mut client) = serve(&faults, transport).await;
+    let started = Instant::now();
+
+    let result = client.unary(with_timeout("a", Duration::from_secs(3_600))).await;
+
+    assert_status!(result, Code::Cancelled, "Timeout expired");
+    assert_eq!(started.elapsed(), Duration::from_secs(3_600), "over {transport}");
+    assert_eq!(server.calls()[0].faults().len(), 2, "over {transport}");
+    server.shutdown().await;
+}
+
+#[rstest]
+#[tokio::test(start_paused = true)]
+async fn message_delays_for_good_add_up_without_overflow_and_hold_the_rest_of_the_stream(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let faults = Faults::new();
+    faults.on(SERVER_STREAM).delay_messages(Duration::MAX);
+    faults.on_any().delay_messages(Duration::from_millis(1));
+    let (server, mut client) = serve(&faults, transport).await;
+    let mut stream = client.server_stream(probe("tick", 3)).await.unwrap().into_inner();
+
+    let first = stream.message().await;
+    let started = Instant::now();
+    let second = tokio::time::timeout(Duration::from_secs(3_600), stream.message()).await;
+
+    assert_eq!(first.unwrap().unwrap().index, 0, "over {transport}");
+    assert!(second.is_err(), "over {transport}: the second message came: {second:?}");
+    assert_eq!(started.elapsed(), Duration::from_secs(3_600), "over {transport}");
+    assert_eq!(server.calls()[0].faults().len(), 2, "over {transport}");
+    drop(stream);
+    server.shutdown().await;
+}
+
+#[rstest]
 #[tokio::test]
 async fn drop_connection_breaks_the_call_and_the_next_call_reconnects(
     #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
@@ -650,6 +756,41 @@ async fn take_down_with_a_direct_server_attached_panics() {
     let (_server, _client) = serve(&faults, Transport::Direct).await;
 
     faults.take_down(Duration::from_secs(1));
+}
+
+/// A year of tokio time.
+const A_YEAR: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+#[rstest]
+#[tokio::test(start_paused = true)]
+async fn take_down_for_good_refuses_calls_until_clear(
+    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let faults = Faults::new();
+    let (server, mut client) = serve(&faults, transport).await;
+
+    faults.take_down(Duration::MAX);
+    let refused = client.unary(probe("a", 0)).await;
+    sleep(A_YEAR).await;
+    let still_refused = client.unary(probe("a", 0)).await;
+    faults.clear();
+    let answered = client.unary(probe("a", 0)).await;
+
+    assert_status!(refused, Code::Unavailable, SERVER_DOWN);
+    assert_status!(still_refused, Code::Unavailable, SERVER_DOWN);
+    assert_eq!(answered.unwrap().into_inner().text, "a", "over {transport}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "Faults taken down (Faults::take_down) were attached to a \
+Transport::Direct server, which has no connections to refuse: run the test over Transport::Memory \
+or Transport::Tcp, or do not take the handle down")]
+async fn take_down_before_a_direct_server_is_attached_panics_at_start() {
+    let faults = Faults::new();
+    faults.take_down(Duration::from_secs(60));
+
+    let _server = serve(&faults, Transport::Direct).await;
 }
 
 #[rstest]

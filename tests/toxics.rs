@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::{TRANSPORT_ERROR, peer, probe, serve, with_timeout};
 use prost::Message;
 use rstest::rstest;
-use tokio::time::{Instant, sleep};
+use tokio::time::{Instant, sleep, timeout};
 use tonic::Code;
 use tonic_testkit::{Faults, Transport, assert_status, collect};
 use tonic_testkit_support::{ProbeClient, ProbeRequest};
@@ -189,6 +189,64 @@ async fn a_black_hole_swallows_a_call_until_its_deadline(
     let texts: Vec<String> =
         server.calls().iter().map(|call| call.request::<ProbeRequest>(0).text).collect();
     assert_eq!(texts, ["a", "b"], "over {transport}");
+    server.shutdown().await;
+}
+
+/// An hour of tokio time: on the paused clock, as long as a test can wait for nothing.
+const AN_HOUR: Duration = Duration::from_secs(3_600);
+
+#[rstest]
+#[tokio::test(start_paused = true)]
+async fn a_latency_for_good_holds_the_answer_instead_of_breaking_the_connection(
+    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let faults = Faults::new();
+    let (server, mut client) = serve(&faults, transport).await;
+    client.unary(probe("a", 0)).await.unwrap(); // connect first
+    faults.connections().downstream().latency(Duration::MAX);
+    let started = Instant::now();
+
+    let held = timeout(AN_HOUR, client.unary(probe("b", 0))).await;
+
+    assert!(held.is_err(), "over {transport}: the answer was not held: {held:?}");
+    assert_eq!(started.elapsed(), AN_HOUR, "over {transport}");
+    // The call reached the service; only its answer is held.
+    assert_eq!(server.calls()[1].request::<ProbeRequest>(0).text, "b", "over {transport}");
+    server.shutdown().await;
+}
+
+#[rstest]
+#[tokio::test(start_paused = true)]
+async fn a_jitter_for_good_holds_the_answer_instead_of_breaking_the_connection(
+    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let faults = Faults::with_seed(1);
+    let (server, mut client) = serve(&faults, transport).await;
+    client.unary(probe("a", 0)).await.unwrap(); // connect first
+    faults.connections().downstream().jitter(Duration::MAX);
+    let started = Instant::now();
+
+    let held = timeout(AN_HOUR, client.unary(probe("b", 0))).await;
+
+    assert!(held.is_err(), "over {transport}: the answer was not held: {held:?}");
+    assert_eq!(started.elapsed(), AN_HOUR, "over {transport}");
+    server.shutdown().await;
+}
+
+#[rstest]
+#[tokio::test(start_paused = true)]
+async fn reset_after_for_good_never_resets_the_connection(
+    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let faults = Faults::new();
+    let (server, mut client) = serve(&faults, transport).await;
+    faults.connections().reset_after(Duration::MAX);
+
+    let before = peer(&mut client).await;
+    sleep(AN_HOUR).await;
+    let after = peer(&mut client).await;
+
+    assert_eq!(before, after, "over {transport}: the connection was reset");
     server.shutdown().await;
 }
 

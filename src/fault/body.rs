@@ -13,6 +13,7 @@ use http_body::{Body as HttpBody, Frame};
 use tokio::time::Sleep;
 use tonic::{Status, body::Body};
 
+use super::FOR_GOOD;
 use crate::frames::Frames;
 
 /// Re-frames the body into one data frame per gRPC message, so that delays and cuts fall
@@ -85,13 +86,20 @@ impl HttpBody for FaultBody {
                 return Poll::Ready(this.cut_here().map(|trailers| Ok(Frame::trailers(trailers))));
             }
             if !this.ready.is_empty() {
+                if this.sent > 0 && this.message_delay == Some(FOR_GOOD) {
+                    // Held for good: nothing is to wake this body, which waits for the client
+                    // to end it (a deadline does not end a response that has begun).
+                    return Poll::Pending;
+                }
                 if let Some(sleep) = &mut this.sleep {
                     ready!(sleep.as_mut().poll(cx));
                     this.sleep = None;
                 }
                 let message = this.ready.pop_front().expect("checked non-empty");
                 this.sent += 1;
-                if let Some(delay) = this.message_delay.filter(|delay| !delay.is_zero()) {
+                let delay =
+                    this.message_delay.filter(|delay| !delay.is_zero() && *delay != FOR_GOOD);
+                if let Some(delay) = delay {
                     this.sleep = Some(Box::pin(tokio::time::sleep(delay)));
                 }
                 return Poll::Ready(Some(Ok(Frame::data(message))));

@@ -3,6 +3,7 @@
 
 mod body;
 mod channel;
+mod deadline;
 mod rule;
 mod toxic;
 
@@ -22,6 +23,7 @@ use tokio::time::Instant;
 
 pub(crate) use body::FaultBody;
 pub use channel::FaultChannel;
+pub(crate) use deadline::{Deadline, FOR_GOOD};
 pub use rule::{FaultRule, Fired};
 pub use toxic::ConnectionToxics;
 pub(crate) use toxic::{ToxicIo, Toxics};
@@ -94,9 +96,12 @@ struct Inner {
     /// nothing more.
     rule_count: AtomicUsize,
     rules: Mutex<Few<Rule>>,
+    /// How many rules were begun ([`on`](Faults::on) and its siblings): each rule's generator
+    /// is seeded with its number, so that rules draw independently however they are installed.
+    begun: AtomicU64,
     fired: Mutex<Vec<Fired>>,
     toxics: Toxics,
-    down: Mutex<Option<Instant>>,
+    down: Mutex<Option<Deadline>>,
     any_down: AtomicBool,
     servers: Mutex<Few<(Transport, Weak<Shared>)>>,
     connections: AtomicU64,
@@ -119,7 +124,10 @@ impl Faults {
     }
 
     /// A handle whose probability rules and jitter draw from a generator seeded with `seed`:
-    /// the same calls in the same order meet the same faults on every run.
+    /// the same calls in the same order meet the same faults on every run. Each rule draws
+    /// from a stream of its own, chosen by the order the rules were begun in
+    /// ([`on`](Faults::on) and its siblings), so two rules with the same probability act on
+    /// different calls.
     ///
     /// # Examples
     ///
@@ -152,6 +160,7 @@ impl Faults {
                 seed,
                 rule_count: AtomicUsize::new(0),
                 rules: Mutex::new(Few::default()),
+                begun: AtomicU64::new(0),
                 fired: Mutex::new(Vec::new()),
                 toxics: Toxics::default(),
                 down: Mutex::new(None),
@@ -235,10 +244,13 @@ impl Faults {
     /// "Server down": cuts every open connection of the servers this handle is attached to and
     /// refuses new ones for `duration` of tokio time, after which they are accepted again.
     /// Calls through a [wrapped](Faults::wrap) channel fail with `UNAVAILABLE` meanwhile.
+    /// `Duration::MAX` (or any duration too long for the clock) takes the servers down for good,
+    /// until [`clear`](Faults::clear).
     ///
     /// # Panics
     ///
-    /// When the handle is attached to a [`Transport::Direct`] server, which has no connections.
+    /// When the handle is attached to a [`Transport::Direct`] server, which has no connections;
+    /// a handle taken down and then attached to one panics when that server starts.
     ///
     /// # Examples
     ///
@@ -272,7 +284,7 @@ impl Faults {
     #[track_caller]
     pub fn take_down(&self, duration: Duration) {
         self.check_connections("Faults::take_down");
-        *lock(&self.inner.down) = Some(Instant::now() + duration);
+        *lock(&self.inner.down) = Some(Deadline::after(Instant::now(), duration));
         self.inner.any_down.store(true, Ordering::Release);
         for (_, server) in lock(&self.inner.servers).iter() {
             if let Some(server) = server.upgrade() {
@@ -310,17 +322,41 @@ impl Faults {
     }
 
     /// Attaches the handle to a server.
+    ///
+    /// # Panics
+    ///
+    /// As [`check_transport`](Faults::check_transport).
     #[track_caller]
     pub(crate) fn attach(&self, transport: Transport, shared: &Arc<Shared>) {
-        if transport == Transport::Direct {
-            assert!(
-                !self.inner.toxics.is_active(),
-                "Faults with connection toxics were attached to a Transport::Direct server, which \
-                 has no connections: run the test over Transport::Memory or Transport::Tcp, or \
-                 clear the toxics"
-            );
-        }
+        self.check_transport(transport);
         lock(&self.inner.servers).push((transport, Arc::downgrade(shared)));
+    }
+
+    /// Refuses what a server over `transport` cannot do with the handle as it is now. The
+    /// builder calls it when the test calls `start` (for the test's line) and again as it
+    /// attaches the handle.
+    ///
+    /// # Panics
+    ///
+    /// Over [`Transport::Direct`], which has no connections, when the handle has connection
+    /// toxics or is [taken down](Faults::take_down).
+    #[track_caller]
+    pub(crate) fn check_transport(&self, transport: Transport) {
+        if transport != Transport::Direct {
+            return;
+        }
+        assert!(
+            !self.inner.toxics.is_active(),
+            "Faults with connection toxics were attached to a Transport::Direct server, which has \
+             no connections: run the test over Transport::Memory or Transport::Tcp, or clear the \
+             toxics"
+        );
+        assert!(
+            !self.is_down(),
+            "Faults taken down (Faults::take_down) were attached to a Transport::Direct server, \
+             which has no connections to refuse: run the test over Transport::Memory or \
+             Transport::Tcp, or do not take the handle down"
+        );
     }
 
     #[track_caller]
@@ -342,7 +378,7 @@ impl Faults {
         }
         let mut down = lock(&self.inner.down);
         match *down {
-            Some(until) if Instant::now() < until => true,
+            Some(until) if !until.has_passed() => true,
             _ => {
                 *down = None;
                 self.inner.any_down.store(false, Ordering::Release);
@@ -377,6 +413,11 @@ impl Faults {
             }
         }
         plan
+    }
+
+    /// The number of the next rule begun, which chooses its generator's stream.
+    fn begin_rule(&self) -> u64 {
+        self.inner.begun.fetch_add(1, Ordering::Relaxed)
     }
 
     fn add(&self, rule: Rule) {
@@ -464,9 +505,11 @@ impl Plan {
         self.fired.push(description);
         // The first rule that ends the call wins; delays add up.
         match action {
-            Action::Delay(delay) => self.delay += delay,
+            // Saturated: `Duration::MAX` is a delay for good, whatever is added to it.
+            Action::Delay(delay) => self.delay = self.delay.saturating_add(delay),
             Action::DelayMessages(delay) => {
-                self.message_delay = Some(self.message_delay.unwrap_or_default() + delay);
+                let sum = self.message_delay.unwrap_or_default().saturating_add(delay);
+                self.message_delay = Some(sum);
             }
             Action::Cut(after, status) => {
                 if self.cut.as_ref().is_none_or(|(n, _)| after < *n) {
@@ -482,6 +525,12 @@ impl Plan {
             Action::DropConnection => {
                 self.end.get_or_insert(End::DropConnection);
             }
+        }
+        // A delay for good never ends, though tokio's `sleep` gives up after some 30 years of
+        // its clock (which a paused clock reaches at once when nothing else is due): the call
+        // hangs after it.
+        if self.delay == FOR_GOOD {
+            self.end = Some(End::Hang);
         }
     }
 

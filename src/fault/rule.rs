@@ -2,8 +2,8 @@
 
 use std::{fmt, panic::Location, time::Duration};
 
-use http::HeaderMap;
-use tonic::{Code, Status};
+use http::{HeaderMap, HeaderName};
+use tonic::{Code, Status, metadata::MetadataMap};
 
 use super::{Action, Failure, Faults};
 
@@ -95,7 +95,9 @@ impl<'a> FaultRule<'a> {
         matcher: Matcher,
         location: &'static Location<'static>,
     ) -> Self {
-        let index = faults.inner.rule_count.load(std::sync::atomic::Ordering::Acquire) as u64;
+        // Numbered when begun, not when installed: two rules begun before either is installed
+        // draw from different streams.
+        let index = faults.begin_rule();
         let rule = Rule {
             matcher,
             header: None,
@@ -113,7 +115,11 @@ impl<'a> FaultRule<'a> {
     }
 
     /// Only calls whose request carries the header `key: value` (so one test can target one
-    /// call).
+    /// call). The key is case-insensitive. On a binary key (one ending in `-bin`), `value` is
+    /// compared with the bytes the client set, as the call journal shows them
+    /// ([`MetadataMap::get_bin`](tonic::metadata::MetadataMap::get_bin)), not with the base64
+    /// text on the wire: `when_header("x-id-bin", "abc")` matches a request given
+    /// `insert_bin("x-id-bin", MetadataValue::from_bytes(b"abc"))`, its base64 padded or not.
     pub fn when_header(mut self, key: &str, value: &str) -> Self {
         self.rule.header = Some((key.to_ascii_lowercase(), value.to_owned()));
         self
@@ -203,13 +209,18 @@ impl<'a> FaultRule<'a> {
         self.install(Action::Fail(Failure::Status(status)));
     }
 
-    /// Waits `delay` before the handler runs (the call's deadline still applies).
+    /// Waits `delay` before the handler runs (the call's deadline still applies). The delays
+    /// of all the rules that act on a call add up; `Duration::MAX` holds the call for good, until
+    /// its deadline or until the client gives up.
     pub fn delay(self, delay: Duration) {
         self.install(Action::Delay(delay));
     }
 
     /// Spaces the response messages: each one but the first waits until `delay` has passed
-    /// since the one before (a stream already slower than that is not slowed further).
+    /// since the one before (a stream already slower than that is not slowed further). The
+    /// delays of all the rules that act on a call add up; `Duration::MAX` holds every message
+    /// after the first for good, until the client gives up (as with a tonic server, the call's
+    /// deadline does not end a response that has begun).
     pub fn delay_messages(self, delay: Duration) {
         self.install(Action::DelayMessages(delay));
     }
@@ -262,7 +273,7 @@ impl Rule {
             return None;
         }
         if let Some((key, value)) = &self.header
-            && headers.get(key.as_str()).is_none_or(|found| found.as_bytes() != value.as_bytes())
+            && !carries(headers, key, value)
         {
             return None;
         }
@@ -320,6 +331,26 @@ impl Rule {
         }
         text
     }
+}
+
+/// Whether `headers` carry `key: value`; on a `-bin` key, `value` is compared with the
+/// decoded bytes, base64 padded or not as tonic reads it (a value that is not base64 matches
+/// nothing).
+fn carries(headers: &HeaderMap, key: &str, value: &str) -> bool {
+    let Some(found) = headers.get(key) else {
+        return false;
+    };
+    if !key.ends_with("-bin") {
+        return found.as_bytes() == value.as_bytes();
+    }
+    let Ok(name) = HeaderName::from_bytes(key.as_bytes()) else {
+        return false;
+    };
+    let mut one = HeaderMap::with_capacity(1);
+    one.insert(name, found.clone());
+    let metadata = MetadataMap::from_headers(one);
+    let decoded = metadata.get_bin(key).and_then(|found| found.to_bytes().ok());
+    decoded.is_some_and(|bytes| bytes == value.as_bytes())
 }
 
 /// One time a rule acted on a call: the call's method and the rule, written as the test wrote

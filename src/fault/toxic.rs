@@ -18,7 +18,7 @@ use tokio::{
     time::{Instant, Sleep},
 };
 
-use super::rule::Rng;
+use super::{Deadline, rule::Rng};
 use crate::shared::lock;
 
 /// The most bytes one toxic read takes at a time.
@@ -180,13 +180,18 @@ impl<'a> ConnectionToxics<'a> {
         });
     }
 
-    /// Holds each chunk of bytes for `latency` before passing it on.
+    /// Holds each chunk of bytes for `latency` before passing it on. `Duration::MAX` (or any
+    /// latency too long for the clock) holds them for good: calls wait for their deadline, and
+    /// a connection that held bytes so stays stuck after [`Faults::clear`](super::Faults::clear)
+    /// (a new channel makes a new connection).
     pub fn latency(self, latency: Duration) -> Self {
         self.lanes(|lane| lane.latency = latency);
         self
     }
 
-    /// Adds up to `jitter` to each latency, drawn from the handle's seeded generator.
+    /// Adds up to `jitter` to each latency, drawn from the handle's seeded generator. A latency
+    /// it makes too long for the clock (as `Duration::MAX` may) holds the bytes for good, as
+    /// [`latency`](ConnectionToxics::latency) does.
     pub fn jitter(self, jitter: Duration) -> Self {
         self.lanes(|lane| lane.jitter = jitter);
         self
@@ -215,7 +220,8 @@ impl<'a> ConnectionToxics<'a> {
         self
     }
 
-    /// Resets each connection `duration` after it opened.
+    /// Resets each connection `duration` after it opened. `Duration::MAX` (or any duration too
+    /// long for the clock) never resets.
     pub fn reset_after(self, duration: Duration) -> Self {
         self.toxics.update(|config| config.reset_after = Some(duration));
         self
@@ -237,16 +243,17 @@ impl fmt::Debug for ConnectionToxics<'_> {
 }
 
 /// Bytes held back by a lane until their time comes: each chunk is due at its arrival plus
-/// the lane's latency (and its turn on the bandwidth), so chunks overlap as on a real link.
+/// the lane's latency (and its turn on the bandwidth), so chunks overlap as on a real link. A
+/// chunk due [never](Deadline::Never) (a latency for good) holds back every chunk after it.
 #[derive(Default)]
 struct Queue {
-    chunks: VecDeque<(Instant, Vec<u8>)>,
+    chunks: VecDeque<(Deadline, Vec<u8>)>,
     /// How much of the head chunk was passed on.
     position: usize,
     queued: usize,
     timer: Option<Pin<Box<Sleep>>>,
     /// When the bandwidth is free for the next chunk.
-    free_at: Option<Instant>,
+    free_at: Option<Deadline>,
     bytes: u64,
     ended: bool,
     /// The byte limit was reached: once the queue is empty, the connection is reset.
@@ -272,16 +279,17 @@ impl Queue {
             return Err(reset("its byte limit"));
         }
         self.bytes += data.len() as u64;
-        let now = Instant::now();
+        let now = Deadline::At(Instant::now());
         let mut sent = now;
         if lane.bandwidth > 0 {
             let start = self.free_at.map_or(now, |free| free.max(now));
-            sent = start + Duration::from_secs_f64(data.len() as f64 / lane.bandwidth as f64);
+            sent = start.then(Duration::from_secs_f64(data.len() as f64 / lane.bandwidth as f64));
             self.free_at = Some(sent);
         }
-        let mut due = sent + lane.latency;
+        let mut due = sent.then(lane.latency);
         if !lane.jitter.is_zero() {
-            due += lane.jitter.mul_f64(rng.next_f64());
+            // Below `jitter` (the draw is below 1), so within `Duration`.
+            due = due.then(lane.jitter.mul_f64(rng.next_f64()));
         }
         // Bytes never overtake each other.
         if let Some((last, _)) = self.chunks.back() {
@@ -297,7 +305,14 @@ impl Queue {
         let Some((due, _)) = self.chunks.front() else {
             return Poll::Ready(None);
         };
-        let due = *due;
+        let due = match *due {
+            Deadline::At(due) => due,
+            // Held for good: the connection waits for the peer or for its end, never for this.
+            Deadline::Never => {
+                self.timer = None;
+                return Poll::Pending;
+            }
+        };
         if Instant::now() < due {
             let timer = self.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
             if timer.deadline() != due {
@@ -423,13 +438,15 @@ impl Lanes {
         if self.swallowed && !config.black_hole {
             return Err(reset("a black hole swallowed bytes of this connection"));
         }
-        let Some(after) = config.reset_after else {
+        // A reset after a time past what the clock holds is no reset.
+        let Some(Deadline::At(reset_at)) =
+            config.reset_after.map(|after| Deadline::after(opened, after))
+        else {
             self.reset_timer = None;
             return Ok(());
         };
-        let timer = self
-            .reset_timer
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(opened + after)));
+        let timer =
+            self.reset_timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(reset_at)));
         match timer.as_mut().poll(cx) {
             Poll::Ready(()) => Err(reset("its time limit")),
             Poll::Pending => Ok(()),
