@@ -941,3 +941,84 @@ async fn with_no_rule_matching_calls_behave_as_without_faults(
     plain_server.shutdown().await;
     server.shutdown().await;
 }
+
+/// A server over `transport` with `faults`, behind an interceptor that notes when each call
+/// reaches it.
+async fn behind_an_interceptor(
+    faults: &Faults,
+    transport: Transport,
+) -> (TestServer, std::sync::Arc<std::sync::Mutex<Vec<Instant>>>) {
+    let reached = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = reached.clone();
+    let server = TestServer::builder()
+        .transport(transport)
+        .add_service(Probe::new().server())
+        .interceptor(move |request: Request<()>| -> Result<Request<()>, Status> {
+            seen.lock().unwrap().push(Instant::now());
+            Ok(request)
+        })
+        .faults(faults)
+        .start()
+        .await;
+    (server, reached)
+}
+
+#[rstest]
+#[tokio::test(start_paused = true)]
+async fn a_call_a_rule_fails_never_reaches_the_servers_interceptors(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let faults = Faults::with_seed(1);
+    faults.on(UNARY).times(1).fail(Code::Unavailable, "injected");
+    let (server, reached) = behind_an_interceptor(&faults, transport).await;
+    let mut client = server.client(ProbeClient::new);
+
+    let failed = client.unary(probe("a", 0)).await;
+    let passed = client.unary(probe("b", 0)).await;
+
+    let failed = failed.unwrap_err();
+    assert_eq!((failed.code(), failed.message()), (Code::Unavailable, "injected"), "{transport}");
+    assert!(passed.is_ok(), "{transport}: {passed:?}");
+    assert_eq!(
+        reached.lock().unwrap().len(),
+        1,
+        "{transport}: the interceptor saw the failed call"
+    );
+    server.shutdown().await;
+}
+
+#[rstest]
+#[tokio::test(start_paused = true)]
+async fn a_call_a_rule_delays_reaches_the_servers_interceptors_after_its_delay(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let faults = Faults::with_seed(1);
+    faults.on_service("probe.Probe").delay(Duration::from_secs(5));
+    let (server, reached) = behind_an_interceptor(&faults, transport).await;
+    let started = Instant::now();
+
+    server.client(ProbeClient::new).unary(probe("a", 0)).await.unwrap();
+
+    let after: Vec<Duration> = reached.lock().unwrap().iter().map(|at| *at - started).collect();
+    assert_eq!(after, [Duration::from_secs(5)], "{transport}");
+    server.shutdown().await;
+}
+
+#[rstest]
+#[tokio::test(start_paused = true)]
+async fn stream_actions_act_on_the_response_of_a_call_that_reached_the_interceptors(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let faults = Faults::with_seed(1);
+    faults.on(SERVER_STREAM).cut_after(2, Status::aborted("cut"));
+    let (server, reached) = behind_an_interceptor(&faults, transport).await;
+
+    let replies = server.client(ProbeClient::new).server_stream(probe("a", 5)).await.unwrap();
+    let outcome = collect(replies.into_inner()).await;
+
+    assert_eq!(outcome.messages().len(), 2, "{transport}");
+    let end = outcome.status();
+    assert_eq!((end.code(), end.message()), (Code::Aborted, "cut"), "{transport}");
+    assert_eq!(reached.lock().unwrap().len(), 1, "{transport}");
+    server.shutdown().await;
+}

@@ -260,3 +260,116 @@ async fn calls_to_rejects_a_method_without_its_full_path() {
 
     server.calls_to("Unary");
 }
+
+#[rstest]
+#[tokio::test(start_paused = true)]
+async fn a_call_past_its_deadline_ends_cancelled_in_the_journal_on_every_transport(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let stub = tonic_testkit::Stub::new();
+    let slow = tonic_testkit::Reply::message(ProbeReply::default()).delay(Duration::from_secs(1));
+    stub.on(UNARY).reply(slow);
+    let server = TestServer::builder().transport(transport).add_stub(&stub).start().await;
+
+    let status = server
+        .client(ProbeClient::new)
+        .unary(common::with_timeout("slow", Duration::from_millis(50)))
+        .await
+        .unwrap_err();
+
+    // Read as soon as the client has its answer: over the wire the client's own timer may
+    // answer before the server's has fired, and the journal must already agree.
+    let call = &server.calls()[0];
+    assert_eq!((status.code(), status.message()), (Code::Cancelled, "Timeout expired"));
+    let ended = call.status().map(|status| (status.code(), status.message()));
+    assert_eq!(ended, Some((Code::Cancelled, "Timeout expired")), "{transport}");
+    assert_eq!(call.duration(), Some(Duration::from_millis(50)), "{transport}");
+    server.shutdown().await;
+}
+
+#[rstest]
+#[tokio::test(start_paused = true)]
+async fn a_stream_answered_before_its_deadline_runs_on_past_it_in_the_journal(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let (server, mut client) = start(transport).await;
+    let (sender, requests) = tokio::sync::mpsc::channel(4);
+    sender.send(probe("first", 0)).await.unwrap();
+    let mut request = Request::new(tokio_stream::wrappers::ReceiverStream::new(requests));
+    request.set_timeout(Duration::from_millis(50));
+    let mut replies = client.bidi(request).await.unwrap().into_inner();
+    assert_eq!(replies.message().await.unwrap().unwrap().text, "first");
+
+    // As on tonic's server, the deadline holds until the response headers, not after.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    assert_eq!(server.calls()[0].code(), None, "{transport}: the stream still runs");
+    drop(sender);
+    assert_eq!(replies.message().await.unwrap(), None);
+    assert_eq!(server.calls()[0].code(), Some(Code::Ok), "{transport}");
+    server.shutdown().await;
+}
+
+/// Each of these encodes to 7 bytes: a journal that keeps 10 keeps the first only.
+fn seven_bytes(text: &str) -> ProbeRequest {
+    assert_eq!(text.len(), 5);
+    probe(text, 0)
+}
+
+async fn start_keeping(
+    transport: Transport,
+    bytes: usize,
+) -> (TestServer, ProbeClient<tonic_testkit::TestChannel>) {
+    let server = TestServer::builder()
+        .transport(transport)
+        .add_service(Probe::new().server())
+        .journal_byte_limit(bytes)
+        .start()
+        .await;
+    let client = server.client(ProbeClient::new);
+    (server, client)
+}
+
+#[rstest]
+#[tokio::test]
+async fn past_its_byte_limit_the_journal_counts_messages_without_keeping_them(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let (server, mut client) = start_keeping(transport, 10).await;
+    let messages = ["first", "other", "third"].map(seven_bytes);
+
+    client.client_stream(tokio_stream::iter(messages)).await.unwrap();
+    client.unary(seven_bytes("later")).await.unwrap();
+
+    let calls = server.calls();
+    let counts: Vec<usize> = calls.iter().map(|call| call.request_count()).collect();
+    assert_eq!(counts, [3, 1], "{transport}");
+    assert_eq!(calls[0].request::<ProbeRequest>(0).text, "first", "{transport}");
+    let unkept = std::panic::AssertUnwindSafe(|| calls[1].request::<ProbeRequest>(0));
+    let unkept = std::panic::catch_unwind(unkept).unwrap_err();
+    assert_eq!(
+        common::panic_text(unkept),
+        "tonic-testkit: /probe.Probe/Unary has 1 request messages, and the journal kept the \
+         first 0 of them: the others came past its byte limit, so they were counted and not \
+         kept; raise it with `TestServerBuilder::journal_byte_limit(bytes)` to read message 0",
+        "{transport}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "The server saw 2 calls:
+  1. /probe.Probe/ClientStream: Ok, 3 requests, 1 response
+  2. /probe.Probe/Unary: Internal \"the handler for /probe.Probe/Unary panicked: boom\", 1 \
+request, 0 responses
+  ... and 3 request messages the journal counted and did not keep: it keeps 10 bytes of \
+messages; raise it with `TestServerBuilder::journal_byte_limit(bytes)`.")]
+async fn a_report_says_how_many_messages_the_journal_did_not_keep() {
+    let (server, mut client) = start_keeping(Transport::Memory, 10).await;
+    let messages = ["first", "other", "third"].map(seven_bytes);
+    client.client_stream(tokio_stream::iter(messages)).await.unwrap();
+
+    let _ = client.unary(probe("panic:boom", 0)).await;
+
+    server.shutdown().await;
+}

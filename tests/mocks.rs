@@ -321,3 +321,95 @@ async fn verify_reports_an_unexpected_call_at_its_line(
     // verify() took the panic: shutdown has nothing left to report.
     std::sync::Arc::into_inner(server).unwrap().shutdown().await;
 }
+
+/// A layer that holds every call to `/probe.Probe/Unary`, and with it the services it would call:
+/// a slow layer, a hang.
+#[derive(Clone)]
+struct HoldsUnary<S>(S);
+
+impl<S> tower::Service<http::Request<tonic::body::Body>> for HoldsUnary<S>
+where
+    S: tower::Service<http::Request<tonic::body::Body>> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        let mut inner = self.0.clone();
+        let held = request.uri().path() == "/probe.Probe/Unary";
+        Box::pin(async move {
+            if held {
+                std::future::pending::<()>().await;
+            }
+            inner.call(request).await
+        })
+    }
+}
+
+const UNMET_SERVER_STREAM: &str = "MockProbe::server_stream: Expectation(<anything>) called 0 \
+time(s) which is fewer than expected 1";
+
+#[tokio::test]
+async fn shutdown_over_direct_reports_an_unmet_mock_that_a_held_call_still_holds() {
+    let mut mock = MockProbe::new();
+    mock.expect_server_stream().times(1).returning(|_| Reply::stream([reply("a", 0)]).streaming());
+    let server = TestServer::builder()
+        .transport(Transport::Direct)
+        .add_service(ProbeServer::new(mock))
+        .layer(tower::layer::layer_fn(HoldsUnary))
+        .grace_period(Duration::from_millis(50))
+        .start()
+        .await;
+    let mut client = server.client(ProbeClient::new);
+    let held = tokio::spawn(async move { client.unary(request("held")).await });
+    while server.calls().is_empty() {
+        tokio::task::yield_now().await;
+    }
+
+    let outcome = tokio::spawn(async move { server.shutdown().await }).await;
+
+    let report = outcome.expect_err("shutdown() must report the unmet expectation").into_panic();
+    let report = report.downcast_ref::<String>().expect("a report");
+    assert!(report.contains(UNMET_SERVER_STREAM), "the report was:\n{report}");
+    let status = held.await.unwrap().unwrap_err();
+    assert_eq!((status.code(), status.message()), (Code::Unknown, "transport error"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_over_direct_waits_for_a_handler_that_blocks_its_thread_to_verify_the_mock() {
+    let (entered, handler_running) = std::sync::mpsc::channel();
+    let mut mock = MockProbe::new();
+    mock.expect_server_stream().times(1).returning(|_| Reply::stream([reply("a", 0)]).streaming());
+    mock.expect_unary().times(1).returning(move |_| {
+        entered.send(()).unwrap();
+        // A handler that blocks its thread: shutdown() cannot drop the mock before it returns.
+        std::thread::sleep(Duration::from_millis(200));
+        Ok(Response::new(reply("late", 0)))
+    });
+    let server = TestServer::builder()
+        .transport(Transport::Direct)
+        .add_service(ProbeServer::new(mock))
+        .grace_period(Duration::ZERO)
+        .start()
+        .await;
+    let mut client = server.client(ProbeClient::new);
+    let call = tokio::spawn(async move { client.unary(request("blocks")).await });
+    tokio::task::spawn_blocking(move || handler_running.recv().unwrap()).await.unwrap();
+
+    let outcome = tokio::spawn(async move { server.shutdown().await }).await;
+
+    let report = outcome.expect_err("shutdown() must report the unmet expectation").into_panic();
+    let report = report.downcast_ref::<String>().expect("a report");
+    assert!(report.contains(UNMET_SERVER_STREAM), "the report was:\n{report}");
+    let _ = call.await.unwrap();
+}

@@ -1,9 +1,12 @@
 //! No lost panics: a handler panic fails the test in every transport, with the panic text.
 
+use std::task::Poll;
+
 use rstest::rstest;
 use tokio_stream::StreamExt;
-use tonic::Code;
-use tonic_testkit::Transport;
+use tonic::{Code, Request, Status};
+use tonic_testkit::{TestServer, Transport};
+use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
 mod common;
 
 use common::{probe, start};
@@ -165,4 +168,202 @@ request, 0 responses
 request, 0 responses"
         )
     );
+}
+
+/// An interceptor that panics on a call that carries `x-boom`, and lets the others through.
+fn boom_on_header(request: Request<()>) -> Result<Request<()>, Status> {
+    match request.metadata().get("x-boom") {
+        Some(_) => panic!("interceptor boom"),
+        None => Ok(request),
+    }
+}
+
+fn with_boom(text: &str) -> Request<ProbeRequest> {
+    let mut request = Request::new(probe(text, 0));
+    request.metadata_mut().insert("x-boom", "1".parse().unwrap());
+    request
+}
+
+async fn start_with_interceptor(transport: Transport, probe: &Probe) -> TestServer {
+    TestServer::builder()
+        .transport(transport)
+        .add_service(probe.server())
+        .interceptor(boom_on_header)
+        .start()
+        .await
+}
+
+const LAYER_PANIC: &str =
+    "a layer or interceptor of the server panicked on /probe.Probe/Unary: interceptor boom";
+
+#[rstest]
+#[tokio::test]
+async fn an_interceptor_panic_answers_internal_with_the_panic_text(
+    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let server = start_with_interceptor(transport, &Probe::new()).await;
+    let mut client = server.client(ProbeClient::new);
+
+    let status = client.unary(with_boom("a")).await.unwrap_err();
+
+    assert_eq!((status.code(), status.message()), (Code::Internal, LAYER_PANIC), "{transport}");
+    let panics = server.take_panics();
+    let taken: Vec<_> = panics.iter().map(|panic| (panic.method(), panic.message())).collect();
+    assert_eq!(taken, [("/probe.Probe/Unary", "interceptor boom")], "{transport}");
+    server.shutdown().await;
+}
+
+#[rstest]
+#[tokio::test]
+#[should_panic(expected = "tonic-testkit: the test server caught a panic:
+  - a layer or interceptor of the server panicked on /probe.Probe/Unary: interceptor boom (the \
+client was answered INTERNAL)
+Fix the code that panicked; if the test provokes a handler panic on purpose, take it with \
+`server.take_panics()` and assert on it.
+The server saw 1 call:
+  1. /probe.Probe/Unary: Internal \"a layer or interceptor of the server panicked on \
+/probe.Probe/Unary: interceptor boom\", 0 requests, 0 responses")]
+async fn an_interceptor_panic_fails_the_test_at_shutdown(
+    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let server = start_with_interceptor(transport, &Probe::new()).await;
+    let _ = server.client(ProbeClient::new).unary(with_boom("a")).await;
+
+    server.shutdown().await;
+}
+
+#[rstest]
+#[tokio::test]
+async fn an_interceptor_panic_leaves_the_other_calls_on_its_connection_alone(
+    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let service = Probe::new();
+    let server = start_with_interceptor(transport, &service).await;
+    let mut client = server.client(ProbeClient::new);
+    let before = common::peer(&mut client).await;
+    let mut hanging = client.clone();
+    let hung = tokio::spawn(async move { hanging.unary(probe("hang", 0)).await });
+    service.hangs_started(1).await;
+
+    let status = client.unary(with_boom("a")).await.unwrap_err();
+    let after = common::peer(&mut client).await;
+
+    assert_eq!(status.code(), Code::Internal, "{transport}");
+    assert_eq!(after, before, "{transport}: the panic cost the client its connection");
+    assert!(!hung.is_finished(), "{transport}: the call in progress ended with the panic");
+    server.take_panics();
+    hung.abort();
+}
+
+#[tokio::test]
+async fn an_interceptor_panic_unwinds_into_the_direct_caller_and_fails_the_test_at_shutdown() {
+    let server = start_with_interceptor(Transport::Direct, &Probe::new()).await;
+    let mut client = server.client(ProbeClient::new);
+    let call = tokio::spawn(async move { client.unary(with_boom("a")).await });
+    let unwound = call.await.unwrap_err().into_panic();
+    assert_eq!(unwound.downcast_ref::<&str>(), Some(&"interceptor boom"));
+
+    let outcome = tokio::spawn(async move { server.shutdown().await }).await;
+
+    let payload = outcome.unwrap_err().into_panic();
+    assert_eq!(
+        payload.downcast_ref::<String>().map(String::as_str),
+        Some(
+            "tonic-testkit: the test server caught a panic:
+  - a layer or interceptor of the server panicked on /probe.Probe/Unary: interceptor boom (it \
+unwound into the task that made the call)
+Fix the code that panicked; if the test provokes a handler panic on purpose, take it with \
+`server.take_panics()` and assert on it.
+The server saw 1 call:
+  1. /probe.Probe/Unary: Internal \"a layer or interceptor of the server panicked on \
+/probe.Probe/Unary: interceptor boom\", 0 requests, 0 responses"
+        )
+    );
+}
+
+/// A layer whose service panics in `poll_ready`, as a layer with a broken readiness check does.
+#[derive(Clone)]
+struct PanicsWhenPolled<S>(S);
+
+impl<S, R> tower::Service<R> for PanicsWhenPolled<S>
+where
+    S: tower::Service<R>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> Poll<Result<(), S::Error>> {
+        panic!("not ready, ever")
+    }
+
+    fn call(&mut self, request: R) -> S::Future {
+        self.0.call(request)
+    }
+}
+
+#[rstest]
+#[tokio::test]
+async fn a_layer_panic_in_poll_ready_is_caught_as_a_handlers(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let server = TestServer::builder()
+        .transport(transport)
+        .add_service(Probe::new().server())
+        .layer(tower::layer::layer_fn(PanicsWhenPolled))
+        .start()
+        .await;
+    let mut client = server.client(ProbeClient::new);
+
+    let call = tokio::spawn(async move { client.unary(probe("a", 0)).await }).await;
+
+    let expected = "a layer or interceptor of the server panicked on /probe.Probe/Unary: not \
+                    ready, ever";
+    match transport {
+        Transport::Direct => {
+            assert_eq!(common::panic_text(call.unwrap_err().into_panic()), "not ready, ever")
+        }
+        _ => {
+            let status = call.unwrap().unwrap_err();
+            assert_eq!(
+                (status.code(), status.message()),
+                (Code::Internal, expected),
+                "{transport}"
+            );
+        }
+    }
+    let panics: Vec<String> = server.take_panics().iter().map(ToString::to_string).collect();
+    assert_eq!(panics, [expected], "{transport}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_panic_in_the_clients_own_request_stream_over_direct_is_reported_as_the_clients() {
+    let (server, mut client) = start(Transport::Direct).await;
+    let breaks = |count: u32| match count {
+        0 => probe("a", 0),
+        _ => panic!("the client's stream broke"),
+    };
+    let messages = tokio_stream::iter([0, 1]).map(breaks);
+    let call = tokio::spawn(async move { client.client_stream(messages).await }).await;
+
+    let unwound = call.unwrap_err().into_panic();
+
+    assert_eq!(unwound.downcast_ref::<&str>(), Some(&"the client's stream broke"));
+    let panics: Vec<String> = server.take_panics().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        panics,
+        ["the client's request stream for /probe.Probe/ClientStream panicked: the client's \
+          stream broke"]
+    );
+    let call = &server.calls()[0];
+    let ended = call.status().map(|status| (status.code(), status.message().to_owned()));
+    assert_eq!(
+        ended,
+        Some((
+            Code::Cancelled,
+            "the client's request stream panicked, so the call was cancelled".to_owned()
+        ))
+    );
+    server.shutdown().await;
 }

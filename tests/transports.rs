@@ -11,7 +11,7 @@ use tonic_testkit::{TestChannel, TestServer, Transport};
 mod common;
 
 use common::{probe, start};
-use tonic_testkit_support::{ClientMarker, ProbeClient};
+use tonic_testkit_support::{ClientMarker, Probe, ProbeClient};
 
 #[rstest]
 #[tokio::test]
@@ -280,4 +280,63 @@ fn servers_and_channels_can_move_into_spawned_tasks() {
     send_sync_static::<TestServer>();
     send_sync_static::<TestChannel>();
     send_sync_static::<ProbeClient<TestChannel>>();
+}
+
+/// What a layer reads of a request: the URI's scheme and authority, and the headers a tonic
+/// channel sets.
+type Seen = (Option<String>, Option<String>, Vec<Option<String>>);
+
+async fn seen_by_a_layer(transport: Transport, user_agent: Option<&str>) -> Seen {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let record = seen.clone();
+    let layer = tower::layer::layer_fn(move |service| {
+        let record = record.clone();
+        tower::util::MapRequest::new(service, move |request: http::Request<tonic::body::Body>| {
+            let header = |name: &str| {
+                let value = request.headers().get(name);
+                value.map(|value| value.to_str().unwrap().to_owned())
+            };
+            let headers = ["user-agent", "te", "content-type"].map(header).to_vec();
+            let uri = request.uri();
+            let origin =
+                (uri.scheme_str().map(str::to_owned), uri.authority().map(|a| a.to_string()));
+            *record.lock().unwrap() = Some((origin.0, origin.1, headers));
+            request
+        })
+    });
+    let server = TestServer::builder()
+        .transport(transport)
+        .add_service(Probe::new().server())
+        .layer(layer)
+        .start()
+        .await;
+    let mut request = Request::new(probe("a", 0));
+    if let Some(agent) = user_agent {
+        request.metadata_mut().insert("user-agent", agent.parse().unwrap());
+    }
+    server.client(ProbeClient::new).unary(request).await.unwrap();
+    server.shutdown().await;
+    let seen = seen.lock().unwrap().take();
+    seen.expect("the layer saw the call")
+}
+
+#[rstest]
+#[tokio::test]
+async fn a_layer_sees_over_direct_the_request_a_tonic_channel_sends_over_memory(
+    #[values(None, Some("orders-app/2.1"))] user_agent: Option<&str>,
+) {
+    let direct = seen_by_a_layer(Transport::Direct, user_agent).await;
+    let memory = seen_by_a_layer(Transport::Memory, user_agent).await;
+    let tcp = seen_by_a_layer(Transport::Tcp, user_agent).await;
+
+    assert_eq!(direct, memory);
+    assert_eq!(tcp.2, memory.2, "TCP's headers");
+    assert_eq!(tcp.0, memory.0, "TCP's scheme");
+    let agent = match user_agent {
+        Some(own) => format!("{own} tonic/0.14.9"),
+        None => "tonic/0.14.9".to_owned(),
+    };
+    let expected =
+        vec![Some(agent), Some("trailers".to_owned()), Some("application/grpc".to_owned())];
+    assert_eq!(memory, (Some("http".to_owned()), Some("localhost".to_owned()), expected));
 }
