@@ -150,8 +150,9 @@ impl Shared {
     }
 
     /// Spawns a server task that `shutdown()` waits for and, past the grace period, aborts. It
-    /// runs on the server's runtime, wherever the code that spawns it runs (a channel used from
-    /// another runtime connects there), so the server's tasks end with the server.
+    /// runs on the runtime of the code that spawns it: a memory connection runs where its
+    /// channel connected, so a call from another runtime is served even while the server's own
+    /// runtime is not being driven.
     pub(crate) fn spawn<F>(self: &Arc<Self>, future: F) -> Option<AbortHandle>
     where
         F: Future<Output = ()> + Send + 'static,
@@ -164,7 +165,7 @@ impl Shared {
         self.tasks.live.fetch_add(1, Ordering::AcqRel);
         let guard = TaskGuard(self.clone());
         let shared = self.clone();
-        let handle = self.runtime.spawn(async move {
+        let handle = tokio::spawn(async move {
             let _guard = guard;
             let mut future = std::pin::pin!(future);
             std::future::poll_fn(|cx| {
