@@ -361,3 +361,68 @@ fn every_assertion_points_at_the_line_that_called_it() {
         assert_eq!(panic_location(check), here(line));
     }
 }
+
+// A context after `;`, as assert_eq!'s trailing arguments: a loop over transports says which
+// one failed.
+
+#[test]
+fn every_assertion_passes_with_a_context_as_without_one() {
+    let transport = "memory";
+    assert_status!(not_found(), Code::NotFound; "over {transport}");
+    assert_status!(not_found(), Code::NotFound, "User not found"; "over {transport}");
+    assert_field_violation!(ride_rejected(), "driver_id"; "over {transport}");
+    assert_field_violation!(ride_rejected(), "driver_id", "empty"; "over {}", transport);
+    assert_error_info!(ride_rejected(), "INVALID_RIDE"; "over {transport}");
+    assert_error_info!(ride_rejected(), "INVALID_RIDE", "rides.example.com"; "over {transport}");
+    assert_retry_info!(ride_rejected(); "over {transport}");
+    assert_retry_info!(ride_rejected(), Duration::from_secs(3); "over {transport}");
+    assert_metadata!(with_trailers(), "retry-after"; "over {transport}");
+    assert_metadata!(with_trailers(), "retry-after", "4"; "over {transport}");
+    assert_no_metadata!(with_trailers(), "x-missing"; "over {transport}");
+}
+
+#[test]
+#[should_panic(expected = "tonic-testkit: assert_status! failed: over tcp, call 2
+  expected: NotFound, message \"No such user\"
+    actual: NotFound, message \"User not found\"")]
+fn assert_status_prints_its_context() {
+    let (transport, call) = ("tcp", 2);
+    assert_status!(not_found(), Code::NotFound, "No such user"; "over {transport}, call {call}");
+}
+
+#[test]
+#[should_panic(expected = "tonic-testkit: assert_field_violation! failed: over direct
+  expected: a BadRequest field violation for \"rider_id\"")]
+fn assert_field_violation_prints_its_context() {
+    assert_field_violation!(ride_rejected(), "rider_id"; "over direct");
+}
+
+#[test]
+#[should_panic(expected = "tonic-testkit: assert_error_info! failed: over direct
+  expected: an ErrorInfo with reason \"OTHER\"")]
+fn assert_error_info_prints_its_context() {
+    assert_error_info!(ride_rejected(), "OTHER"; "over direct");
+}
+
+#[test]
+#[should_panic(expected = "tonic-testkit: assert_retry_info! failed: over direct
+  expected: a RetryInfo with retry delay 1s")]
+fn assert_retry_info_prints_its_context() {
+    assert_retry_info!(ride_rejected(), Duration::from_secs(1); "over direct");
+}
+
+#[test]
+#[should_panic(expected = "tonic-testkit: assert_metadata! failed: over memory
+  expected: \"retry-after\" = \"9\" in the status metadata (trailers)
+    actual: \"retry-after\" = \"3\", \"4\"")]
+fn assert_metadata_prints_its_context() {
+    assert_metadata!(with_trailers(), "retry-after", "9"; "over memory");
+}
+
+#[test]
+#[should_panic(expected = "tonic-testkit: assert_no_metadata! failed: over memory
+  expected: no \"retry-after\" in the status metadata (trailers)
+    actual: \"retry-after\" = \"3\", \"4\"")]
+fn assert_no_metadata_prints_its_context() {
+    assert_no_metadata!(with_trailers(), "retry-after"; "over memory");
+}

@@ -1,6 +1,6 @@
 //! Assertions on the `google.rpc` rich error details a status carries (through tonic-types).
 
-use std::time::Duration;
+use std::{fmt, time::Duration};
 
 use tonic::Status;
 use tonic_types::{ErrorDetail, ErrorInfo, FieldViolation, RetryInfo, StatusExt};
@@ -36,6 +36,9 @@ use super::{Observed, StatusSource, TextMatcher, describe_observed};
 /// // Panics: "...expected: a BadRequest field violation for \"driver_id\"\n    actual: InvalidArgument, message \"bad\", without details..."
 /// assert_field_violation!(Status::invalid_argument("bad"), "driver_id");
 /// ```
+///
+/// A context after `;` (`; "over {transport}"`) is printed with a failure, as
+/// [`assert_status!`](crate::assert_status) shows.
 #[macro_export]
 macro_rules! assert_field_violation {
     ($actual:expr, $field:expr $(,)?) => {
@@ -43,6 +46,7 @@ macro_rules! assert_field_violation {
             &$actual,
             $field,
             ::std::option::Option::<&str>::None,
+            ::std::option::Option::None,
         )
     };
     ($actual:expr, $field:expr, $description:expr $(,)?) => {
@@ -50,6 +54,23 @@ macro_rules! assert_field_violation {
             &$actual,
             $field,
             ::std::option::Option::Some($description),
+            ::std::option::Option::None,
+        )
+    };
+    ($actual:expr, $field:expr; $($context:tt)+) => {
+        $crate::__private::assert_field_violation(
+            &$actual,
+            $field,
+            ::std::option::Option::<&str>::None,
+            ::std::option::Option::Some(::std::format_args!($($context)+)),
+        )
+    };
+    ($actual:expr, $field:expr, $description:expr; $($context:tt)+) => {
+        $crate::__private::assert_field_violation(
+            &$actual,
+            $field,
+            ::std::option::Option::Some($description),
+            ::std::option::Option::Some(::std::format_args!($($context)+)),
         )
     };
 }
@@ -70,16 +91,41 @@ macro_rules! assert_field_violation {
 /// let info = assert_error_info!(status, "QUOTA_EXCEEDED", "rides.example.com");
 /// assert_eq!(info.metadata["limit"], "5");
 /// ```
+///
+/// A context after `;` (`; "over {transport}"`) is printed with a failure, as
+/// [`assert_status!`](crate::assert_status) shows.
 #[macro_export]
 macro_rules! assert_error_info {
     ($actual:expr, $reason:expr $(,)?) => {
-        $crate::__private::assert_error_info(&$actual, $reason, ::std::option::Option::None)
+        $crate::__private::assert_error_info(
+            &$actual,
+            $reason,
+            ::std::option::Option::None,
+            ::std::option::Option::None,
+        )
     };
     ($actual:expr, $reason:expr, $domain:expr $(,)?) => {
         $crate::__private::assert_error_info(
             &$actual,
             $reason,
             ::std::option::Option::Some($domain),
+            ::std::option::Option::None,
+        )
+    };
+    ($actual:expr, $reason:expr; $($context:tt)+) => {
+        $crate::__private::assert_error_info(
+            &$actual,
+            $reason,
+            ::std::option::Option::None,
+            ::std::option::Option::Some(::std::format_args!($($context)+)),
+        )
+    };
+    ($actual:expr, $reason:expr, $domain:expr; $($context:tt)+) => {
+        $crate::__private::assert_error_info(
+            &$actual,
+            $reason,
+            ::std::option::Option::Some($domain),
+            ::std::option::Option::Some(::std::format_args!($($context)+)),
         )
     };
 }
@@ -101,13 +147,38 @@ macro_rules! assert_error_info {
 /// assert_retry_info!(status);
 /// assert_retry_info!(status, Duration::from_secs(3));
 /// ```
+///
+/// A context after `;` (`; "over {transport}"`) is printed with a failure, as
+/// [`assert_status!`](crate::assert_status) shows.
 #[macro_export]
 macro_rules! assert_retry_info {
     ($actual:expr $(,)?) => {
-        $crate::__private::assert_retry_info(&$actual, ::std::option::Option::None)
+        $crate::__private::assert_retry_info(
+            &$actual,
+            ::std::option::Option::None,
+            ::std::option::Option::None,
+        )
     };
     ($actual:expr, $delay:expr $(,)?) => {
-        $crate::__private::assert_retry_info(&$actual, ::std::option::Option::Some($delay))
+        $crate::__private::assert_retry_info(
+            &$actual,
+            ::std::option::Option::Some($delay),
+            ::std::option::Option::None,
+        )
+    };
+    ($actual:expr; $($context:tt)+) => {
+        $crate::__private::assert_retry_info(
+            &$actual,
+            ::std::option::Option::None,
+            ::std::option::Option::Some(::std::format_args!($($context)+)),
+        )
+    };
+    ($actual:expr, $delay:expr; $($context:tt)+) => {
+        $crate::__private::assert_retry_info(
+            &$actual,
+            ::std::option::Option::Some($delay),
+            ::std::option::Option::Some(::std::format_args!($($context)+)),
+        )
     };
 }
 
@@ -117,6 +188,7 @@ pub fn assert_field_violation<S, M>(
     actual: &S,
     field: &str,
     description: Option<M>,
+    context: Option<fmt::Arguments<'_>>,
 ) -> FieldViolation
 where
     S: StatusSource + ?Sized,
@@ -139,12 +211,17 @@ where
     if let Some(description) = &description {
         expected.push_str(&format!(" with description {}", description.describe()));
     }
-    fail("assert_field_violation!", &expected, actual)
+    fail("assert_field_violation!", context, &expected, actual)
 }
 
 /// The body of [`assert_error_info!`](crate::assert_error_info).
 #[track_caller]
-pub fn assert_error_info<S>(actual: &S, reason: &str, domain: Option<&str>) -> ErrorInfo
+pub fn assert_error_info<S>(
+    actual: &S,
+    reason: &str,
+    domain: Option<&str>,
+    context: Option<fmt::Arguments<'_>>,
+) -> ErrorInfo
 where
     S: StatusSource + ?Sized,
 {
@@ -163,12 +240,16 @@ where
     if let Some(domain) = domain {
         expected.push_str(&format!(" in domain {domain:?}"));
     }
-    fail("assert_error_info!", &expected, actual)
+    fail("assert_error_info!", context, &expected, actual)
 }
 
 /// The body of [`assert_retry_info!`](crate::assert_retry_info).
 #[track_caller]
-pub fn assert_retry_info<S>(actual: &S, delay: Option<Duration>) -> RetryInfo
+pub fn assert_retry_info<S>(
+    actual: &S,
+    delay: Option<Duration>,
+    context: Option<fmt::Arguments<'_>>,
+) -> RetryInfo
 where
     S: StatusSource + ?Sized,
 {
@@ -187,7 +268,7 @@ where
         None => "a RetryInfo".to_owned(),
         Some(delay) => format!("a RetryInfo with retry delay {delay:?}"),
     };
-    fail("assert_retry_info!", &expected, actual)
+    fail("assert_retry_info!", context, &expected, actual)
 }
 
 fn details_of<S: StatusSource + ?Sized>(actual: &S) -> Vec<ErrorDetail> {
@@ -198,7 +279,12 @@ fn details_of<S: StatusSource + ?Sized>(actual: &S) -> Vec<ErrorDetail> {
 }
 
 #[track_caller]
-fn fail<S: StatusSource + ?Sized>(assertion: &str, expected: &str, actual: &S) -> ! {
+fn fail<S: StatusSource + ?Sized>(
+    assertion: &str,
+    context: Option<fmt::Arguments<'_>>,
+    expected: &str,
+    actual: &S,
+) -> ! {
     let observed = actual.observe();
     let actual = match &observed {
         Observed::Status(status) if status.details().is_empty() => format!(
@@ -209,7 +295,8 @@ fn fail<S: StatusSource + ?Sized>(assertion: &str, expected: &str, actual: &S) -
         Observed::Status(status) => super::describe_status(status),
         other => describe_observed(other),
     };
-    panic!("tonic-testkit: {assertion} failed\n  expected: {expected}\n    actual: {actual}")
+    let failed = super::failed(assertion, context);
+    panic!("{failed}\n  expected: {expected}\n    actual: {actual}")
 }
 
 /// The rich details of a status on one line, or why there are none.

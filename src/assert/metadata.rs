@@ -122,13 +122,42 @@ impl<S: MetadataSource + ?Sized> MetadataSource for &S {
 /// // Panics: "tonic-testkit: assert_metadata! failed\n  expected: \"x-request-id\" in the response headers\n    actual: it is missing; the response headers are {}"
 /// assert_metadata!(Response::new(()), "x-request-id");
 /// ```
+///
+/// A context after `;` (`; "over {transport}"`) is printed with a failure, as
+/// [`assert_status!`](crate::assert_status) shows.
 #[macro_export]
 macro_rules! assert_metadata {
     ($source:expr, $key:expr $(,)?) => {
-        $crate::__private::assert_metadata(&$source, $key, ::std::option::Option::<&[u8]>::None)
+        $crate::__private::assert_metadata(
+            &$source,
+            $key,
+            ::std::option::Option::<&[u8]>::None,
+            ::std::option::Option::None,
+        )
     };
     ($source:expr, $key:expr, $value:expr $(,)?) => {
-        $crate::__private::assert_metadata(&$source, $key, ::std::option::Option::Some($value))
+        $crate::__private::assert_metadata(
+            &$source,
+            $key,
+            ::std::option::Option::Some($value),
+            ::std::option::Option::None,
+        )
+    };
+    ($source:expr, $key:expr; $($context:tt)+) => {
+        $crate::__private::assert_metadata(
+            &$source,
+            $key,
+            ::std::option::Option::<&[u8]>::None,
+            ::std::option::Option::Some(::std::format_args!($($context)+)),
+        )
+    };
+    ($source:expr, $key:expr, $value:expr; $($context:tt)+) => {
+        $crate::__private::assert_metadata(
+            &$source,
+            $key,
+            ::std::option::Option::Some($value),
+            ::std::option::Option::Some(::std::format_args!($($context)+)),
+        )
     };
 }
 
@@ -142,16 +171,31 @@ macro_rules! assert_metadata {
 ///
 /// assert_no_metadata!(Response::new(()), "x-debug");
 /// ```
+///
+/// A context after `;` (`; "over {transport}"`) is printed with a failure, as
+/// [`assert_status!`](crate::assert_status) shows.
 #[macro_export]
 macro_rules! assert_no_metadata {
     ($source:expr, $key:expr $(,)?) => {
-        $crate::__private::assert_no_metadata(&$source, $key)
+        $crate::__private::assert_no_metadata(&$source, $key, ::std::option::Option::None)
+    };
+    ($source:expr, $key:expr; $($context:tt)+) => {
+        $crate::__private::assert_no_metadata(
+            &$source,
+            $key,
+            ::std::option::Option::Some(::std::format_args!($($context)+)),
+        )
     };
 }
 
 /// The body of [`assert_metadata!`](crate::assert_metadata).
 #[track_caller]
-pub fn assert_metadata<S, V>(source: &S, key: &str, expected: Option<V>) -> String
+pub fn assert_metadata<S, V>(
+    source: &S,
+    key: &str,
+    expected: Option<V>,
+    context: Option<std::fmt::Arguments<'_>>,
+) -> String
 where
     S: MetadataSource + ?Sized,
     V: AsRef<[u8]>,
@@ -175,18 +219,23 @@ where
             },
         ),
     };
-    panic!("tonic-testkit: assert_metadata! failed\n  expected: {expected}\n    actual: {actual}")
+    let failed = super::failed("assert_metadata!", context);
+    panic!("{failed}\n  expected: {expected}\n    actual: {actual}")
 }
 
 /// The body of [`assert_no_metadata!`](crate::assert_no_metadata).
 #[track_caller]
-pub fn assert_no_metadata<S: MetadataSource + ?Sized>(source: &S, key: &str) {
+pub fn assert_no_metadata<S: MetadataSource + ?Sized>(
+    source: &S,
+    key: &str,
+    context: Option<std::fmt::Arguments<'_>>,
+) {
     let (name, metadata) = source.metadata_part();
     let values = values_of(metadata, key);
     if !values.is_empty() {
         panic!(
-            "tonic-testkit: assert_no_metadata! failed\n  expected: no {key:?} in {name}\n    \
-             actual: {key:?} = {}",
+            "{}\n  expected: no {key:?} in {name}\n    actual: {key:?} = {}",
+            super::failed("assert_no_metadata!", context),
             show_values(key, &values)
         );
     }

@@ -214,6 +214,19 @@ impl TextMatcher for StartsWith {
 /// assert!(status.details().is_empty());
 /// ```
 ///
+/// After the arguments, a `;` and a format string with its arguments add context to the failure
+/// message, as `assert_eq!`'s trailing arguments do (a comma would be taken for the message to
+/// check):
+///
+/// ```
+/// # use tonic::{Code, Status};
+/// # use tonic_testkit::{Transport, assert_status};
+/// for transport in Transport::ALL {
+///     let result: Result<(), Status> = Err(Status::not_found("User not found"));
+///     assert_status!(result, Code::NotFound, "User not found"; "over {transport}");
+/// }
+/// ```
+///
 /// A failure shows what was expected and what arrived:
 ///
 /// ```should_panic
@@ -228,16 +241,47 @@ impl TextMatcher for StartsWith {
 #[macro_export]
 macro_rules! assert_status {
     ($actual:expr, $code:expr $(,)?) => {
-        $crate::__private::assert_status(&$actual, $code, ::std::option::Option::<&str>::None)
+        $crate::__private::assert_status(
+            &$actual,
+            $code,
+            ::std::option::Option::<&str>::None,
+            ::std::option::Option::None,
+        )
     };
     ($actual:expr, $code:expr, $message:expr $(,)?) => {
-        $crate::__private::assert_status(&$actual, $code, ::std::option::Option::Some($message))
+        $crate::__private::assert_status(
+            &$actual,
+            $code,
+            ::std::option::Option::Some($message),
+            ::std::option::Option::None,
+        )
+    };
+    ($actual:expr, $code:expr; $($context:tt)+) => {
+        $crate::__private::assert_status(
+            &$actual,
+            $code,
+            ::std::option::Option::<&str>::None,
+            ::std::option::Option::Some(::std::format_args!($($context)+)),
+        )
+    };
+    ($actual:expr, $code:expr, $message:expr; $($context:tt)+) => {
+        $crate::__private::assert_status(
+            &$actual,
+            $code,
+            ::std::option::Option::Some($message),
+            ::std::option::Option::Some(::std::format_args!($($context)+)),
+        )
     };
 }
 
 /// The body of [`assert_status!`](crate::assert_status).
 #[track_caller]
-pub fn assert_status<S, M>(actual: &S, code: Code, message: Option<M>) -> Status
+pub fn assert_status<S, M>(
+    actual: &S,
+    code: Code,
+    message: Option<M>,
+    context: Option<fmt::Arguments<'_>>,
+) -> Status
 where
     S: StatusSource + ?Sized,
     M: TextMatcher,
@@ -256,13 +300,22 @@ where
             Some(message) => format!("{code:?}, message {}", message.describe()),
         };
         panic!(
-            "tonic-testkit: assert_status! failed\n  expected: {expected}\n    actual: {}",
+            "{}\n  expected: {expected}\n    actual: {}",
+            failed("assert_status!", context),
             describe_observed(&observed)
         );
     }
     match observed {
         Observed::Status(status) => status.clone(),
         _ => Status::new(Code::Ok, ""),
+    }
+}
+
+/// The first line of a failed assertion, with the context the test gave, if any.
+pub(crate) fn failed(assertion: &str, context: Option<fmt::Arguments<'_>>) -> String {
+    match context {
+        None => format!("tonic-testkit: {assertion} failed"),
+        Some(context) => format!("tonic-testkit: {assertion} failed: {context}"),
     }
 }
 
