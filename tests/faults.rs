@@ -1022,3 +1022,74 @@ async fn stream_actions_act_on_the_response_of_a_call_that_reached_the_intercept
     assert_eq!(reached.lock().unwrap().len(), 1, "{transport}");
     server.shutdown().await;
 }
+
+/// What a tonic client reads when the server resets the stream in the middle of the response.
+const RESET_MID_STREAM: &str = "h2 protocol error: error reading a body from connection";
+
+/// A server stream whose three replies come 20 ms apart, so each reaches the client before the
+/// next one is due.
+fn paced_stub() -> Stub {
+    let stub = Stub::new();
+    let replies = [ProbeReply::default(), ProbeReply::default(), ProbeReply::default()];
+    stub.on(SERVER_STREAM).reply(Reply::stream(replies).interval(Duration::from_millis(20)));
+    stub
+}
+
+#[rstest]
+#[tokio::test(start_paused = true)]
+async fn reset_stream_after_resets_a_stream_with_the_reason_a_client_reads_as_tonic_maps_it(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+    #[values(
+        (h2::Reason::CANCEL, Code::Cancelled),
+        (h2::Reason::REFUSED_STREAM, Code::Unavailable),
+        (h2::Reason::ENHANCE_YOUR_CALM, Code::ResourceExhausted),
+        (h2::Reason::INTERNAL_ERROR, Code::Internal)
+    )]
+    reason: (h2::Reason, Code),
+) {
+    let (reason, code) = reason;
+    let faults = Faults::with_seed(1);
+    let line = line!() + 1;
+    faults.on(SERVER_STREAM).reset_stream_after(2, reason);
+    let stub = paced_stub();
+    let server =
+        TestServer::builder().transport(transport).add_stub(&stub).faults(&faults).start().await;
+
+    let replies = server.client(ProbeClient::new).server_stream(probe("a", 3)).await.unwrap();
+    let outcome = collect(replies.into_inner()).await;
+
+    assert_eq!(outcome.messages().len(), 2, "{transport}");
+    let end = outcome.status();
+    assert_eq!((end.code(), end.message()), (code, RESET_MID_STREAM), "{transport}");
+    let call = &server.calls()[0];
+    assert_eq!(call.code(), Some(code), "{transport}");
+    let fault = format!(
+        "faults.on(\"{SERVER_STREAM}\").reset_stream_after(2, {reason:?}) at tests/faults.rs:{line}:12"
+    );
+    assert_eq!(call.faults(), [fault], "{transport}");
+    server.shutdown().await;
+}
+
+#[rstest]
+#[tokio::test(start_paused = true)]
+async fn reset_stream_after_no_message_resets_a_stream_whose_headers_the_client_has(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let faults = Faults::with_seed(1);
+    faults.on("/probe.Probe/Bidi").reset_stream_after(0, 0x8_u32);
+    let (server, mut client) = serve(&faults, transport).await;
+    let (sender, requests) = tokio::sync::mpsc::channel(1);
+    let requests = tokio_stream::wrappers::ReceiverStream::new(requests);
+
+    // The bidi handler answers with its headers at once, and a reply for each request.
+    let mut replies = client.bidi(requests).await.unwrap().into_inner();
+    sender.send(probe("first", 0)).await.unwrap();
+    let status = replies.message().await.unwrap_err();
+
+    assert_eq!(
+        (status.code(), status.message()),
+        (Code::Cancelled, RESET_MID_STREAM),
+        "{transport}"
+    );
+    server.shutdown().await;
+}

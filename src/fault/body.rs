@@ -58,18 +58,38 @@ impl FaultBody {
         }
     }
 
-    /// Ends the stream here with the cut's status, dropping the rest of the response.
-    fn cut_here(&mut self) -> Option<HeaderMap> {
+    /// Ends the stream here with the cut's status, dropping the rest of the response: as
+    /// trailers, or as the error that resets the stream for a reset's status.
+    fn cut_here(&mut self) -> Option<Result<Frame<Bytes>, Status>> {
         let (_, status) = self.cut.take()?;
         self.inner = None;
         self.ready.clear();
+        if reset_reason(&status).is_some() {
+            return Some(Err(status));
+        }
         let mut trailers = HeaderMap::new();
         // A status that cannot be written as headers is still a cut, with the code alone.
         if status.add_header(&mut trailers).is_err() {
             Status::new(status.code(), "").add_header(&mut trailers).ok();
         }
-        Some(trailers)
+        Some(Ok(Frame::trailers(trailers)))
     }
+}
+
+/// The status of a stream reset with `reason` in the middle of its response: what a tonic
+/// client reports for it (the code tonic gives the reason, the text h2 gives a broken body),
+/// with the reason as its source, where hyper's server finds it and resets the stream with it.
+pub(crate) fn reset_status(reason: h2::Reason) -> Status {
+    let code = Status::from_error(Box::new(h2::Error::from(reason))).code();
+    let mut status = Status::new(code, crate::body::BODY_BROKEN);
+    status.set_source(std::sync::Arc::new(h2::Error::from(reason)));
+    status
+}
+
+/// The reason of a reset's status.
+fn reset_reason(status: &Status) -> Option<h2::Reason> {
+    let source = std::error::Error::source(status)?;
+    source.downcast_ref::<h2::Error>().and_then(h2::Error::reason)
 }
 
 impl HttpBody for FaultBody {
@@ -83,7 +103,18 @@ impl HttpBody for FaultBody {
         let this = &mut *self;
         loop {
             if this.cut.as_ref().is_some_and(|(after, _)| this.sent >= *after) {
-                return Poll::Ready(this.cut_here().map(|trailers| Ok(Frame::trailers(trailers))));
+                // A reset waits until the stream would go on, with its next message or its end,
+                // so what was sent before it can reach the client first.
+                let resets =
+                    this.cut.as_ref().is_some_and(|(_, status)| reset_reason(status).is_some());
+                if resets
+                    && this.ready.is_empty()
+                    && this.trailers.is_none()
+                    && let Some(inner) = this.inner.as_mut()
+                {
+                    let _ = ready!(Pin::new(inner).poll_frame(cx));
+                }
+                return Poll::Ready(this.cut_here());
             }
             if !this.ready.is_empty() {
                 if this.sent > 0 && this.message_delay == Some(FOR_GOOD) {

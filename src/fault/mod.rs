@@ -464,6 +464,7 @@ pub(crate) enum Action {
     Delay(Duration),
     DelayMessages(Duration),
     Cut(usize, tonic::Status),
+    Reset(usize, h2::Reason),
     Hang,
     DropConnection,
 }
@@ -511,11 +512,8 @@ impl Plan {
                 let sum = self.message_delay.unwrap_or_default().saturating_add(delay);
                 self.message_delay = Some(sum);
             }
-            Action::Cut(after, status) => {
-                if self.cut.as_ref().is_none_or(|(n, _)| after < *n) {
-                    self.cut = Some((after, status));
-                }
-            }
+            Action::Cut(after, status) => self.cut_at(after, status),
+            Action::Reset(after, reason) => self.cut_at(after, body::reset_status(reason)),
             Action::Fail(failure) => {
                 self.end.get_or_insert_with(|| End::Fail(failure.into_status()));
             }
@@ -531,6 +529,14 @@ impl Plan {
         // hangs after it.
         if self.delay == FOR_GOOD {
             self.end = Some(End::Hang);
+        }
+    }
+
+    /// Cuts the response after `after` messages with `status` (a reset's status resets the
+    /// stream instead), unless an earlier cut is planned.
+    fn cut_at(&mut self, after: usize, status: tonic::Status) {
+        if self.cut.as_ref().is_none_or(|(n, _)| after < *n) {
+            self.cut = Some((after, status));
         }
     }
 

@@ -239,6 +239,53 @@ impl<'a> FaultRule<'a> {
         self.install(Action::Cut(messages, status));
     }
 
+    /// Resets the response stream with the HTTP/2 `reason` once `messages` messages were sent,
+    /// when the stream would go on (with its next message, or its end), as a server or proxy
+    /// that gives up on a stream does. The client reads what a tonic client reports for an
+    /// `RST_STREAM` with that reason in the middle of a response: the code tonic gives the reason
+    /// (`CANCEL`: `CANCELLED`; `REFUSED_STREAM`: `UNAVAILABLE`; `ENHANCE_YOUR_CALM`:
+    /// `RESOURCE_EXHAUSTED`; most others `INTERNAL`) and `"h2 protocol error: error reading a
+    /// body from connection"`. `reason` is an [`h2::Reason`](https://docs.rs/h2/0.4/h2/struct.Reason.html),
+    /// or its code as a `u32`.
+    ///
+    /// Over memory and TCP the client reads the headers and the messages before the reset only if
+    /// they reached it before the reset did: they do when the stream paces its messages (as
+    /// below), or, with `messages` = 0, when its first message comes later than its headers (a
+    /// bidi stream answering its client). A reset sent together with the headers fails the call
+    /// at once: `"h2 protocol error: http2 error"`, with the same code. Over
+    /// [`Transport::Direct`](crate::Transport::Direct), which has no stream to reset, the client
+    /// reads as one that kept up: the headers, the messages, then the status above.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tonic::Code;
+    /// use tonic_testkit::{Faults, Reply, Stub, TestServer, collect};
+    /// use tonic_testkit_support::{ProbeClient, ProbeReply, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let stub = Stub::new();
+    /// let replies = [ProbeReply::default(), ProbeReply::default(), ProbeReply::default()];
+    /// stub.on("/probe.Probe/ServerStream")
+    ///     .reply(Reply::stream(replies).interval(Duration::from_millis(10)));
+    /// let faults = Faults::new();
+    /// faults.on("/probe.Probe/ServerStream").reset_stream_after(1, 0x8_u32); // CANCEL
+    /// let server = TestServer::builder().add_stub(&stub).faults(&faults).start().await;
+    /// let mut client = server.client(ProbeClient::new);
+    ///
+    /// let replies = client.server_stream(ProbeRequest::default()).await.unwrap();
+    /// let outcome = collect(replies.into_inner()).await;
+    ///
+    /// assert_eq!(outcome.messages().len(), 1);
+    /// assert_eq!(outcome.status().code(), Code::Cancelled);
+    /// # }
+    /// ```
+    pub fn reset_stream_after(self, messages: usize, reason: impl Into<h2::Reason>) {
+        self.install(Action::Reset(messages, reason.into()));
+    }
+
     /// Never answers: the call waits until its deadline (`CANCELLED "Timeout expired"`, as from
     /// a tonic server) or until the client gives up.
     pub fn hang(self) {
@@ -321,6 +368,9 @@ impl Rule {
                 status.code(),
                 status.message()
             )),
+            Some(Action::Reset(after, reason)) => {
+                text.push_str(&format!(".reset_stream_after({after}, {reason:?})"));
+            }
             Some(Action::Hang) => text.push_str(".hang()"),
             Some(Action::DropConnection) => text.push_str(".drop_connection()"),
             None => {}
