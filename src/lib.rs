@@ -112,6 +112,9 @@
 //!     actual: InvalidArgument, message "id: must be positive"
 //! ```
 //!
+//! After a `;`, each takes a context for its failure message, as `assert_eq!` takes trailing
+//! arguments: `assert_status!(result, Code::NotFound; "over {transport}")`.
+//!
 //! [`intercept`] and [`through_layer`] test an interceptor or a tower layer alone.
 //!
 //! # Testing client code
