@@ -293,7 +293,7 @@ mod shared;
 mod stack;
 mod standard;
 mod stream;
-mod stub;
+pub mod stub;
 #[cfg(feature = "tls")]
 mod tls;
 // Named apart from the `transport` fixture, which rstest defines in both namespaces.

@@ -337,8 +337,8 @@ async fn an_unexpected_call_is_answered_internal_and_fails_the_test(
         "tonic-testkit: the stub's expectations were not met (1 problem):
   - unexpected call to /probe.Probe/Unary: the stub has no rule for this method: add one with \
 stub.on(\"/probe.Probe/Unary\")
-Give the stub a rule for each call the code under test makes, with the `times(..)` it makes them; \
-if the code should not make a call, fix the code.
+Give the stub a rule for each call the code under test makes, matching what it sends, with the \
+calls it expects; if the code should not make a call, fix the code.
 The server saw 2 calls:
   1. /probe.Probe/ServerStream: Ok, 1 request, 1 response
   2. /probe.Probe/Unary: Internal \"tonic-testkit: no stub rule answers this call to \
@@ -392,10 +392,10 @@ async fn an_unmet_times_fails_the_test_at_shutdown(
         payload.downcast_ref::<String>().unwrap(),
         &format!(
             "tonic-testkit: the stub's expectations were not met (1 problem):
-  - stub.on(\"/probe.Probe/Unary\").times(2).reply(..) at tests/stubs.rs:{line}:10 answered 1 \
-of the 2 calls it expects
-Give the stub a rule for each call the code under test makes, with the `times(..)` it makes them; \
-if the code should not make a call, fix the code.
+  - stub.on(\"/probe.Probe/Unary\").times(2).reply(..) at tests/stubs.rs:{line}:10 expects \
+exactly 2 calls, and answered 1 call
+Give the stub a rule for each call the code under test makes, matching what it sends, with the \
+calls it expects; if the code should not make a call, fix the code.
 The server saw 1 call:
   1. /probe.Probe/Unary: Ok, 1 request, 1 response"
         ),
@@ -423,8 +423,8 @@ async fn verify_fails_at_its_own_line_and_does_not_report_twice(
             "tonic-testkit: the stub's expectations were not met (1 problem):
   - unexpected call to /probe.Probe/ServerStream: the stub has no rule for this method: add one \
 with stub.on(\"/probe.Probe/ServerStream\")
-Give the stub a rule for each call the code under test makes, with the `times(..)` it makes them; \
-if the code should not make a call, fix the code.
+Give the stub a rule for each call the code under test makes, matching what it sends, with the \
+calls it expects; if the code should not make a call, fix the code.
 The server saw 2 calls:
   1. /probe.Probe/Unary: Ok, 1 request, 1 response
   2. /probe.Probe/ServerStream: Internal \"tonic-testkit: no stub rule answers this call to \

@@ -1,0 +1,351 @@
+//! Stubs: methods answered by scripted replies and closures, with no trait impl, matched on
+//! what each call carries, with expectations checked in the test.
+//!
+//! [`Stub`] and [`StubRule`] are at the crate's root; this module has what their methods take
+//! and return: [`Times`], [`StubHandle`], [`StubGuard`].
+
+mod answer;
+mod matcher;
+mod rule;
+mod service;
+mod times;
+
+use std::{
+    collections::HashMap,
+    fmt,
+    future::Future,
+    panic::Location,
+    pin::Pin,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use http::{Request as HttpRequest, Response as HttpResponse};
+use tonic::body::Body;
+
+pub use rule::{StubGuard, StubHandle, StubRule};
+pub(crate) use service::StubService;
+pub use times::Times;
+
+use crate::method::check_method_path;
+use crate::shared::lock;
+use matcher::{Arrived, Matcher, Need};
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// Answers one call: the index of the call among those the rule answered, and the request.
+type Answer = dyn Fn(usize, HttpRequest<Body>) -> BoxFuture<HttpResponse<Body>> + Send + Sync;
+
+/// A fake server for methods of any service, answered by rules: scripted [`Reply`](crate::Reply)s or
+/// closures, with no trait to implement.
+///
+/// Attach it with [`TestServerBuilder::add_stub`](crate::TestServerBuilder::add_stub); it then
+/// answers every call that no service added with `add_service` takes. Each rule names a full
+/// method path; the first rule for the method that is not used up answers. A rule with
+/// [`times(n)`](StubRule::times) answers n calls and expects exactly n.
+///
+/// A stub is strict: a call that no rule answers gets `INTERNAL` with a message saying why, and
+/// fails the test, as does a rule whose `times(n)` was not met. Both are checked by
+/// [`TestServer::verify`](crate::TestServer::verify) at a line of the test's choosing, and at
+/// shutdown; the message lists the calls the server saw.
+///
+/// A rule reads the whole request stream before it answers, so that its closure sees every
+/// request message; for a bidi client that waits for answers before it ends its stream, use
+/// [`respond_with_stream`](StubRule::respond_with_stream).
+///
+/// # Examples
+///
+/// ```
+/// use tonic::{Code, Request, Status};
+/// use tonic_testkit::{Reply, Stub, TestServer, assert_status};
+/// use tonic_testkit_support::{ProbeClient, ProbeReply, ProbeRequest};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let stub = Stub::new();
+/// // The first call fails, the next ones echo the request.
+/// stub.on("/probe.Probe/Unary").times(1).reply(Reply::<ProbeReply>::status(Status::unavailable("warming up")));
+/// stub.on("/probe.Probe/Unary").respond_with(|request: Request<ProbeRequest>| {
+///     Reply::message(ProbeReply { text: request.into_inner().text, index: 0 })
+/// });
+/// let server = TestServer::builder().add_stub(&stub).start().await;
+/// let mut client = server.client(ProbeClient::new);
+///
+/// let first = client.unary(ProbeRequest { text: "a".into(), count: 0 }).await;
+/// let second = client.unary(ProbeRequest { text: "b".into(), count: 0 }).await;
+///
+/// assert_status!(first, Code::Unavailable, "warming up");
+/// assert_eq!(second.unwrap().into_inner().text, "b");
+/// server.verify().await;
+/// # }
+/// ```
+#[derive(Clone, Default)]
+pub struct Stub {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+pub(crate) struct Inner {
+    rules: Mutex<Vec<Rule>>,
+    unexpected: Mutex<Vec<String>>,
+    /// How many calls each method got, for [`StubRule::nth`].
+    calls: Mutex<HashMap<String, usize>>,
+    next_id: AtomicU64,
+    /// The services of the server the stub is attached to; `None` until attached.
+    attached: Mutex<Option<Vec<&'static str>>>,
+}
+
+/// A rule with its answer: what it matches, how many calls it answers and expects.
+struct Rule {
+    id: u64,
+    method: String,
+    name: Option<String>,
+    /// The rule as the test wrote it, answer included, such as
+    /// `stub.on("/probe.Probe/Unary").when_header("x-tenant", "acme").reply(..)`.
+    written: String,
+    matchers: Vec<Matcher>,
+    /// How many calls it answers at most; later ones go to the next rule.
+    limit: Option<usize>,
+    expect: Option<Times>,
+    calls: usize,
+    location: &'static Location<'static>,
+    answer: Arc<Answer>,
+}
+
+impl Rule {
+    fn used_up(&self) -> bool {
+        self.limit.is_some_and(|limit| self.calls >= limit)
+    }
+
+    fn describe(&self) -> String {
+        let rule = format!("{} at {}", self.written, self.location);
+        match &self.name {
+            Some(name) => format!("rule {name:?} ({rule})"),
+            None => rule,
+        }
+    }
+
+    /// What is wrong with the calls the rule answered, if anything.
+    fn problem(&self) -> Option<String> {
+        let expect = self.expect.filter(|expect| !expect.contains(self.calls))?;
+        let answered = match self.calls {
+            1 => "1 call".to_owned(),
+            n => format!("{n} calls"),
+        };
+        Some(format!("{} expects {expect}, and answered {answered}", self.describe()))
+    }
+}
+
+impl Stub {
+    /// A stub with no rules.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Starts a rule for calls to `method`, a full path such as `"/orders.Orders/GetOrder"`.
+    /// The rule takes effect when it is given its answer
+    /// ([`reply`](StubRule::reply), [`respond_with`](StubRule::respond_with), ...), and can be
+    /// added while the server runs.
+    ///
+    /// # Panics
+    ///
+    /// When `method` is not of the form `/package.Service/Method`, or when the stub serves a
+    /// server that has a service of that name (which would take the call first).
+    #[track_caller]
+    pub fn on(&self, method: &str) -> StubRule<'_> {
+        check_method_path(method, "Stub::on");
+        if let Some(services) = &*lock(&self.inner.attached) {
+            check_not_shadowed(method, services);
+        }
+        StubRule::new(self, method, Location::caller())
+    }
+
+    /// Removes every rule and forgets the calls the stub saw, unexpected ones included, so a
+    /// test can script its next phase afresh. Expectations are not checked: call
+    /// [`TestServer::verify`](crate::TestServer::verify) first to check them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic_testkit::{Reply, Stub, TestServer};
+    /// use tonic_testkit_support::{ProbeClient, ProbeReply, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let stub = Stub::new();
+    /// stub.on("/probe.Probe/Unary").expect(1).reply(Reply::message(ProbeReply::default()));
+    /// let server = TestServer::builder().add_stub(&stub).start().await;
+    /// let mut client = server.client(ProbeClient::new);
+    ///
+    /// client.unary(ProbeRequest::default()).await.unwrap();
+    /// server.verify().await; // phase one made its one call
+    /// stub.reset();
+    /// let text = |text: &str| ProbeReply { text: text.into(), index: 0 };
+    /// stub.on("/probe.Probe/Unary").reply(Reply::message(text("phase two")));
+    ///
+    /// let reply = client.unary(ProbeRequest::default()).await.unwrap();
+    /// assert_eq!(reply.into_inner().text, "phase two");
+    /// # }
+    /// ```
+    pub fn reset(&self) {
+        lock(&self.inner.rules).clear();
+        lock(&self.inner.unexpected).clear();
+        lock(&self.inner.calls).clear();
+    }
+
+    /// Attaches the stub to a server with `services`.
+    #[track_caller]
+    pub(crate) fn attach(&self, services: &[&'static str]) {
+        let mut attached = lock(&self.inner.attached);
+        assert!(
+            attached.is_none(),
+            "this Stub already answers another TestServer; a Stub serves one server (its call \
+             counts are that server's): make a Stub per server"
+        );
+        for rule in lock(&self.inner.rules).iter() {
+            check_not_shadowed(&rule.method, services);
+        }
+        *attached = Some(services.to_vec());
+    }
+
+    /// The tower service that answers the calls.
+    pub(crate) fn service(&self) -> StubService {
+        StubService(self.inner.clone())
+    }
+
+    /// Unexpected calls since the last look, then the rules whose expectation is not met.
+    pub(crate) fn problems(&self) -> Vec<String> {
+        let mut problems = std::mem::take(&mut *lock(&self.inner.unexpected));
+        problems.extend(lock(&self.inner.rules).iter().filter_map(Rule::problem));
+        problems
+    }
+
+    fn add(&self, rule: Rule) -> u64 {
+        let id = rule.id;
+        lock(&self.inner.rules).push(rule);
+        id
+    }
+
+    fn next_id(&self) -> u64 {
+        self.inner.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// How many calls the rule `id` answered, if it is still there.
+    fn calls_of(&self, id: u64) -> Option<usize> {
+        lock(&self.inner.rules).iter().find(|rule| rule.id == id).map(|rule| rule.calls)
+    }
+
+    /// Removes the rule `id`; returns what is wrong with the calls it answered.
+    fn remove(&self, id: u64) -> Option<String> {
+        let mut rules = lock(&self.inner.rules);
+        let index = rules.iter().position(|rule| rule.id == id)?;
+        rules.remove(index).problem()
+    }
+}
+
+impl Inner {
+    /// Counts a call to `method`; returns which call it is, and how much of its request stream
+    /// the method's rules read.
+    fn begin(&self, method: &str) -> (usize, Need) {
+        let mut calls = lock(&self.calls);
+        let nth = calls.entry(method.to_owned()).or_default();
+        *nth += 1;
+        let rules = lock(&self.rules);
+        let for_method = rules.iter().filter(|rule| rule.method == method);
+        let need = for_method.flat_map(|rule| &rule.matchers).map(|m| m.need).max();
+        (*nth, need.unwrap_or(Need::Nothing))
+    }
+
+    /// The first rule for `method` that matches what arrived and is not used up, counted as
+    /// answering the call; else why none answers, closest rules first.
+    fn pick(&self, method: &str, arrived: &Arrived) -> Result<(Arc<Answer>, usize), String> {
+        let mut rules = lock(&self.rules);
+        let mut for_method = rules.iter_mut().filter(|rule| rule.method == method).peekable();
+        if for_method.peek().is_none() {
+            return Err(format!(
+                "the stub has no rule for this method: add one with stub.on({method:?})"
+            ));
+        }
+        let (mut used_up, mut misses) = (Vec::new(), Vec::new());
+        for rule in for_method {
+            let failures: Vec<String> = rule
+                .matchers
+                .iter()
+                .filter_map(|matcher| {
+                    let got = matcher.check(arrived).err()?;
+                    Some(format!("{} did not match: the call had {got}", matcher.description))
+                })
+                .collect();
+            match (failures.is_empty(), rule.used_up()) {
+                (true, false) => {
+                    rule.calls += 1;
+                    return Ok((rule.answer.clone(), rule.calls - 1));
+                }
+                (true, true) => used_up.push(rule.describe()),
+                (false, _) => misses.push((rule.describe(), failures)),
+            }
+        }
+        if misses.is_empty() {
+            return Err(format!(
+                "its rules for this method are used up ({}); raise a `times(..)`, or add a rule \
+                 for the later calls",
+                used_up.join("; ")
+            ));
+        }
+        // The closest first: the rules with the fewest conditions the call failed.
+        misses.sort_by_key(|(_, failures)| failures.len());
+        let mut text = "none of its rules for this method matches it (closest first):".to_owned();
+        for (rule, failures) in misses {
+            text.push_str(&format!("\n    - {rule}"));
+            for failure in failures {
+                text.push_str(&format!("\n        {failure}"));
+            }
+        }
+        for rule in used_up {
+            text.push_str(&format!("\n    - {rule}\n        matched, and is used up"));
+        }
+        Err(text)
+    }
+}
+
+/// The message that fails a test whose stub's expectations were not met.
+pub(crate) fn report(problems: &[String]) -> String {
+    let mut report = format!(
+        "tonic-testkit: the stub's expectations were not met ({}):\n",
+        match problems.len() {
+            1 => "1 problem".to_owned(),
+            n => format!("{n} problems"),
+        }
+    );
+    for problem in problems {
+        report.push_str("  - ");
+        report.push_str(problem);
+        report.push('\n');
+    }
+    report.push_str(
+        "Give the stub a rule for each call the code under test makes, matching what it sends, \
+         with the calls it expects; if the code should not make a call, fix the code.",
+    );
+    report
+}
+
+/// Panics if a service of the server takes `method` before the stub can.
+#[track_caller]
+fn check_not_shadowed(method: &str, services: &[&'static str]) {
+    let service = method[1..].split('/').next().unwrap_or_default();
+    assert!(
+        !services.contains(&service),
+        "Stub::on({method:?}): the server also has the service {service} (added with \
+         add_service), which takes every call to it, so this rule would never answer; stub the \
+         method in that service's implementation, or leave the service out of the server"
+    );
+}
+
+impl fmt::Debug for Stub {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rules: Vec<String> = lock(&self.inner.rules).iter().map(Rule::describe).collect();
+        f.debug_struct("Stub").field("rules", &rules).finish_non_exhaustive()
+    }
+}
