@@ -273,6 +273,8 @@ mod builder;
 mod call;
 mod channel;
 mod compression;
+#[cfg(feature = "descriptors")]
+mod descriptors;
 mod fault;
 mod few;
 mod frames;

@@ -186,6 +186,17 @@ impl<T> Reply<T> {
         self
     }
 
+    /// Whether the reply streams its answers (`Some(true)`), answers with one message
+    /// (`Some(false)`), or is a status that ends either kind of call (`None`).
+    #[cfg(feature = "descriptors")]
+    pub(crate) fn streams(&self) -> Option<bool> {
+        match self.body {
+            Body::Message(_) => Some(false),
+            Body::Stream { .. } => Some(true),
+            Body::Status(_) => None,
+        }
+    }
+
     /// The delay set with [`delay`](Reply::delay).
     pub(crate) fn take_delay(&mut self) -> Duration {
         std::mem::take(&mut self.delay)

@@ -9,6 +9,7 @@ mod matcher;
 mod rule;
 mod service;
 mod times;
+mod typed;
 
 use std::{
     collections::HashMap,
@@ -93,6 +94,9 @@ pub(crate) struct Inner {
     /// How many calls each method got, for [`StubRule::nth`].
     calls: Mutex<HashMap<String, usize>>,
     next_id: AtomicU64,
+    /// What the stub knows of the services it stubs.
+    #[cfg(feature = "descriptors")]
+    descriptors: Option<crate::descriptors::Descriptors>,
     /// The services of the server the stub is attached to; `None` until attached.
     attached: Mutex<Option<Vec<&'static str>>>,
 }
@@ -144,6 +148,69 @@ impl Stub {
         Self::default()
     }
 
+    /// A stub that knows the services it stubs from `file_descriptor_set`, the encoded
+    /// `FileDescriptorSet` the build already makes (the one
+    /// [`reflection`](crate::TestServerBuilder::reflection) takes), and checks each rule against
+    /// them at the rule's line: a method that does not exist (the panic lists those that do,
+    /// closest first), a request matcher or a closure that reads another type than the
+    /// method's input, a reply of another type than its output, a one-message reply for a
+    /// streaming method and the reverse, and `respond_with` for a client stream.
+    ///
+    /// Message types are compared by name, the last part of the Rust type's path against the
+    /// message's name (prost's generated types carry no descriptor); `()` is
+    /// `google.protobuf.Empty`, as tonic maps it. Without descriptors, a stub checks none of
+    /// this, and works the same otherwise.
+    ///
+    /// # Panics
+    ///
+    /// When `file_descriptor_set` is not an encoded `FileDescriptorSet`.
+    ///
+    /// # Examples
+    ///
+    /// ```should_panic
+    /// use tonic_testkit::{Reply, Stub};
+    /// use tonic_testkit_support::{FILE_DESCRIPTOR_SET, ProbeRequest};
+    ///
+    /// let stub = Stub::with_descriptors(FILE_DESCRIPTOR_SET);
+    ///
+    /// // Panics: stub.on("/probe.Probe/Unary").reply(..): it answers with ProbeRequest
+    /// // (tonic_testkit_support::...::ProbeRequest), and /probe.Probe/Unary answers
+    /// // probe.ProbeReply; answer with that message
+    /// stub.on("/probe.Probe/Unary").reply(Reply::message(ProbeRequest::default()));
+    /// ```
+    #[cfg(feature = "descriptors")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "descriptors")))]
+    #[track_caller]
+    pub fn with_descriptors(file_descriptor_set: impl AsRef<[u8]>) -> Self {
+        let descriptors = crate::descriptors::Descriptors::decode(
+            file_descriptor_set.as_ref(),
+            "Stub::with_descriptors",
+        );
+        Self { inner: Arc::new(Inner { descriptors: Some(descriptors), ..Inner::default() }) }
+    }
+
+    /// What the stub's descriptors say of `method`.
+    ///
+    /// # Panics
+    ///
+    /// When the stub has descriptors, and they have no such method.
+    #[track_caller]
+    fn shape(&self, method: &str) -> typed::Shape {
+        #[cfg(feature = "descriptors")]
+        if let Some(descriptors) = &self.inner.descriptors {
+            let Some(found) = descriptors.method(method) else {
+                panic!(
+                    "Stub::on({method:?}): the stub's descriptors have no such method; the \
+                     methods they describe, closest first: {}",
+                    descriptors.closest_to(method).join(", ")
+                );
+            };
+            return typed::Shape { method: Some(found) };
+        }
+        let _ = method;
+        typed::Shape::default()
+    }
+
     /// Starts a rule for calls to `method`, a full path such as `"/orders.Orders/GetOrder"`.
     /// The rule takes effect when it is given its answer
     /// ([`reply`](StubRule::reply), [`respond_with`](StubRule::respond_with), ...), and can be
@@ -159,7 +226,8 @@ impl Stub {
         if let Some(services) = &*lock(&self.inner.attached) {
             check_not_shadowed(method, services);
         }
-        StubRule::new(self, method, Location::caller())
+        let shape = self.shape(method);
+        StubRule::new(self, method, shape, Location::caller())
     }
 
     /// Removes every rule and forgets the calls the stub saw, unexpected ones included, so a

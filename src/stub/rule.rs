@@ -11,6 +11,7 @@ use super::{
     Answer, Rule, Stub, Times,
     answer::{answer_after_delay, read_all, scripted, streaming},
     matcher::{Header, Matcher, at},
+    typed::Shape,
 };
 use crate::reply::{BoxStream, Reply};
 
@@ -65,12 +66,20 @@ pub struct StubRule<'a> {
     limit: Option<usize>,
     expect: Option<Times>,
     location: &'static Location<'static>,
+    /// What the stub's descriptors say of the method.
+    shape: Shape,
 }
 
 impl<'a> StubRule<'a> {
-    pub(super) fn new(stub: &'a Stub, method: &str, location: &'static Location<'static>) -> Self {
+    pub(super) fn new(
+        stub: &'a Stub,
+        method: &str,
+        shape: Shape,
+        location: &'static Location<'static>,
+    ) -> Self {
         Self {
             stub,
+            shape,
             method: method.to_owned(),
             name: None,
             written: format!("stub.on({method:?})"),
@@ -95,6 +104,7 @@ impl<'a> StubRule<'a> {
         T: Message + Default + Debug + 'static,
         F: Fn(&T) -> bool + Send + Sync + 'static,
     {
+        self.shape.takes::<T>(&format!("{}.when(..)", self.written));
         let description = at("when", Location::caller());
         let matcher =
             Matcher::first(description.clone(), move |message: &T| match matches(message) {
@@ -105,10 +115,12 @@ impl<'a> StubRule<'a> {
     }
 
     /// Matches calls whose (first) request message equals `expected`.
+    #[track_caller]
     pub fn when_eq<T>(self, expected: T) -> Self
     where
         T: Message + Default + Debug + PartialEq + Send + Sync + 'static,
     {
+        self.shape.takes::<T>(&format!("{}.when_eq(..)", self.written));
         let description = format!("when_eq({expected:?})");
         let matcher =
             Matcher::first(description.clone(), move |message: &T| match *message == expected {
@@ -128,6 +140,7 @@ impl<'a> StubRule<'a> {
         T: Message + Default + Debug + 'static,
         F: Fn(&[T]) -> bool + Send + Sync + 'static,
     {
+        self.shape.takes::<T>(&format!("{}.when_all(..)", self.written));
         let description = at("when_all", Location::caller());
         let matcher = Matcher::all(description.clone(), matches);
         self.with(matcher, &description)
@@ -253,6 +266,7 @@ impl<'a> StubRule<'a> {
     where
         T: Message + Clone + Send + Sync + 'static,
     {
+        self.shape.reply(&format!("{}.reply(..)", self.written), &reply);
         self.add("reply", scripted(move |_| reply.clone()))
     }
 
@@ -291,6 +305,9 @@ impl<'a> StubRule<'a> {
         T: Message + Clone + Send + Sync + 'static,
     {
         let replies: Vec<Reply<T>> = replies.into_iter().collect();
+        for reply in &replies {
+            self.shape.reply(&format!("{}.replies(..)", self.written), reply);
+        }
         assert!(
             !replies.is_empty(),
             "StubRule::replies for {:?} got no replies; give one reply per expected call",
@@ -323,6 +340,10 @@ impl<'a> StubRule<'a> {
         Res: Message + Send + 'static,
         F: Fn(Request<Req>) -> Reply<Res> + Send + Sync + 'static,
     {
+        let rule = format!("{}.respond_with(..)", self.written);
+        self.shape.one_request(&rule);
+        self.shape.takes::<Req>(&rule);
+        self.shape.answers::<Res>(&rule);
         let method = self.method.clone();
         let respond = Arc::new(respond);
         let answer = streaming(move |_, request: Request<Streaming<Req>>| {
@@ -377,6 +398,9 @@ impl<'a> StubRule<'a> {
         Res: Message + Send + 'static,
         F: Fn(Request<Vec<Req>>) -> Reply<Res> + Send + Sync + 'static,
     {
+        let rule = format!("{}.respond_with_all(..)", self.written);
+        self.shape.takes::<Req>(&rule);
+        self.shape.answers::<Res>(&rule);
         let respond = Arc::new(respond);
         let answer = streaming(move |_, request: Request<Streaming<Req>>| {
             let respond = respond.clone();
@@ -430,6 +454,9 @@ impl<'a> StubRule<'a> {
         F: Fn(Request<Streaming<Req>>) -> S + Send + Sync + 'static,
         S: Stream<Item = Result<Res, Status>> + Send + 'static,
     {
+        let rule = format!("{}.respond_with_stream(..)", self.written);
+        self.shape.takes::<Req>(&rule);
+        self.shape.answers::<Res>(&rule);
         let whole = self.matchers.iter().any(|matcher| matcher.need == super::matcher::Need::All);
         assert!(
             !whole,
@@ -457,7 +484,7 @@ impl<'a> StubRule<'a> {
                 self.written
             );
         }
-        let Self { stub, method, name, mut written, matchers, limit, expect, location } = self;
+        let Self { stub, method, name, mut written, matchers, limit, expect, location, .. } = self;
         written.push_str(&format!(".{kind}(..)"));
         let id = stub.next_id();
         let rule =

@@ -34,6 +34,11 @@ mod generated {
     tonic::include_proto!("probe");
 }
 
+/// The probe service's encoded `FileDescriptorSet`, for stubs and servers that check message
+/// types against it.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/file_descriptor_set.bin"));
+
 pub use generated::{
     ProbeReply, ProbeRequest,
     probe_client::ProbeClient,
