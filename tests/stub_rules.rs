@@ -183,11 +183,11 @@ async fn a_call_no_rule_matches_is_answered_internal_with_the_closest_rules_firs
 
     let why = format!(
         "none of its rules for this method matches it (closest first):
-    - stub.on(\"/probe.Probe/Unary\").when_eq(ProbeRequest {{ text: \"bob\", count: 0 }}).reply(..) at tests/stub_rules.rs:{second}:10
-        when_eq(ProbeRequest {{ text: \"bob\", count: 0 }}) did not match: the call had the request message ProbeRequest {{ text: \"ann\", count: 1 }}
-    - rule \"admins\" (stub.on(\"/probe.Probe/Unary\").when_header(\"x-role\", \"admin\").when_eq(ProbeRequest {{ text: \"bob\", count: 0 }}).reply(..) at tests/stub_rules.rs:{first}:10)
+    - stub.on(\"/probe.Probe/Unary\").when_eq(..).reply(..) at tests/stub_rules.rs:{second}:10
+        when_eq(..) did not match: expected ProbeRequest {{ text: \"bob\", count: 0 }}, the call had ProbeRequest {{ text: \"ann\", count: 1 }}
+    - rule \"admins\" (stub.on(\"/probe.Probe/Unary\").when_header(\"x-role\", \"admin\").when_eq(..).reply(..) at tests/stub_rules.rs:{first}:10)
         when_header(\"x-role\", \"admin\") did not match: the call had \"x-role\" = \"guest\"
-        when_eq(ProbeRequest {{ text: \"bob\", count: 0 }}) did not match: the call had the request message ProbeRequest {{ text: \"ann\", count: 1 }}"
+        when_eq(..) did not match: expected ProbeRequest {{ text: \"bob\", count: 0 }}, the call had ProbeRequest {{ text: \"ann\", count: 1 }}"
     );
     let expected = format!("tonic-testkit: no stub rule answers this call to {UNARY}; {why}");
     assert_eq!(
@@ -230,8 +230,8 @@ async fn expectations_are_ranges_checked_apart_from_how_many_calls_a_rule_answer
     let report = panic_text(shutdown.unwrap_err().into_panic());
     let expected = format!(
         "tonic-testkit: the stub's expectations were not met (2 problems):
-  - stub.on(\"/probe.Probe/Unary\").when_eq(ProbeRequest {{ text: \"never\", count: 0 }}).expect(0).reply(..) at tests/stub_rules.rs:{never}:10 expects no calls, and answered 1 call
-  - stub.on(\"/probe.Probe/Unary\").when_eq(ProbeRequest {{ text: \"twice\", count: 0 }}).expect(..=1).reply(..) at tests/stub_rules.rs:{at_most}:10 expects at most 1 call, and answered 2 calls
+  - stub.on(\"/probe.Probe/Unary\").when_eq(..).expect(0).reply(..) at tests/stub_rules.rs:{never}:10 expects no calls, and answered 1 call
+  - stub.on(\"/probe.Probe/Unary\").when_eq(..).expect(..=1).reply(..) at tests/stub_rules.rs:{at_most}:10 expects at most 1 call, and answered 2 calls
 Give the stub a rule"
     );
     assert!(report.starts_with(&expected), "{transport}: the report was:\n{report}");

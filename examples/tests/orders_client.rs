@@ -397,3 +397,95 @@ async fn a_stub_stream_that_breaks_off_after_slow_events(
     server.verify().await;
     server.shutdown().await;
 }
+
+// A Stub that knows the service: rules that check what the client sends, how many calls each
+// phase expects, and the report of a call that almost matched.
+
+/// A stub that checks its rules against the service's descriptors.
+fn orders_stub() -> Stub {
+    Stub::with_descriptors(tonic_testkit_examples::FILE_DESCRIPTOR_SET)
+}
+
+fn order_registered() -> Reply<RegisterOrderResponse> {
+    Reply::message(RegisterOrderResponse { order_id: "order-7".to_owned() })
+}
+
+#[rstest]
+#[tokio::test(start_paused = true)]
+async fn a_stub_checks_what_the_client_sends_phase_by_phase(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let stub = orders_stub();
+    let server = TestServer::builder().transport(transport).add_stub(&stub).start().await;
+    let client = OrdersClient::new(server.channel(), TOKEN).unwrap();
+
+    {
+        // Phase one: an outage, retried until the service answers; two calls or more.
+        let outage = stub
+            .on(REGISTER)
+            .named("the outage")
+            .when_header("authorization", BEARER)
+            .up_to(2)
+            .expect(2)
+            .reply(Reply::<RegisterOrderResponse>::status(Status::unavailable(
+                "down for maintenance",
+            )))
+            .scoped();
+        let recovered = stub
+            .on(REGISTER)
+            .named("the recovery")
+            .when_header("authorization", BEARER)
+            .when_eq(order())
+            .expect(1)
+            .reply(order_registered())
+            .scoped();
+        assert_eq!(register(&client).await.unwrap(), "order-7", "over {transport}");
+        drop((outage, recovered)); // checked here: two outages, one recovery
+    }
+    // Phase two: an order with no items is refused by the service, not retried.
+    let refusal = stub
+        .on(REGISTER)
+        .when(|request: &RegisterOrderRequest| request.items.is_empty())
+        .expect(1)
+        .reply(Reply::<RegisterOrderResponse>::status(Status::invalid_argument(
+            "an order needs items",
+        )));
+    let empty = client.register_order("c-1", Vec::<&str>::new(), address()).await;
+
+    assert_eq!(
+        empty.unwrap_err().to_string(),
+        r#"RegisterOrder failed: InvalidArgument "an order needs items""#
+    );
+    assert_eq!(refusal.calls(), 1);
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn a_call_that_almost_matches_is_reported_with_what_the_client_sent() {
+    let stub = orders_stub();
+    let line = line!() + 1;
+    stub.on(REGISTER).named("customer c-1").when_eq(order()).expect(1).reply(order_registered());
+    let server = TestServer::builder().transport(Transport::Memory).add_stub(&stub).start().await;
+    let client = OrdersClient::new(server.channel(), TOKEN).unwrap();
+
+    let refused = client.register_order("c-2", ["book", "pen"], address()).await;
+    let report = tokio::spawn(async move { server.shutdown().await }).await;
+
+    let refused = refused.unwrap_err();
+    assert!(
+        matches!(&refused, OrdersError::Rpc { status, .. } if status.code() == Code::Internal),
+        "{refused:?}"
+    );
+    let report = report.unwrap_err().into_panic();
+    let report = report.downcast_ref::<String>().unwrap().as_str();
+    let expected = format!(
+        "tonic-testkit: the stub's expectations were not met (2 problems):
+  - unexpected call to /orders.Orders/RegisterOrder: none of its rules for this method matches it (closest first):
+    - rule \"customer c-1\" (stub.on(\"/orders.Orders/RegisterOrder\").when_eq(..).expect(1).reply(..) at examples/tests/orders_client.rs:{line}:10)
+        when_eq(..) did not match: expected RegisterOrderRequest {{ customer_id: \"c-1\", items: [\"book\", \"pen\"], address: Some(Address {{ street: \"Rua Augusta 1\", city: \"Lisbon\", zip: \"1100\" }}) }}, the call had RegisterOrderRequest {{ customer_id: \"c-2\", items: [\"book\", \"pen\"], address: Some(Address {{ street: \"Rua Augusta 1\", city: \"Lisbon\", zip: \"1100\" }}) }}
+  - rule \"customer c-1\" (stub.on(\"/orders.Orders/RegisterOrder\").when_eq(..).expect(1).reply(..) at examples/tests/orders_client.rs:{line}:10) expects exactly 1 call, and answered 0 calls
+Give the stub a rule for each call the code under test makes, matching what it sends, with the calls it expects; if the code should not make a call, fix the code.
+The server saw 1 call:"
+    );
+    assert!(report.starts_with(&expected), "the report was:\n{report}");
+}

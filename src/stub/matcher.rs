@@ -51,7 +51,8 @@ impl Matcher {
     {
         let check = move |arrived: &Arrived| {
             let message = decoded::<T>(arrived, 1)?.pop().ok_or_else(|| {
-                "no request message: the client ended its stream without one".to_owned()
+                "the call had no request message: the client ended its stream without one"
+                    .to_owned()
             })?;
             matches(&message)
         };
@@ -68,7 +69,7 @@ impl Matcher {
             let messages = decoded::<T>(arrived, usize::MAX)?;
             match matches(&messages) {
                 true => Ok(()),
-                false => Err(format!("the request messages {messages:?}")),
+                false => Err(format!("the call had the request messages {messages:?}")),
             }
         };
         Self { description, need: Need::All, check: Box::new(check) }
@@ -86,8 +87,8 @@ impl Matcher {
             };
             match (found, values.is_empty()) {
                 (true, _) => Ok(()),
-                (false, true) => Err(format!("no {key:?} in the request metadata")),
-                (false, false) => Err(format!("{key:?} = {}", show(&values))),
+                (false, true) => Err(format!("the call had no {key:?} in its metadata")),
+                (false, false) => Err(format!("the call had {key:?} = {}", show(&values))),
             }
         };
         Self { description, need: Need::Nothing, check: Box::new(check) }
@@ -97,7 +98,7 @@ impl Matcher {
     pub(crate) fn nth(description: String, n: usize) -> Self {
         let check = move |arrived: &Arrived| match arrived.nth == n {
             true => Ok(()),
-            false => Err(format!("call {} to the method", arrived.nth)),
+            false => Err(format!("the call was call {} to the method", arrived.nth)),
         };
         Self { description, need: Need::Nothing, check: Box::new(check) }
     }
@@ -113,12 +114,12 @@ pub(crate) enum Header {
 /// The first `count` request messages, decoded as `T`.
 fn decoded<T: Message + Default>(arrived: &Arrived, count: usize) -> Result<Vec<T>, String> {
     if let Some(why) = &arrived.unreadable {
-        return Err(format!("request messages that cannot be read: {why}"));
+        return Err(format!("the call had request messages that cannot be read: {why}"));
     }
     let decode = |bytes: &Bytes| {
         T::decode(bytes.clone()).map_err(|error| {
             format!(
-                "a request message that does not decode as {}: {error}",
+                "the call had a request message that does not decode as {}: {error}",
                 std::any::type_name::<T>()
             )
         })

@@ -44,13 +44,20 @@ type Answer = dyn Fn(usize, HttpRequest<Body>) -> BoxFuture<HttpResponse<Body>> 
 ///
 /// Attach it with [`TestServerBuilder::add_stub`](crate::TestServerBuilder::add_stub); it then
 /// answers every call that no service added with `add_service` takes. Each rule names a full
-/// method path; the first rule for the method that is not used up answers. A rule with
-/// [`times(n)`](StubRule::times) answers n calls and expects exactly n.
+/// method path, and may match on what the call carries (its request message, its metadata,
+/// which call it is: see [`StubRule`]); the first rule for the method that matches and is not
+/// used up answers. How many calls a rule answers ([`up_to`](StubRule::up_to)) and expects
+/// ([`expect`](StubRule::expect)) are said apart; [`times(n)`](StubRule::times) is both.
+/// [`Stub::with_descriptors`] (feature `descriptors`) checks each rule against the service's
+/// descriptors at the rule's line.
 ///
 /// A stub is strict: a call that no rule answers gets `INTERNAL` with a message saying why, and
 /// fails the test, as does a rule whose `times(n)` was not met. Both are checked by
 /// [`TestServer::verify`](crate::TestServer::verify) at a line of the test's choosing, and at
 /// shutdown; the message lists the calls the server saw.
+///
+/// A call that no rule answers fails the test with, for each rule of the method, the conditions
+/// the call failed and what it carried instead, closest first.
 ///
 /// A rule reads the whole request stream before it answers, so that its closure sees every
 /// request message; for a bidi client that waits for answers before it ends its stream, use
@@ -343,7 +350,7 @@ impl Inner {
                 .iter()
                 .filter_map(|matcher| {
                     let got = matcher.check(arrived).err()?;
-                    Some(format!("{} did not match: the call had {got}", matcher.description))
+                    Some(format!("{} did not match: {got}", matcher.description))
                 })
                 .collect();
             match (failures.is_empty(), rule.used_up()) {

@@ -109,7 +109,7 @@ impl<'a> StubRule<'a> {
         let matcher =
             Matcher::first(description.clone(), move |message: &T| match matches(message) {
                 true => Ok(()),
-                false => Err(format!("the request message {message:?}")),
+                false => Err(format!("the call had the request message {message:?}")),
             });
         self.with(matcher, &description)
     }
@@ -121,11 +121,11 @@ impl<'a> StubRule<'a> {
         T: Message + Default + Debug + PartialEq + Send + Sync + 'static,
     {
         self.shape.takes::<T>(&format!("{}.when_eq(..)", self.written));
-        let description = format!("when_eq({expected:?})");
+        let description = "when_eq(..)".to_owned();
         let matcher =
             Matcher::first(description.clone(), move |message: &T| match *message == expected {
                 true => Ok(()),
-                false => Err(format!("the request message {message:?}")),
+                false => Err(format!("expected {expected:?}, the call had {message:?}")),
             });
         self.with(matcher, &description)
     }
