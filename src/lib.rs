@@ -329,9 +329,9 @@ pub use tls::{CertificateDer, ClientIdentity, DEFAULT_CLIENT_NAME, TestTls};
 pub use transports::transport;
 pub use transports::{ParseTransportError, TRANSPORT_ENV, Transport};
 
-// The README's examples compile as doctests. Some show optional features (descriptors, rstest, tls, gzip,
-// health, reflection), so they run with all features on, as the README's test command has it;
-// a plain `cargo test` skips them instead of failing.
+// The README's examples compile as doctests. Some show optional features (descriptors, rstest,
+// tls, gzip, health, reflection), so they run with all features on, as the README's test command
+// has it; a plain `cargo test` skips them instead of failing.
 #[cfg(all(
     doctest,
     feature = "descriptors",

@@ -39,8 +39,8 @@ type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 /// Answers one call: the index of the call among those the rule answered, and the request.
 type Answer = dyn Fn(usize, HttpRequest<Body>) -> BoxFuture<HttpResponse<Body>> + Send + Sync;
 
-/// A fake server for methods of any service, answered by rules: scripted [`Reply`](crate::Reply)s or
-/// closures, with no trait to implement.
+/// A fake server for methods of any service, answered by rules: scripted
+/// [`Reply`](crate::Reply)s or closures, with no trait to implement.
 ///
 /// Attach it with [`TestServerBuilder::add_stub`](crate::TestServerBuilder::add_stub); it then
 /// answers every call that no service added with `add_service` takes. Each rule names a full

@@ -216,7 +216,8 @@ impl<'a> StubRule<'a> {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let stub = Stub::new();
-    /// stub.on("/probe.Probe/Unary").named("login").expect(1..).reply(Reply::message(ProbeReply::default()));
+    /// let reply = Reply::message(ProbeReply::default());
+    /// stub.on("/probe.Probe/Unary").named("login").expect(1..).reply(reply);
     /// let server = TestServer::builder().add_stub(&stub).start().await;
     ///
     /// // Panics: rule "login" (stub.on("/probe.Probe/Unary").expect(1..).reply(..) at ...)
