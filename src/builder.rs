@@ -504,7 +504,7 @@ impl<L> TestServerBuilder<L> {
             faults.check_transport(transport);
         }
         #[cfg(feature = "tls")]
-        let tls = self.tls.map(|mode| mode.start(transport, self.transport.is_none()));
+        let tls = crate::tls::TlsMode::start(self.tls, transport, self.transport.is_none());
         async move {
             let standard = self.standard.add(&mut self.routes, &mut self.services).await;
             if let Some(stub) = &self.stub {

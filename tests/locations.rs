@@ -1,0 +1,134 @@
+//! The kit's misuse panics point at the test: the location a panic reports (the
+//! `file:line` in "panicked at", `PanicHookInfo::location()`) is the test's line that misused
+//! the kit, never the kit's own source. Each test makes one misuse and pins both the location
+//! and the message.
+//!
+//! Panic hooks are process-global: every capture here holds one lock and records only panics
+//! of its own thread.
+
+use std::{
+    panic::{AssertUnwindSafe, catch_unwind},
+    sync::{Arc, Mutex, PoisonError},
+    thread::ThreadId,
+};
+
+use tonic_testkit::{TestServer, Transport};
+use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+
+/// Where a panic was raised, and its message.
+#[derive(Debug, PartialEq, Eq)]
+struct Caught {
+    file: String,
+    line: u32,
+    message: String,
+}
+
+/// Serializes the tests that replace the panic hook.
+static HOOK: Mutex<()> = Mutex::new(());
+
+/// Runs `misuse`, which must panic, with a hook that records the first panic of this thread.
+fn caught(misuse: impl FnOnce()) -> Caught {
+    let _hook = HOOK.lock().unwrap_or_else(PoisonError::into_inner);
+    let first: Arc<Mutex<Option<Caught>>> = Arc::default();
+    let (slot, thread): (_, ThreadId) = (first.clone(), std::thread::current().id());
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        if std::thread::current().id() != thread || slot.is_some() {
+            return;
+        }
+        let location = info.location().expect("a panic of this thread has a location");
+        let payload = info.payload();
+        let message = match payload.downcast_ref::<String>() {
+            Some(message) => message.clone(),
+            None => payload.downcast_ref::<&str>().unwrap_or(&"(not a string)").to_string(),
+        };
+        *slot = Some(Caught { file: location.file().to_owned(), line: location.line(), message });
+    }));
+    let result = catch_unwind(AssertUnwindSafe(misuse));
+    std::panic::set_hook(previous);
+    assert!(result.is_err(), "the misuse did not panic");
+    let caught = first.lock().unwrap_or_else(PoisonError::into_inner).take();
+    caught.expect("the hook saw the panic")
+}
+
+/// Runs `$misuse` (which must panic) and returns where it panicked, with the line it is written
+/// on: `line!()` and the misuse's own span are both this invocation's line.
+macro_rules! panic_of {
+    ($misuse:expr) => {
+        (
+            caught(|| {
+                let _value = $misuse;
+            }),
+            line!(),
+        )
+    };
+}
+
+/// Asserts that the panic pointed at `line` of this file, with `message`.
+#[track_caller]
+fn assert_points_at(caught: (Caught, u32), message: &str) {
+    let (caught, line) = caught;
+    let expected = Caught { file: "tests/locations.rs".to_owned(), line, message: message.into() };
+    assert_eq!(caught, expected);
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+async fn start(transport: Transport) -> TestServer {
+    TestServer::builder().transport(transport).add_service(Probe::new().server()).start().await
+}
+
+#[test]
+fn shutdown_called_twice_points_at_the_second_call() {
+    let runtime = runtime();
+    let _guard = runtime.enter();
+    let server = runtime.block_on(start(Transport::Memory));
+    runtime.block_on(server.shutdown());
+
+    let panic = panic_of!(server.shutdown());
+
+    assert_points_at(
+        panic,
+        "TestServer::shutdown() was called twice; the server was already shut down by the first \
+         call. Call it once, at the end of the test (dropping the server also shuts it down).",
+    );
+}
+
+#[test]
+fn a_journal_index_out_of_range_points_at_the_read() {
+    let runtime = runtime();
+    let _guard = runtime.enter();
+    let server = runtime.block_on(start(Transport::Direct));
+    let mut client = server.client(ProbeClient::new);
+    runtime.block_on(client.unary(ProbeRequest::default())).unwrap();
+    let no_message_5 = "tonic-testkit: /probe.Probe/Unary has 1 request messages, so there is \
+                        no message 5 (messages count from 0)";
+
+    let decoded = panic_of!(server.calls()[0].request::<ProbeRequest>(5));
+    let compressed = panic_of!(server.calls()[0].request_compressed(5));
+
+    assert_points_at(decoded, no_message_5);
+    assert_points_at(compressed, no_message_5);
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn tls_over_direct_points_at_start() {
+    let runtime = runtime();
+    let _guard = runtime.enter();
+    let builder = TestServer::builder().add_service(Probe::new().server());
+    let builder = builder.transport(Transport::Direct).tls();
+
+    let panic = panic_of!(builder.start());
+
+    assert_points_at(
+        panic,
+        "tonic-testkit: TestServerBuilder::tls() asks for TLS, and this server's transport is \
+         Transport::Direct, which has no connection to encrypt: its calls are function calls in \
+         the test's task. Serve TLS over Transport::Memory or Transport::Tcp: \
+         .transport(Transport::Memory).tls()",
+    );
+}
