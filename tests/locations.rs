@@ -4,7 +4,8 @@
 //! and the message.
 //!
 //! Panic hooks are process-global: every capture here holds one lock and records only panics
-//! of its own thread.
+//! of its own thread. The `TONIC_TESTKIT_TRANSPORT` case runs in a child process, so the
+//! variable never changes under other tests.
 
 use std::{
     panic::{AssertUnwindSafe, catch_unwind},
@@ -12,6 +13,8 @@ use std::{
     thread::ThreadId,
 };
 
+#[cfg(feature = "rstest")]
+use tonic_testkit::transport;
 use tonic_testkit::{TestServer, Transport};
 use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
 
@@ -130,5 +133,46 @@ fn tls_over_direct_points_at_start() {
          Transport::Direct, which has no connection to encrypt: its calls are function calls in \
          the test's task. Serve TLS over Transport::Memory or Transport::Tcp: \
          .transport(Transport::Memory).tls()",
+    );
+}
+
+/// The rstest test whose `transport` fixture reads the variable; run by
+/// `a_bad_transport_variable_points_at_the_test_taking_the_fixture` in a child process.
+#[cfg(feature = "rstest")]
+#[rstest::rstest]
+#[ignore = "run in a child process, with TONIC_TESTKIT_TRANSPORT set"]
+fn child_takes_the_transport_fixture(transport: Transport) {
+    println!("transport={transport}");
+}
+
+#[cfg(feature = "rstest")]
+#[test]
+fn a_bad_transport_variable_points_at_the_test_taking_the_fixture() {
+    let child = "child_takes_the_transport_fixture";
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", child, "--nocapture", "--test-threads=1"])
+        .env(tonic_testkit::TRANSPORT_ENV, "quic")
+        .output()
+        .unwrap();
+
+    // rstest calls the fixture in the code `#[rstest]` generates: its location is the line of
+    // the test's `#[rstest]` attribute.
+    let lines: Vec<&str> = include_str!("locations.rs").lines().collect();
+    let signature = format!("fn {child}(transport: Transport)");
+    let test = lines.iter().position(|line| line.starts_with(&signature)).unwrap();
+    let line =
+        lines[..test].iter().rposition(|line| line.starts_with("#[rstest::rstest]")).unwrap();
+    let line = line + 1;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let (_, panicked) = stderr.split_once(" panicked at ").expect("the child panicked");
+    let (location, message) = panicked.split_once(":\n").unwrap();
+    assert!(!output.status.success());
+    assert!(location.starts_with(&format!("tests/locations.rs:{line}:")), "{stderr}");
+    assert_eq!(
+        message.lines().next(),
+        Some(
+            "TONIC_TESTKIT_TRANSPORT=\"quic\" is not a transport: use one of direct, memory, tcp \
+             (or leave it unset for memory)"
+        )
     );
 }
