@@ -15,8 +15,8 @@ use std::{
 
 #[cfg(feature = "rstest")]
 use tonic_testkit::transport;
-use tonic_testkit::{TestServer, Transport};
-use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+use tonic_testkit::{Reply, Stub, TestServer, Transport};
+use tonic_testkit_support::{Probe, ProbeClient, ProbeReply, ProbeRequest};
 
 /// Where a panic was raised, and its message.
 #[derive(Debug, PartialEq, Eq)]
@@ -133,6 +133,107 @@ fn tls_over_direct_points_at_start() {
          Transport::Direct, which has no connection to encrypt: its calls are function calls in \
          the test's task. Serve TLS over Transport::Memory or Transport::Tcp: \
          .transport(Transport::Memory).tls()",
+    );
+}
+
+#[test]
+fn a_stub_rule_a_service_shadows_points_at_start() {
+    let runtime = runtime();
+    let _guard = runtime.enter();
+    let stub = Stub::new();
+    stub.on("/probe.Probe/Unary").reply(Reply::message(ProbeReply::default()));
+    let builder = TestServer::builder().add_service(Probe::new().server()).add_stub(&stub);
+
+    let panic = panic_of!(builder.transport(Transport::Memory).start());
+
+    assert_points_at(
+        panic,
+        "Stub::on(\"/probe.Probe/Unary\"): the server also has the service probe.Probe (added \
+         with add_service), which takes every call to it, so this rule would never answer; stub \
+         the method in that service's implementation, or leave the service out of the server",
+    );
+}
+
+#[test]
+fn a_stub_given_to_a_second_server_points_at_its_start() {
+    let runtime = runtime();
+    let _guard = runtime.enter();
+    let stub = Stub::new();
+    let first = TestServer::builder().transport(Transport::Memory).add_stub(&stub).start();
+    let _first = runtime.block_on(first);
+    let second = TestServer::builder().transport(Transport::Memory).add_stub(&stub);
+
+    let panic = panic_of!(second.start());
+
+    assert_points_at(
+        panic,
+        "this Stub already answers another TestServer; a Stub serves one server (its call counts \
+         are that server's): make a Stub per server",
+    );
+}
+
+#[cfg(feature = "health")]
+#[test]
+fn a_health_service_added_twice_points_at_start() {
+    let runtime = runtime();
+    let _guard = runtime.enter();
+    let (_reporter, own) = tonic_health::server::health_reporter();
+    let builder = TestServer::builder().add_service(Probe::new().server()).add_service(own);
+
+    let panic = panic_of!(builder.health().transport(Transport::Memory).start());
+
+    assert_points_at(
+        panic,
+        "the service grpc.health.v1.Health was added to this TestServer with add_service(..) and \
+         asked for with .health(); keep one of the two (.health() serves it for every transport)",
+    );
+}
+
+#[cfg(feature = "reflection")]
+#[test]
+fn a_reflection_service_added_twice_points_at_start() {
+    use tonic_testkit_examples::users::pb::user_service_server::UserServiceServer;
+    use tonic_testkit_examples::{FILE_DESCRIPTOR_SET, users::Users};
+
+    let runtime = runtime();
+    let _guard = runtime.enter();
+    let own = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .unwrap();
+    let builder = TestServer::builder()
+        .add_service(UserServiceServer::new(Users::default()))
+        .add_service(own)
+        .reflection(FILE_DESCRIPTOR_SET);
+
+    let panic = panic_of!(builder.transport(Transport::Memory).start());
+
+    assert_points_at(
+        panic,
+        "the service grpc.reflection.v1.ServerReflection was added to this TestServer with \
+         add_service(..) and asked for with .reflection(..); keep one of the two \
+         (.reflection(..) serves it for every transport)",
+    );
+}
+
+#[cfg(feature = "reflection")]
+#[test]
+fn a_served_service_no_descriptor_set_describes_points_at_start() {
+    let runtime = runtime();
+    let _guard = runtime.enter();
+    let builder = TestServer::builder()
+        .add_service(Probe::new().server())
+        .reflection(tonic_testkit_examples::FILE_DESCRIPTOR_SET);
+
+    let panic = panic_of!(builder.transport(Transport::Memory).start());
+
+    assert_points_at(
+        panic,
+        "TestServerBuilder::reflection: the server serves probe.Probe, but no file descriptor \
+         set given to .reflection(..) describes it, so reflection clients could not use it. The \
+         sets describe: users.UserService, rides.Rides, orders.Orders, hello.HelloService, \
+         grpc.reflection.v1.ServerReflection, grpc.reflection.v1alpha.ServerReflection. Pass \
+         the set compiled from its .proto file with another .reflection(..) call.",
     );
 }
 
