@@ -15,7 +15,7 @@ use std::{
 
 #[cfg(feature = "rstest")]
 use tonic_testkit::transport;
-use tonic_testkit::{Reply, Stub, TestServer, Transport};
+use tonic_testkit::{Reply, Stub, TestRequest, TestServer, Transport};
 use tonic_testkit_support::{Probe, ProbeClient, ProbeReply, ProbeRequest};
 
 /// Where a panic was raised, and its message.
@@ -115,6 +115,66 @@ fn a_journal_index_out_of_range_points_at_the_read() {
 
     assert_points_at(decoded, no_message_5);
     assert_points_at(compressed, no_message_5);
+}
+
+#[test]
+fn a_journal_message_of_another_type_points_at_the_read() {
+    let runtime = runtime();
+    let _guard = runtime.enter();
+    let server = runtime.block_on(start(Transport::Direct));
+    let mut client = server.client(ProbeClient::new);
+    let hello = ProbeRequest { text: "hello".to_owned(), count: 0 };
+    runtime.block_on(client.unary(hello)).unwrap();
+    let not_a_timestamp = "tonic-testkit: request message 0 of /probe.Probe/Unary does not \
+                           decode as prost_types::protobuf::Timestamp: failed to decode Protobuf \
+                           message: Timestamp.seconds: invalid wire type: LengthDelimited \
+                           (expected Varint); ask for the message type the method takes";
+
+    let one = panic_of!(server.calls()[0].request::<prost_types::Timestamp>(0));
+    let all = panic_of!(server.calls()[0].requests::<prost_types::Timestamp>());
+
+    assert_points_at(one, not_a_timestamp);
+    assert_points_at(all, not_a_timestamp);
+}
+
+#[test]
+fn invalid_metadata_points_at_the_call_that_adds_it() {
+    let bad_key = "invalid metadata key \"X Bad\": keys are lower-case ASCII letters, digits and \
+                   '-', '_', '.', and must not be empty";
+
+    let request_key = panic_of!(TestRequest::new(()).metadata("X Bad", "v"));
+    let binary_key = panic_of!(TestRequest::new(()).metadata("X Bad-bin", [0_u8]));
+    let value = panic_of!(TestRequest::new(()).metadata("x-note", "line\nbreak"));
+    let header = panic_of!(Reply::message(ProbeReply::default()).header("X Bad", "v"));
+
+    assert_points_at(request_key, bad_key);
+    assert_points_at(binary_key, &bad_key.replace("X Bad", "X Bad-bin"));
+    assert_points_at(
+        value,
+        "invalid value for metadata key \"x-note\": \"line\\nbreak\" is not visible ASCII; send \
+         bytes under a key ending in \"-bin\"",
+    );
+    assert_points_at(header, bad_key);
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn a_malformed_pem_points_at_channel_with_tls() {
+    use tonic::transport::{Certificate, ClientTlsConfig};
+
+    let runtime = runtime();
+    let _guard = runtime.enter();
+    let server = runtime.block_on(start(Transport::Memory));
+    let garbled = Certificate::from_pem("-----BEGIN CERTIFICATE-----\nnot base64!\n");
+    let config = ClientTlsConfig::new().ca_certificate(garbled);
+
+    let panic = panic_of!(server.channel_with_tls(config));
+
+    assert_points_at(
+        panic,
+        "TestServer::channel_with_tls: tonic rejected the ClientTlsConfig: transport error: Error \
+         parsing TLS certificate.; check the PEMs given to it",
+    );
 }
 
 #[cfg(feature = "tls")]

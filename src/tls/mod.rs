@@ -169,13 +169,15 @@ impl TestServer {
             "TestServer::channel_with_tls: a Transport::Direct server has no connection for TLS \
              to secure; serve over Transport::Memory or Transport::Tcp (with .tls() or .mtls())"
         );
-        self.wire_channel(&Security::tls(config)).unwrap_or_else(|error| {
-            panic!(
+        // A `match`, not `unwrap_or_else`: in a closure the panic would point at the kit.
+        match self.wire_channel(&Security::tls(config)) {
+            Ok(channel) => channel,
+            Err(error) => panic!(
                 "TestServer::channel_with_tls: tonic rejected the ClientTlsConfig: {}; check the \
                  PEMs given to it",
                 chain(&error)
-            )
-        })
+            ),
+        }
     }
 }
 
