@@ -4,7 +4,8 @@
 //! and the message.
 //!
 //! Panic hooks are process-global: every capture here holds one lock and records only panics
-//! of its own thread. The `TONIC_TESTKIT_TRANSPORT` case runs in a child process, so the
+//! of its own thread. The `TONIC_TESTKIT_TRANSPORT` cases run in a child process, so the
+//! variable never changes under other tests. The `TONIC_TESTKIT_TRANSPORT` case runs in a child process, so the
 //! variable never changes under other tests.
 
 use std::{
@@ -297,6 +298,41 @@ fn a_served_service_no_descriptor_set_describes_points_at_start() {
     );
 }
 
+/// Starts a server on the default transport; run by
+/// `a_bad_transport_variable_points_at_start` in a child process, with the variable set.
+#[test]
+#[ignore = "run in a child process, with TONIC_TESTKIT_TRANSPORT set"]
+fn child_starts_a_server_on_the_default_transport() {
+    let runtime = runtime();
+    let _guard = runtime.enter();
+    let builder = TestServer::builder().add_service(Probe::new().server());
+
+    let panic = panic_of!(builder.start());
+
+    assert_points_at(panic, QUIC);
+}
+
+#[test]
+fn a_bad_transport_variable_points_at_start() {
+    let output = child("child_starts_a_server_on_the_default_transport");
+
+    assert!(output.status.success(), "{output:?}");
+}
+
+/// The panic of `TONIC_TESTKIT_TRANSPORT=quic`.
+const QUIC: &str = "TONIC_TESTKIT_TRANSPORT=\"quic\" is not a transport: use one of direct, \
+                    memory, tcp (or leave it unset for memory)";
+
+/// Runs the ignored test `name` of this binary in a child process with
+/// `TONIC_TESTKIT_TRANSPORT=quic`.
+fn child(name: &str) -> std::process::Output {
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", name, "--nocapture", "--test-threads=1"])
+        .env(tonic_testkit::TRANSPORT_ENV, "quic")
+        .output()
+        .unwrap()
+}
+
 /// The rstest test whose `transport` fixture reads the variable; run by
 /// `a_bad_transport_variable_points_at_the_test_taking_the_fixture` in a child process.
 #[cfg(feature = "rstest")]
@@ -306,34 +342,28 @@ fn child_takes_the_transport_fixture(transport: Transport) {
     println!("transport={transport}");
 }
 
+/// The line of the `#[rstest]` attribute of the test `name` in this file.
+#[cfg(feature = "rstest")]
+fn rstest_line(name: &str) -> usize {
+    let lines: Vec<&str> = include_str!("locations.rs").lines().collect();
+    let test = lines.iter().position(|line| line.starts_with(&format!("fn {name}("))).unwrap();
+    lines[..test].iter().rposition(|line| line.starts_with("#[rstest::rstest]")).unwrap() + 1
+}
+
 #[cfg(feature = "rstest")]
 #[test]
 fn a_bad_transport_variable_points_at_the_test_taking_the_fixture() {
-    let child = "child_takes_the_transport_fixture";
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", child, "--nocapture", "--test-threads=1"])
-        .env(tonic_testkit::TRANSPORT_ENV, "quic")
-        .output()
-        .unwrap();
+    let name = "child_takes_the_transport_fixture";
 
-    // rstest calls the fixture in the code `#[rstest]` generates: its location is the line of
-    // the test's `#[rstest]` attribute.
-    let lines: Vec<&str> = include_str!("locations.rs").lines().collect();
-    let signature = format!("fn {child}(transport: Transport)");
-    let test = lines.iter().position(|line| line.starts_with(&signature)).unwrap();
-    let line =
-        lines[..test].iter().rposition(|line| line.starts_with("#[rstest::rstest]")).unwrap();
-    let line = line + 1;
+    let output = child(name);
+
+    // rstest calls the fixture in the code `#[rstest]` generates for the test: the location is
+    // the line of the test's `#[rstest]` attribute.
     let stderr = String::from_utf8_lossy(&output.stderr);
     let (_, panicked) = stderr.split_once(" panicked at ").expect("the child panicked");
     let (location, message) = panicked.split_once(":\n").unwrap();
     assert!(!output.status.success());
+    let line = rstest_line(name);
     assert!(location.starts_with(&format!("tests/locations.rs:{line}:")), "{stderr}");
-    assert_eq!(
-        message.lines().next(),
-        Some(
-            "TONIC_TESTKIT_TRANSPORT=\"quic\" is not a transport: use one of direct, memory, tcp \
-             (or leave it unset for memory)"
-        )
-    );
+    assert_eq!(message.lines().next(), Some(QUIC));
 }
