@@ -475,7 +475,12 @@ impl<L> TestServerBuilder<L> {
     ///   and the transport is [`Transport::Direct`];
     /// - when the transport is [`Transport::Direct`] and the [`faults`](TestServerBuilder::faults)
     ///   handle has connection toxics or is [taken down](Faults::take_down): there are no
-    ///   connections to act on.
+    ///   connections to act on;
+    /// - when the [stub](TestServerBuilder::add_stub) already answers another server, or has a
+    ///   rule for a service the server serves;
+    /// - when a service added with `add_service` is also asked for with
+    ///   [`health`](TestServerBuilder::health) or [`reflection`](TestServerBuilder::reflection),
+    ///   or, with reflection, the server serves a service that no descriptor set describes.
     ///
     /// These are checked when `start` is called, before the future is awaited, so that the
     /// panics point at the test's `.start()` line.
@@ -503,8 +508,12 @@ impl<L> TestServerBuilder<L> {
         if let Some(faults) = &self.faults {
             faults.check_transport(transport);
         }
+        self.standard.check(&self.services);
+        if let Some(stub) = &self.stub {
+            stub.check(&[&self.services[..], &self.standard.names()].concat());
+        }
         #[cfg(feature = "tls")]
-        let tls = self.tls.map(|mode| mode.start(transport, self.transport.is_none()));
+        let tls = crate::tls::TlsMode::start(self.tls, transport, self.transport.is_none());
         async move {
             let standard = self.standard.add(&mut self.routes, &mut self.services).await;
             if let Some(stub) = &self.stub {

@@ -6,7 +6,11 @@ use std::{fmt, future::Future, sync::Arc};
 use tonic::server::NamedService;
 
 use crate::router::ServicesBuilder;
-use tonic_health::{ServingStatus, server::HealthReporter};
+use tonic_health::{
+    ServingStatus,
+    pb::health_server::HealthServer,
+    server::{HealthReporter, HealthService},
+};
 
 /// The health a test server reports for its services over `grpc.health.v1.Health`, as
 /// tonic-health's `HealthReporter` would in production: the test flips services between
@@ -51,24 +55,15 @@ pub struct Health {
 }
 
 impl Health {
-    /// Adds the health service to `routes`, with every one of `services` `SERVING`; returns the
-    /// handle and the name the health service is served under.
-    ///
-    /// # Panics
-    ///
-    /// When `services` already has a health service.
-    pub(crate) async fn add(
-        routes: &mut ServicesBuilder,
-        services: &[&'static str],
-    ) -> (Self, &'static str) {
+    /// Adds the health service to `routes`, with every one of `services` `SERVING` (which
+    /// `start()` has checked holds no health service of the test's own); returns the handle.
+    pub(crate) async fn add(routes: &mut ServicesBuilder, services: &[&'static str]) -> Self {
         let (reporter, server) = tonic_health::server::health_reporter();
-        let name = name_of(&server);
-        crate::standard::check_not_added(services, name, ".health()");
         for service in services {
             reporter.set_service_status(service, ServingStatus::Serving).await;
         }
         routes.add_service(server);
-        (Self { reporter, services: services.into() }, name)
+        Self { reporter, services: services.into() }
     }
 
     /// Reports `service` (a `package.Service` name the server serves, or `""` for the whole
@@ -138,6 +133,5 @@ impl fmt::Debug for Health {
     }
 }
 
-fn name_of<S: NamedService>(_: &S) -> &'static str {
-    S::NAME
-}
+/// The name the health service is served under: `grpc.health.v1.Health`.
+pub(crate) const SERVICE_NAME: &str = <HealthServer<HealthService> as NamedService>::NAME;

@@ -421,14 +421,16 @@ impl Call {
             true => self.decompress(index, message),
             false => message.bytes.clone(),
         };
-        T::decode(bytes).unwrap_or_else(|error| {
-            panic!(
+        // A `match`, not `unwrap_or_else`: in a closure the panic would point at the kit.
+        match T::decode(bytes) {
+            Ok(message) => message,
+            Err(error) => panic!(
                 "tonic-testkit: request message {index} of {} does not decode as {}: {error}; \
                  ask for the message type the method takes",
                 self.method,
                 std::any::type_name::<T>()
-            )
-        })
+            ),
+        }
     }
 
     /// Whether request message `index` (from 0) arrived compressed (its gRPC compressed flag
@@ -486,12 +488,13 @@ impl Call {
     #[track_caller]
     fn decompress(&self, index: usize, message: &Message) -> Bytes {
         let encoding = self.metadata.get("grpc-encoding").and_then(|value| value.to_str().ok());
-        crate::compression::decompress(encoding, &message.bytes).unwrap_or_else(|why| {
-            panic!(
+        match crate::compression::decompress(encoding, &message.bytes) {
+            Ok(bytes) => bytes,
+            Err(why) => panic!(
                 "tonic-testkit: request message {index} of {} arrived compressed, and {why}",
                 self.method
-            )
-        })
+            ),
+        }
     }
 
     /// Every request message, decoded as `T`.
@@ -501,7 +504,12 @@ impl Call {
     /// As [`request`](Self::request).
     #[track_caller]
     pub fn requests<T: prost::Message + Default>(&self) -> Vec<T> {
-        (0..self.request_count()).map(|index| self.request(index)).collect()
+        // A loop, not `map`: a closure would take the panic's location from the kit.
+        let mut messages = Vec::with_capacity(self.request_count());
+        for index in 0..self.request_count() {
+            messages.push(self.request(index));
+        }
+        messages
     }
 
     /// How the call ended, or `None` while it is still running.

@@ -34,10 +34,11 @@
 /// ```
 #[track_caller]
 pub fn free_port() -> u16 {
-    portpicker::pick_unused_port().unwrap_or_else(|| {
-        panic!(
+    match portpicker::pick_unused_port() {
+        Some(port) => port,
+        None => panic!(
             "tonic_testkit::free_port: no free TCP port was found on this machine; free some \
              ports, or let the outside process bind port 0 and report the port it got"
-        )
-    })
+        ),
+    }
 }

@@ -48,6 +48,11 @@ impl DescriptorSet {
         }
         Self { services: service_names(&set), encoded }
     }
+
+    /// The full names (`package.Service`) of the services the set describes.
+    pub(crate) fn services(&self) -> impl Iterator<Item = &str> {
+        self.services.iter().map(String::as_str)
+    }
 }
 
 /// The full names (`package.Service`) of the services a set describes.
@@ -65,16 +70,11 @@ fn service_names(set: &prost_types::FileDescriptorSet) -> Vec<String> {
     names
 }
 
-/// Adds the v1 and v1alpha reflection services, listing `listed` (the services the server
-/// serves, the reflection services included) and describing every file of `sets`.
-///
-/// # Panics
-///
-/// When a listed service is described by none of the sets: the message names it and the fix.
-pub(crate) fn add(routes: &mut ServicesBuilder, sets: &[DescriptorSet], listed: &[&str]) {
-    let described: Vec<&str> =
-        sets.iter().flat_map(|set| &set.services).map(String::as_str).collect();
-    if let Some(missing) = listed.iter().find(|name| !described.contains(name)) {
+/// Panics when a service the server serves (`served`) is described by none of the sets, whose
+/// services are `described`: the message names it and the fix.
+#[track_caller]
+pub(crate) fn check_described(served: &[&str], described: &[&str]) {
+    if let Some(missing) = served.iter().find(|name| !described.contains(name)) {
         panic!(
             "TestServerBuilder::reflection: the server serves {missing}, but no file descriptor \
              set given to .reflection(..) describes it, so reflection clients could not use it. \
@@ -83,6 +83,12 @@ pub(crate) fn add(routes: &mut ServicesBuilder, sets: &[DescriptorSet], listed: 
             described.join(", ")
         );
     }
+}
+
+/// Adds the v1 and v1alpha reflection services, listing `listed` (the services the server
+/// serves, the reflection services included) and describing every file of `sets` (which
+/// `start()` has checked with [`check_described`]).
+pub(crate) fn add(routes: &mut ServicesBuilder, sets: &[DescriptorSet], listed: &[&str]) {
     let builder = || {
         let builder = sets
             .iter()

@@ -318,22 +318,25 @@ pub(crate) fn invalid_key(key: &str) -> String {
 }
 
 /// Appends `key: value` to `metadata`: binary under a `-bin` key, visible ASCII otherwise.
+/// (`let else`, not `unwrap_or_else`: in a closure the panics would point at the kit.)
 #[track_caller]
 pub(crate) fn append_metadata(metadata: &mut MetadataMap, key: &str, value: &[u8]) {
     if key.ends_with("-bin") {
-        let key = BinaryMetadataKey::from_bytes(key.as_bytes())
-            .unwrap_or_else(|_| panic!("{}", invalid_key(key)));
+        let Ok(key) = BinaryMetadataKey::from_bytes(key.as_bytes()) else {
+            panic!("{}", invalid_key(key));
+        };
         metadata.append_bin(key, BinaryMetadataValue::from_bytes(value));
     } else {
-        let key = AsciiMetadataKey::from_bytes(key.as_bytes())
-            .unwrap_or_else(|_| panic!("{}", invalid_key(key)));
-        let value = AsciiMetadataValue::try_from(value).unwrap_or_else(|_| {
+        let Ok(key) = AsciiMetadataKey::from_bytes(key.as_bytes()) else {
+            panic!("{}", invalid_key(key));
+        };
+        let Ok(value) = AsciiMetadataValue::try_from(value) else {
             panic!(
                 "invalid value for metadata key {key:?}: {:?} is not visible ASCII; send bytes \
                  under a key ending in \"-bin\"",
                 String::from_utf8_lossy(value)
             )
-        });
+        };
         metadata.append(key, value);
     }
 }

@@ -72,6 +72,9 @@ pub struct TestServer {
     grace_period: Duration,
     stub: Option<Stub>,
     finished: std::sync::atomic::AtomicBool,
+    /// The health service's handle, which [`health`](TestServer::health) lends out: it shares
+    /// its statuses with the health service the server runs, so it lives as long as the server.
+    #[cfg(feature = "health")]
     standard: crate::standard::Running,
 }
 
@@ -86,7 +89,21 @@ impl TestServer {
         standard: crate::standard::Running,
     ) -> Self {
         let finished = std::sync::atomic::AtomicBool::new(false);
-        Self { shared, transport, local_addr, services, grace_period, stub, finished, standard }
+        // Without `health` the standard services leave nothing to keep: reflection's service
+        // lives in the routes. A field added to `Running` must be kept here too.
+        #[cfg(not(feature = "health"))]
+        let crate::standard::Running {} = standard;
+        Self {
+            shared,
+            transport,
+            local_addr,
+            services,
+            grace_period,
+            stub,
+            finished,
+            #[cfg(feature = "health")]
+            standard,
+        }
     }
 
     /// A builder for a server: add services and layers, choose a transport, then `start()`.

@@ -22,8 +22,55 @@ pub(crate) struct Running {
 }
 
 impl Standard {
+    /// The names of the standard services asked for.
+    pub(crate) fn names(&self) -> Vec<&'static str> {
+        #[cfg_attr(not(any(feature = "health", feature = "reflection")), allow(unused_mut))]
+        let mut names = Vec::new();
+        #[cfg(feature = "health")]
+        if self.health {
+            names.push(crate::health::SERVICE_NAME);
+        }
+        #[cfg(feature = "reflection")]
+        if !self.reflection.is_empty() {
+            names.extend(crate::reflection::SERVICE_NAMES);
+        }
+        names
+    }
+
+    /// Refuses, when the test calls `start()` (so that the panic points at its line), what
+    /// [`add`](Self::add) cannot serve for the test's own `services`: a standard service the
+    /// test also added with `add_service`, or, with reflection, a service no descriptor set
+    /// describes.
+    #[track_caller]
+    #[cfg_attr(not(any(feature = "health", feature = "reflection")), allow(unused_variables))]
+    pub(crate) fn check(&self, services: &[&'static str]) {
+        #[cfg(feature = "health")]
+        if self.health {
+            check_not_added(services, crate::health::SERVICE_NAME, ".health()");
+        }
+        #[cfg(feature = "reflection")]
+        if !self.reflection.is_empty() {
+            for name in crate::reflection::SERVICE_NAMES {
+                check_not_added(services, name, ".reflection(..)");
+            }
+            // The sets `add` serves: the test's, then the reflection and health services' own.
+            let mut described: Vec<&str> = self
+                .reflection
+                .iter()
+                .flat_map(crate::reflection::DescriptorSet::services)
+                .collect();
+            described.extend(crate::reflection::SERVICE_NAMES);
+            #[cfg(feature = "health")]
+            if self.health {
+                described.push(crate::health::SERVICE_NAME);
+            }
+            crate::reflection::check_described(services, &described);
+        }
+    }
+
     /// Adds the services asked for to `routes` and their names to `services` (which holds the
-    /// test's own services): health reports the test's services, reflection lists them all.
+    /// test's own services, [checked](Self::check)): health reports the test's services,
+    /// reflection lists them all.
     #[cfg_attr(
         not(any(feature = "health", feature = "reflection")),
         allow(unused_variables, clippy::ptr_arg)
@@ -36,8 +83,8 @@ impl Standard {
         let running = Running::default();
         #[cfg(feature = "health")]
         let running = if self.health {
-            let (health, name) = crate::Health::add(routes, services).await;
-            services.push(name);
+            let health = crate::Health::add(routes, services).await;
+            services.push(crate::health::SERVICE_NAME);
             Running { health: Some(health) }
         } else {
             running
@@ -52,10 +99,7 @@ impl Standard {
                     tonic_health::pb::FILE_DESCRIPTOR_SET,
                 )));
             }
-            for name in crate::reflection::SERVICE_NAMES {
-                check_not_added(services, name, ".reflection(..)");
-                services.push(name);
-            }
+            services.extend(crate::reflection::SERVICE_NAMES);
             crate::reflection::add(routes, &sets, services);
         }
         running
@@ -64,7 +108,8 @@ impl Standard {
 
 /// Panics when the test added a service of its own under a standard service's name.
 #[cfg(any(feature = "health", feature = "reflection"))]
-pub(crate) fn check_not_added(services: &[&'static str], name: &str, call: &str) {
+#[track_caller]
+fn check_not_added(services: &[&'static str], name: &str, call: &str) {
     assert!(
         !services.contains(&name),
         "the service {name} was added to this TestServer with add_service(..) and asked for \

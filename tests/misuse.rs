@@ -18,6 +18,9 @@
 //! | `drop_connections()` over direct | harmless: 0 connections | here |
 //! | a server used after its runtime has shut down | `UNAVAILABLE` "…runtime…has shut down…" | here |
 //! | a server dropped in async code with calls in progress | returns at once; the calls end | here |
+//!
+//! Where a misuse panics, the panic points at the test's line that misused the kit, not at the
+//! kit's source: `locations.rs` pins the location and message of each.
 
 use std::time::Duration;
 

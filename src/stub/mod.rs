@@ -270,18 +270,25 @@ impl Stub {
         lock(&self.inner.calls).clear();
     }
 
-    /// Attaches the stub to a server with `services`.
+    /// Refuses, when the test calls `start()` (so that the panic points at its line), a stub
+    /// that cannot answer for a server with `services`: one already attached to another
+    /// server, or with a rule that one of the services shadows.
     #[track_caller]
-    pub(crate) fn attach(&self, services: &[&'static str]) {
-        let mut attached = lock(&self.inner.attached);
-        assert!(
-            attached.is_none(),
-            "this Stub already answers another TestServer; a Stub serves one server (its call \
-             counts are that server's): make a Stub per server"
-        );
+    pub(crate) fn check(&self, services: &[&'static str]) {
+        check_not_attached(&lock(&self.inner.attached));
         for rule in lock(&self.inner.rules).iter() {
             check_not_shadowed(&rule.method, services);
         }
+    }
+
+    /// Attaches the [checked](Self::check) stub to a server with `services`.
+    ///
+    /// # Panics
+    ///
+    /// When another server was started with the stub since it was checked.
+    pub(crate) fn attach(&self, services: &[&'static str]) {
+        let mut attached = lock(&self.inner.attached);
+        check_not_attached(&attached);
         *attached = Some(services.to_vec());
     }
 
@@ -404,6 +411,15 @@ pub(crate) fn report(problems: &[String]) -> String {
          with the calls it expects; if the code should not make a call, fix the code.",
     );
     report
+}
+
+#[track_caller]
+fn check_not_attached(attached: &Option<Vec<&'static str>>) {
+    assert!(
+        attached.is_none(),
+        "this Stub already answers another TestServer; a Stub serves one server (its call counts \
+         are that server's): make a Stub per server"
+    );
 }
 
 /// Panics if a service of the server takes `method` before the stub can.

@@ -35,13 +35,20 @@ impl TlsMode {
     }
 
     /// Makes the server's CA and certificates for a server over `transport` (`from_env`: the
-    /// transport is the default the environment chose).
+    /// transport is the default the environment chose) when the builder asked for TLS (`mode`).
+    /// It takes the `Option` itself, so that the builder calls it without a closure (as
+    /// `Option::map` would), which would make the panic point at the kit instead of the test.
     ///
     /// # Panics
     ///
     /// Over [`Transport::Direct`], which has no connection to encrypt.
     #[track_caller]
-    pub(crate) fn start(self, transport: Transport, from_env: bool) -> TestTls {
+    pub(crate) fn start(
+        mode: Option<Self>,
+        transport: Transport,
+        from_env: bool,
+    ) -> Option<TestTls> {
+        let mode = mode?;
         if transport == Transport::Direct {
             let chosen = match from_env {
                 true => format!(" (the default that {TRANSPORT_ENV}=direct chose)"),
@@ -52,10 +59,10 @@ impl TlsMode {
                  transport is Transport::Direct{chosen}, which has no connection to encrypt: its \
                  calls are function calls in the test's task. Serve TLS over Transport::Memory or \
                  Transport::Tcp: .transport(Transport::Memory).{name}()",
-                name = self.name()
+                name = mode.name()
             );
         }
-        TestTls::generate(self == TlsMode::Mutual)
+        Some(TestTls::generate(mode == TlsMode::Mutual))
     }
 }
 
@@ -162,13 +169,15 @@ impl TestServer {
             "TestServer::channel_with_tls: a Transport::Direct server has no connection for TLS \
              to secure; serve over Transport::Memory or Transport::Tcp (with .tls() or .mtls())"
         );
-        self.wire_channel(&Security::tls(config)).unwrap_or_else(|error| {
-            panic!(
+        // A `match`, not `unwrap_or_else`: in a closure the panic would point at the kit.
+        match self.wire_channel(&Security::tls(config)) {
+            Ok(channel) => channel,
+            Err(error) => panic!(
                 "TestServer::channel_with_tls: tonic rejected the ClientTlsConfig: {}; check the \
                  PEMs given to it",
                 chain(&error)
-            )
-        })
+            ),
+        }
     }
 }
 

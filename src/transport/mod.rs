@@ -162,11 +162,47 @@ impl std::error::Error for ParseTransportError {}
 /// }
 /// assert_eq!(transport::default(), Transport::from_env());
 /// ```
+///
+/// # Panics
+///
+/// When [`TONIC_TESTKIT_TRANSPORT`](TRANSPORT_ENV) holds an invalid value, as
+/// [`Transport::from_env`] does; the panic points at the test that takes the fixture.
 #[cfg(feature = "rstest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rstest")))]
-#[rstest::fixture]
+#[track_caller]
 pub fn transport() -> Transport {
     Transport::from_env()
+}
+
+/// The fixture's other half, written out as `#[rstest::fixture]` writes it (rstest 0.28:
+/// `struct transport {}` whose `get()` and `default()` resolve the fixture), for `#[rstest]`
+/// tests that name an argument `transport`: they call `transport::default()`. Written out
+/// because the macro's `default()` is not `#[track_caller]`, so a bad
+/// [`TONIC_TESTKIT_TRANSPORT`](TRANSPORT_ENV) would panic pointing at this file; here the
+/// panic points at the test. tests/fixtures.rs and tests/locations.rs check it against the
+/// rstest the tests use.
+#[cfg(feature = "rstest")]
+#[doc(hidden)]
+#[allow(non_camel_case_types)]
+#[derive(Debug)]
+pub struct transport {}
+
+#[cfg(feature = "rstest")]
+impl transport {
+    /// The fixture's value (rstest calls it with the fixture's arguments, here none).
+    #[doc(hidden)]
+    #[track_caller]
+    pub fn get() -> Transport {
+        transport()
+    }
+
+    /// The fixture's value with its arguments resolved: what an `#[rstest]` test calls.
+    #[doc(hidden)]
+    #[track_caller]
+    #[allow(clippy::should_implement_trait, reason = "rstest's fixture protocol names it")]
+    pub fn default() -> Transport {
+        Self::get()
+    }
 }
 
 /// How a client channel secures its connections: plain HTTP/2, or TLS as configured.
