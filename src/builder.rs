@@ -63,7 +63,8 @@ use crate::{
 /// ```
 #[must_use = "a TestServerBuilder does nothing until `.start().await`"]
 pub struct TestServerBuilder<L = Identity> {
-    routes: ServicesBuilder,
+    /// Also filled by `add_routes` (router.rs).
+    pub(crate) routes: ServicesBuilder,
     services: Vec<&'static str>,
     layers: ServiceBuilder<L>,
     transport: Option<Transport>,
@@ -99,19 +100,56 @@ impl TestServerBuilder {
 impl<L> TestServerBuilder<L> {
     /// Adds a service; any number can be added, each under its own name.
     ///
+    /// It takes what `tonic::transport::Server::add_service` takes: a generated
+    /// `XServer::new(..)`, the same wrapped with `XServer::with_interceptor(.., f)` (whose
+    /// answers carry tonic's `ResponseBody`), a health or reflection service, or any
+    /// `Service<http::Request<Body>>` with a `NamedService` name whose response body carries
+    /// `Bytes`.
+    ///
     /// # Panics
     ///
     /// When a service with the same name (`package.Service`) was already added.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic::{Request, Status};
+    /// use tonic_testkit::TestServer;
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest, ProbeServer};
+    ///
+    /// fn require_token(request: Request<()>) -> Result<Request<()>, Status> {
+    ///     match request.metadata().get("authorization") {
+    ///         Some(token) if token == "Bearer t" => Ok(request),
+    ///         _ => Err(Status::unauthenticated("no token")),
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// // Arrange: the service as production code serves it, behind its interceptor.
+    /// let service = ProbeServer::with_interceptor(Probe::new(), require_token);
+    /// let server = TestServer::builder().add_service(service).start().await;
+    /// let mut client = server.client(ProbeClient::new);
+    ///
+    /// // Act
+    /// let status = client.unary(ProbeRequest::default()).await.unwrap_err();
+    ///
+    /// // Assert
+    /// assert_eq!(status.message(), "no token");
+    /// # }
+    /// ```
     #[track_caller]
-    pub fn add_service<S>(mut self, service: S) -> Self
+    pub fn add_service<S, B>(mut self, service: S) -> Self
     where
-        S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+        S: Service<Request<Body>, Response = Response<B>, Error = Infallible>
             + NamedService
             + Clone
             + Send
             + Sync
             + 'static,
         S::Future: Send + 'static,
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
     {
         if self.services.contains(&S::NAME) {
             panic!(
@@ -490,7 +528,7 @@ impl<L> TestServerBuilder<L> {
         ResBody::Error: Into<BoxError>,
     {
         assert!(
-            !self.services.is_empty() || self.stub.is_some(),
+            !self.services.is_empty() || self.stub.is_some() || self.routes.has_routes(),
             "TestServer::builder() was started with no services: add the service under test \
              with .add_service(..) (or a Stub with .add_stub(..)) before .start()"
         );
