@@ -76,6 +76,8 @@ pub struct TestServerBuilder<L = Identity> {
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::TlsMode>,
     standard: crate::standard::Standard,
+    /// tonic's server settings, set by the methods in settings.rs.
+    pub(crate) settings: crate::settings::Settings,
 }
 
 impl TestServerBuilder {
@@ -93,6 +95,7 @@ impl TestServerBuilder {
             #[cfg(feature = "tls")]
             tls: None,
             standard: crate::standard::Standard::default(),
+            settings: crate::settings::Settings::default(),
         }
     }
 }
@@ -306,6 +309,7 @@ impl<L> TestServerBuilder<L> {
             #[cfg(feature = "tls")]
             tls: self.tls,
             standard: self.standard,
+            settings: self.settings,
         }
     }
 
@@ -513,7 +517,12 @@ impl<L> TestServerBuilder<L> {
     ///   and the transport is [`Transport::Direct`];
     /// - when the transport is [`Transport::Direct`] and the [`faults`](TestServerBuilder::faults)
     ///   handle has connection toxics or is [taken down](Faults::take_down): there are no
-    ///   connections to act on.
+    ///   connections to act on;
+    /// - when the transport is [`Transport::Direct`] and an HTTP/2 connection setting was
+    ///   given ([`max_concurrent_streams`](TestServerBuilder::max_concurrent_streams), the
+    ///   window and frame sizes, the `http2_keepalive_*` ones, `http2_adaptive_window`,
+    ///   `http2_max_pending_accept_reset_streams`): the message names them and the transports
+    ///   where they apply.
     ///
     /// These are checked when `start` is called, before the future is awaited, so that the
     /// panics point at the test's `.start()` line.
@@ -541,6 +550,7 @@ impl<L> TestServerBuilder<L> {
         if let Some(faults) = &self.faults {
             faults.check_transport(transport);
         }
+        self.settings.check_transport(transport, self.transport.is_none());
         #[cfg(feature = "tls")]
         let tls = self.tls.map(|mode| mode.start(transport, self.transport.is_none()));
         async move {
@@ -550,9 +560,10 @@ impl<L> TestServerBuilder<L> {
             }
             let routes = self.routes.build(self.stub.as_ref().map(Stub::service));
             let shared = Shared::new(
-                CallStack::new(self.layers.service(routes)),
+                CallStack::new(self.layers.service(routes), self.settings.load_shed),
                 Journal::new(self.journal_limit, self.journal_byte_limit),
                 self.faults.clone(),
+                self.settings,
                 #[cfg(feature = "tls")]
                 tls,
             );
@@ -591,6 +602,7 @@ impl<L> fmt::Debug for TestServerBuilder<L> {
             .field("journal_limit", &self.journal_limit)
             .field("journal_byte_limit", &self.journal_byte_limit)
             .field("tls", &self.tls_mode())
+            .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
 }

@@ -264,6 +264,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod admission;
 mod assert;
 mod body;
 mod builder;
@@ -286,6 +287,7 @@ mod reply;
 mod request;
 mod router;
 mod server;
+mod settings;
 mod shared;
 mod stack;
 mod standard;
