@@ -274,7 +274,25 @@ impl<L> TestServerBuilder<L> {
     /// `tonic::transport::Server::initial_connection_window_size` does (default: hyper's,
     /// 1 MiB). A connection setting: over [`Transport::Memory`] and [`Transport::Tcp`] only.
     ///
-    /// See [`initial_stream_window_size`](Self::initial_stream_window_size) for an example.
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic_testkit::{TestServer, Transport};
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = TestServer::builder()
+    ///     .add_service(Probe::new().server())
+    ///     .transport(Transport::Tcp)
+    ///     .initial_connection_window_size(4 << 20)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(ProbeClient::new);
+    ///
+    /// assert!(client.unary(ProbeRequest::default()).await.is_ok());
+    /// # }
+    /// ```
     pub fn initial_connection_window_size(mut self, sz: impl Into<Option<u32>>) -> Self {
         self.settings.initial_connection_window_size = sz.into();
         self
@@ -366,7 +384,31 @@ impl<L> TestServerBuilder<L> {
     /// [`http2_keepalive_interval`](Self::http2_keepalive_interval). A connection setting: over
     /// [`Transport::Memory`] and [`Transport::Tcp`] only.
     ///
-    /// See [`http2_keepalive_interval`](Self::http2_keepalive_interval) for an example.
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use tonic_testkit::{TestServer, Transport};
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let server = TestServer::builder()
+    ///     .add_service(Probe::new().server())
+    ///     .transport(Transport::Memory)
+    ///     .http2_keepalive_interval(Some(Duration::from_secs(1)))
+    ///     .http2_keepalive_timeout(Some(Duration::from_millis(500)))
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(ProbeClient::new);
+    ///
+    /// // Pinged every second, and answering within half of one, the connection stays.
+    /// let reply = client.unary(ProbeRequest { text: "sleep:10000".into(), count: 0 }).await;
+    ///
+    /// assert_eq!(reply.unwrap().into_inner().text, "slept 10000 ms");
+    /// # }
+    /// ```
     pub fn http2_keepalive_timeout(mut self, http2_keepalive_timeout: Option<Duration>) -> Self {
         if let Some(timeout) = http2_keepalive_timeout {
             self.settings.http2_keepalive_timeout = Some(timeout);

@@ -345,3 +345,28 @@ async fn a_service_with_any_bytes_body_is_served(
     assert_eq!((status.code(), status.message()), (Code::Unavailable, "a teapot"), "{transport}");
     server.shutdown().await;
 }
+
+#[cfg(feature = "health")]
+#[tokio::test]
+async fn health_reports_the_services_added_by_name_and_not_those_inside_routes() {
+    use tonic_health::pb::{
+        HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    };
+    let server = TestServer::builder()
+        .add_service(HelloServiceServer::new(Greeter))
+        .add_routes(Routes::new(Probe::new().server()))
+        .health()
+        .start()
+        .await;
+    let mut health = server.client(HealthClient::new);
+    let check = |service: &str| HealthCheckRequest { service: service.to_owned() };
+
+    let by_name = health.check(check("hello.HelloService")).await.unwrap().into_inner();
+    let whole = health.check(check("")).await.unwrap().into_inner();
+    let in_routes = health.check(check("probe.Probe")).await.unwrap_err();
+
+    assert_eq!(by_name.status(), ServingStatus::Serving);
+    assert_eq!(whole.status(), ServingStatus::Serving);
+    assert_eq!(in_routes.code(), Code::NotFound);
+    server.shutdown().await;
+}

@@ -449,6 +449,35 @@ fn several_http2_connection_settings_are_named_together_over_direct() {
     );
 }
 
+/// The file and line a panic in `check` reports (the hook sees it; other threads' panics go
+/// to the default hook as usual).
+fn panic_location(check: impl FnOnce() + std::panic::UnwindSafe) -> (String, u32) {
+    use std::sync::Mutex;
+    let seen = Arc::new(Mutex::new(None));
+    let default = Arc::new(std::panic::take_hook());
+    let (thread, recorder, forward) = (std::thread::current().id(), seen.clone(), default.clone());
+    std::panic::set_hook(Box::new(move |info| match std::thread::current().id() == thread {
+        true => *recorder.lock().unwrap() = info.location().map(|l| (l.file().into(), l.line())),
+        false => forward(info),
+    }));
+    let outcome = std::panic::catch_unwind(check);
+    std::panic::set_hook(Box::new(move |info| default(info)));
+    assert!(outcome.is_err(), "the check did not fail");
+    seen.lock().unwrap().take().expect("the hook saw the panic")
+}
+
+#[test]
+fn the_panic_of_a_connection_setting_over_direct_points_at_start() {
+    let builder = TestServer::builder()
+        .add_service(ProbeServer::new(Sleeper::new()))
+        .transport(Transport::Direct)
+        .max_frame_size(1u32 << 20);
+    let line = line!() + 1;
+    let start = std::panic::AssertUnwindSafe(move || drop(builder.start()));
+
+    assert_eq!(panic_location(start), ("tests/settings.rs".to_owned(), line));
+}
+
 #[test]
 fn every_http2_connection_setting_panics_over_direct_and_the_others_do_not() {
     type Configure = fn(tonic_testkit::TestServerBuilder) -> tonic_testkit::TestServerBuilder;

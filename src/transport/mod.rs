@@ -46,6 +46,10 @@ pub enum Transport {
     /// with its own backtrace. A call still running when `shutdown()` ends is cut off where it
     /// runs, with the status a wire call gets when its server dies (`UNKNOWN "transport error"`,
     /// or mid-stream `UNKNOWN "h2 protocol error: error reading a body from connection"`).
+    ///
+    /// Of tonic's server settings, `timeout`, `concurrency_limit_per_connection` (a channel and
+    /// its clones are one connection), `load_shed` and `http2_max_header_list_size` apply as
+    /// over HTTP/2; the HTTP/2 connection settings make `start()` panic.
     Direct,
     /// HTTP/2 over an in-memory duplex pipe; each connection gets a fresh pipe. No port is used.
     #[default]
