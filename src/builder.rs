@@ -76,7 +76,7 @@ pub struct TestServerBuilder<L = Identity> {
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::TlsMode>,
     standard: crate::standard::Standard,
-    /// tonic's server settings, set by the methods in settings.rs.
+    /// tonic's server settings, set by the methods in settings/mod.rs.
     pub(crate) settings: crate::settings::Settings,
 }
 

@@ -3,7 +3,7 @@
 //! same calls go to each, and what a client observes must be the same: statuses, when calls end
 //! (in paused tokio time), and, for settings only HTTP/2 shows, the frames the server sends on a
 //! raw connection (`tonic_testkit_support::h2wire`, over TCP here; over Memory in the unit tests
-//! of src/settings.rs, which can open a raw in-memory connection).
+//! of src/settings/tests.rs, which can open a raw in-memory connection).
 
 use std::{
     net::{Ipv4Addr, SocketAddr},
