@@ -63,7 +63,8 @@ use crate::{
 /// ```
 #[must_use = "a TestServerBuilder does nothing until `.start().await`"]
 pub struct TestServerBuilder<L = Identity> {
-    routes: ServicesBuilder,
+    /// Also filled by `add_routes` (router.rs).
+    pub(crate) routes: ServicesBuilder,
     services: Vec<&'static str>,
     layers: ServiceBuilder<L>,
     transport: Option<Transport>,
@@ -75,6 +76,8 @@ pub struct TestServerBuilder<L = Identity> {
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::TlsMode>,
     standard: crate::standard::Standard,
+    /// tonic's server settings, set by the methods in settings/mod.rs.
+    pub(crate) settings: crate::settings::Settings,
 }
 
 impl TestServerBuilder {
@@ -92,6 +95,7 @@ impl TestServerBuilder {
             #[cfg(feature = "tls")]
             tls: None,
             standard: crate::standard::Standard::default(),
+            settings: crate::settings::Settings::default(),
         }
     }
 }
@@ -99,19 +103,56 @@ impl TestServerBuilder {
 impl<L> TestServerBuilder<L> {
     /// Adds a service; any number can be added, each under its own name.
     ///
+    /// It takes what `tonic::transport::Server::add_service` takes: a generated
+    /// `XServer::new(..)`, the same wrapped with `XServer::with_interceptor(.., f)` (whose
+    /// answers carry tonic's `ResponseBody`), a health or reflection service, or any
+    /// `Service<http::Request<Body>>` with a `NamedService` name whose response body carries
+    /// `Bytes`.
+    ///
     /// # Panics
     ///
     /// When a service with the same name (`package.Service`) was already added.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic::{Request, Status};
+    /// use tonic_testkit::TestServer;
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest, ProbeServer};
+    ///
+    /// fn require_token(request: Request<()>) -> Result<Request<()>, Status> {
+    ///     match request.metadata().get("authorization") {
+    ///         Some(token) if token == "Bearer t" => Ok(request),
+    ///         _ => Err(Status::unauthenticated("no token")),
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// // Arrange: the service as production code serves it, behind its interceptor.
+    /// let service = ProbeServer::with_interceptor(Probe::new(), require_token);
+    /// let server = TestServer::builder().add_service(service).start().await;
+    /// let mut client = server.client(ProbeClient::new);
+    ///
+    /// // Act
+    /// let status = client.unary(ProbeRequest::default()).await.unwrap_err();
+    ///
+    /// // Assert
+    /// assert_eq!(status.message(), "no token");
+    /// # }
+    /// ```
     #[track_caller]
-    pub fn add_service<S>(mut self, service: S) -> Self
+    pub fn add_service<S, B>(mut self, service: S) -> Self
     where
-        S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+        S: Service<Request<Body>, Response = Response<B>, Error = Infallible>
             + NamedService
             + Clone
             + Send
             + Sync
             + 'static,
         S::Future: Send + 'static,
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
     {
         if self.services.contains(&S::NAME) {
             panic!(
@@ -268,6 +309,7 @@ impl<L> TestServerBuilder<L> {
             #[cfg(feature = "tls")]
             tls: self.tls,
             standard: self.standard,
+            settings: self.settings,
         }
     }
 
@@ -480,7 +522,12 @@ impl<L> TestServerBuilder<L> {
     ///   rule for a service the server serves;
     /// - when a service added with `add_service` is also asked for with
     ///   [`health`](TestServerBuilder::health) or [`reflection`](TestServerBuilder::reflection),
-    ///   or, with reflection, the server serves a service that no descriptor set describes.
+    ///   or, with reflection, the server serves a service that no descriptor set describes;
+    /// - when the transport is [`Transport::Direct`] and an HTTP/2 connection setting was
+    ///   given ([`max_concurrent_streams`](TestServerBuilder::max_concurrent_streams), the
+    ///   window and frame sizes, the `http2_keepalive_*` ones, `http2_adaptive_window`,
+    ///   `http2_max_pending_accept_reset_streams`): the message names them and the transports
+    ///   where they apply.
     ///
     /// These are checked when `start` is called, before the future is awaited, so that the
     /// panics point at the test's `.start()` line.
@@ -495,7 +542,7 @@ impl<L> TestServerBuilder<L> {
         ResBody::Error: Into<BoxError>,
     {
         assert!(
-            !self.services.is_empty() || self.stub.is_some(),
+            !self.services.is_empty() || self.stub.is_some() || self.routes.has_routes(),
             "TestServer::builder() was started with no services: add the service under test \
              with .add_service(..) (or a Stub with .add_stub(..)) before .start()"
         );
@@ -512,6 +559,7 @@ impl<L> TestServerBuilder<L> {
         if let Some(stub) = &self.stub {
             stub.check(&[&self.services[..], &self.standard.names()].concat());
         }
+        self.settings.check_transport(transport, self.transport.is_none());
         #[cfg(feature = "tls")]
         let tls = crate::tls::TlsMode::start(self.tls, transport, self.transport.is_none());
         async move {
@@ -521,9 +569,10 @@ impl<L> TestServerBuilder<L> {
             }
             let routes = self.routes.build(self.stub.as_ref().map(Stub::service));
             let shared = Shared::new(
-                CallStack::new(self.layers.service(routes)),
+                CallStack::new(self.layers.service(routes), self.settings.load_shed),
                 Journal::new(self.journal_limit, self.journal_byte_limit),
                 self.faults.clone(),
+                self.settings,
                 #[cfg(feature = "tls")]
                 tls,
             );
@@ -562,6 +611,7 @@ impl<L> fmt::Debug for TestServerBuilder<L> {
             .field("journal_limit", &self.journal_limit)
             .field("journal_byte_limit", &self.journal_byte_limit)
             .field("tls", &self.tls_mode())
+            .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
 }

@@ -5,9 +5,12 @@
 //! 2. **journal**: the call is recorded, with its deadline;
 //! 3. **faults**: the rules of the server's [`Faults`](crate::Faults) act as a proxy in front of
 //!    the server would: a delay, then an end that replaces the call (a status, a hang, a dropped
-//!    connection), so a call they fail never reaches the server's layers;
-//! 4. **deadline**: the `grpc-timeout` the client sent, enforced until the response headers, as
-//!    tonic's server enforces it (it runs from step 3 on: a delay counts against it);
+//!    connection), so a call they fail never reaches the server's layers; then the connection's
+//!    concurrency limit (`concurrency_limit_per_connection`), where a call waits for a permit or
+//!    load shedding refuses it, as tonic's server puts them in front of its layers;
+//! 4. **deadline**: the `grpc-timeout` the client sent, or the server's `timeout` if shorter,
+//!    enforced until the response headers, as tonic's server enforces it (it runs from step 3
+//!    on: a fault's delay counts against it, the wait for a permit does not);
 //! 5. **layers, then route**: the services behind the test's layers and interceptors, called as
 //!    the call arrives (or once its faults let it through), a panic in a layer's `call` or
 //!    `poll_ready` caught as a handler's is;
@@ -36,6 +39,7 @@ use tonic::{Status, TimeoutExpired, body::Body};
 
 use crate::{
     BoxError,
+    admission::{ConnectionLimit, Gate},
     body::{RequestBody, Reset},
     fault::{End as PlanEnd, FaultBody, Plan},
     frames::FrameCounter,
@@ -102,7 +106,8 @@ fn release<T>(shared: &Shared, held: &mut Option<T>) {
     }
 }
 
-/// The faults a rule plan holds for one call, in the order the call meets them.
+/// The faults a rule plan holds for one call, in the order the call meets them, then the
+/// connection's concurrency limit.
 struct Faulted {
     /// The request, until the services are called with it.
     request: Option<Request<Body>>,
@@ -114,13 +119,29 @@ struct Faulted {
     cut: Option<(usize, Status)>,
     /// The connection the call came on, for `drop_connection`.
     connection: Option<ConnectionHandle>,
+    /// The connection's concurrency limit, holding the call's permit once it is let in, and
+    /// how long the call waited for it.
+    gate: Option<Gate>,
+    waited: Duration,
 }
 
 impl Faulted {
-    fn new(plan: Plan, request: Request<Body>, connection: Option<ConnectionHandle>) -> Box<Self> {
+    fn new(
+        plan: Plan,
+        request: Request<Body>,
+        connection: Option<ConnectionHandle>,
+        gate: Option<Gate>,
+    ) -> Box<Self> {
         let delay = (!plan.delay.is_zero()).then(|| Box::pin(tokio::time::sleep(plan.delay)));
         let Plan { end, message_delay, cut, .. } = plan;
-        Box::new(Self { request: Some(request), delay, end, message_delay, cut, connection })
+        let request = Some(request);
+        let waited = Duration::ZERO;
+        Box::new(Self { request, delay, end, message_delay, cut, connection, gate, waited })
+    }
+
+    /// Whether the call waits for a permit of its connection (its deadline does not run yet).
+    fn is_waiting(&self) -> bool {
+        self.gate.as_ref().is_some_and(Gate::is_waiting)
     }
 
     /// Runs the part before the services: `Ready(Some(answer))` when the faults end the call,
@@ -131,14 +152,23 @@ impl Faulted {
             self.delay = None;
         }
         match self.end.take() {
-            None => Poll::Ready(None),
+            None => {}
             Some(PlanEnd::Hang) => {
                 self.end = Some(PlanEnd::Hang);
-                Poll::Pending
+                return Poll::Pending;
             }
-            Some(PlanEnd::Fail(status)) => Poll::Ready(Some(Ok(status.into_http()))),
-            Some(PlanEnd::DropConnection) => Poll::Ready(Some(Err(self.drop_connection()))),
+            Some(PlanEnd::Fail(status)) => return Poll::Ready(Some(Ok(status.into_http()))),
+            Some(PlanEnd::DropConnection) => {
+                return Poll::Ready(Some(Err(self.drop_connection())));
+            }
         }
+        if let Some(gate) = &mut self.gate {
+            match std::task::ready!(gate.poll_admit(cx)) {
+                Ok(waited) => self.waited = waited,
+                Err(refused) => return Poll::Ready(Some(Ok(refused.into_http()))),
+            }
+        }
+        Poll::Ready(None)
     }
 
     fn drop_connection(&self) -> BoxError {
@@ -167,8 +197,9 @@ impl Faulted {
 /// The part of a call that runs before its response: steps 3 to 5 of the module's list.
 enum Inner {
     /// An answer ready before the services run: the server is shut down, or the request was
-    /// rejected (boxed: a rare case should not make every call's future larger).
-    Refused(Option<Box<Response<Body>>>),
+    /// rejected, with a response or as its connection was (boxed: a rare case should not make
+    /// every call's future larger).
+    Refused(Option<Box<Result<Response<Body>, Status>>>),
     /// A layer panicked as the services were called with the request, at once.
     Panicked(Option<Box<dyn Any + Send>>),
     Call {
@@ -191,8 +222,9 @@ impl Inner {
         site: &mut PanicSite,
     ) -> Poll<Result<Response<Body>, BoxError>> {
         let (faults, call, deadline) = match self {
-            Inner::Refused(response) => {
-                return Poll::Ready(Ok(*response.take().expect("a refused call is polled once")));
+            Inner::Refused(answer) => {
+                let answer = *answer.take().expect("a refused call is polled once");
+                return Poll::Ready(answer.map_err(|status| Box::new(status) as BoxError));
             }
             Inner::Panicked(payload) => {
                 *site = PanicSite::Layer;
@@ -200,8 +232,12 @@ impl Inner {
             }
             Inner::Call { faults, call, deadline } => (faults, call, deadline),
         };
-        let result = match Self::run(cx, shared, faults, call, site) {
+        let result = match Self::run(cx, shared, faults, call, deadline, site) {
             Poll::Ready(result) => result,
+            // A call waiting for a permit is not timed yet, as on tonic's server.
+            Poll::Pending if faults.as_ref().is_some_and(|faults| faults.is_waiting()) => {
+                return Poll::Pending;
+            }
             Poll::Pending => match deadline.as_mut().map(|sleep| sleep.as_mut().poll(cx)) {
                 Some(Poll::Ready(())) => Err(TimeoutExpired(()).into()),
                 _ => return Poll::Pending,
@@ -216,12 +252,18 @@ impl Inner {
         shared: &Shared,
         faults: &mut Option<Box<Faulted>>,
         call: &mut Option<StackFuture>,
+        deadline: &mut Option<Pin<Box<Sleep>>>,
         site: &mut PanicSite,
     ) -> Poll<Result<Response<Body>, BoxError>> {
         if call.is_none() {
             let faults = faults.as_mut().expect("a call not made yet waits for its faults");
             if let Some(answer) = std::task::ready!(faults.before(cx)) {
                 return Poll::Ready(answer);
+            }
+            // The time spent waiting for a permit does not count against the deadline.
+            if let Some(deadline) = deadline.as_mut().filter(|_| !faults.waited.is_zero()) {
+                let at = deadline.deadline() + faults.waited;
+                deadline.as_mut().reset(at);
             }
             let request = faults.request.take().expect("the request waits for the services");
             // The services are released once `shutdown()` ends; a call delayed until then is
@@ -242,17 +284,26 @@ impl Inner {
     }
 }
 
-/// Runs one request that came over a connection through the server's services.
-pub(crate) fn serve(shared: &Arc<Shared>, request: Request<Body>) -> CallFuture {
-    serve_call(shared, request, Mode::Wire, None)
+/// Runs one request that came over a connection (with its concurrency `limit`, if the server
+/// has one) through the server's services.
+pub(crate) fn serve(
+    shared: &Arc<Shared>,
+    request: Request<Body>,
+    limit: Option<&ConnectionLimit>,
+) -> CallFuture {
+    serve_call(shared, request, Mode::Wire, None, limit)
 }
 
 /// Runs one direct request through the server's services. When the client's request body
 /// fails, the call ends as a stream the client reset.
-pub(crate) fn serve_direct(shared: &Arc<Shared>, request: Request<Body>) -> CallFuture {
+pub(crate) fn serve_direct(
+    shared: &Arc<Shared>,
+    request: Request<Body>,
+    limit: Option<&ConnectionLimit>,
+) -> CallFuture {
     let path = request.uri().path_and_query().cloned().unwrap_or_else(root);
     let reset = Reset::new(shared, &path);
-    serve_call(shared, request, Mode::Direct, Some(reset))
+    serve_call(shared, request, Mode::Direct, Some(reset), limit)
 }
 
 fn serve_call(
@@ -260,6 +311,7 @@ fn serve_call(
     request: Request<Body>,
     mode: Mode,
     reset: Option<Reset>,
+    limit: Option<&ConnectionLimit>,
 ) -> CallFuture {
     // The path alone (one shared reference), for the journal, the faults and panic reports.
     let path = request.uri().path_and_query().cloned().unwrap_or_else(root);
@@ -285,18 +337,27 @@ fn serve_call(
     if let (Some(plan), Some(record)) = (&plan, &record) {
         record_faults(record, &plan.fired);
     }
+    // tonic's server times a call by the shorter of the client's deadline and its `timeout`.
+    let deadline = match (deadline, shared.settings.timeout) {
+        (Some(client), Some(server)) => Some(client.min(server)),
+        (client, server) => client.or(server),
+    };
     let deadline = deadline.map(|after| Box::pin(tokio::time::sleep(after)));
-    let inner = match (stack, plan) {
-        (None, _) => Inner::Refused(Some(Box::new(Status::unavailable(SHUT_DOWN).into_http()))),
-        // No rule acts: the services are called now, a panic in a layer caught here and
-        // handled at the first poll, as every other panic of the call.
-        (Some(stack), None) => match catch_unwind(AssertUnwindSafe(|| stack.call(request))) {
+    let gate = limit.map(ConnectionLimit::gate);
+    let inner = match (stack, plan, gate) {
+        (None, ..) => {
+            Inner::Refused(Some(Box::new(Ok(Status::unavailable(SHUT_DOWN).into_http()))))
+        }
+        // No rule acts and no limit: the services are called now, a panic in a layer caught
+        // here and handled at the first poll, as every other panic of the call.
+        (Some(stack), None, None) => match catch_unwind(AssertUnwindSafe(|| stack.call(request))) {
             Ok(call) => Inner::Call { faults: None, call: Some(call), deadline },
             Err(payload) => Inner::Panicked(Some(payload)),
         },
-        // The services are called once the faults let the call through.
-        (Some(_), Some(plan)) => {
-            let faults = Some(Faulted::new(plan, request, connection));
+        // The services are called once the faults and the connection's limit let the call in.
+        (Some(_), plan, gate) => {
+            let plan = plan.unwrap_or_default();
+            let faults = Some(Faulted::new(plan, request, connection, gate));
             Inner::Call { faults, call: None, deadline }
         }
     };
@@ -322,10 +383,11 @@ fn root() -> PathAndQuery {
 }
 
 /// A call answered before it reaches the services or the journal, as hyper answers a request
-/// it rejects.
-pub(crate) fn answer(shared: &Arc<Shared>, response: Response<Body>) -> CallFuture {
+/// it rejects: with a response, or with the status a client reports when hyper closes the
+/// connection instead.
+pub(crate) fn answer(shared: &Arc<Shared>, answer: Result<Response<Body>, Status>) -> CallFuture {
     CallFuture {
-        inner: Some(Inner::Refused(Some(Box::new(response)))),
+        inner: Some(Inner::Refused(Some(Box::new(answer)))),
         shared: shared.clone(),
         path: root(),
         mode: Mode::Direct,

@@ -27,6 +27,16 @@
 //! # }
 //! ```
 //!
+//! A production server's set-up moves in as it is: [`TestServerBuilder::add_service`] takes what
+//! `tonic::transport::Server::add_service` takes (a service behind `XServer::with_interceptor`
+//! too), [`TestServerBuilder::add_routes`] a whole `tonic::service::Routes`, and tonic's server
+//! settings are on the builder under tonic's names ([`timeout`](TestServerBuilder::timeout),
+//! [`concurrency_limit_per_connection`](TestServerBuilder::concurrency_limit_per_connection),
+//! [`load_shed`](TestServerBuilder::load_shed), the HTTP/2 ones such as
+//! [`max_concurrent_streams`](TestServerBuilder::max_concurrent_streams)), each doing what it
+//! does on a tonic server. The HTTP/2 connection settings have no meaning over
+//! [`Transport::Direct`], which panics at start when given one.
+//!
 //! # Transports
 //!
 //! | [`Transport`] | what carries a call | use it for |
@@ -267,6 +277,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod admission;
 mod assert;
 mod body;
 mod builder;
@@ -291,6 +302,7 @@ mod reply;
 mod request;
 mod router;
 mod server;
+mod settings;
 mod shared;
 mod stack;
 mod standard;

@@ -10,13 +10,17 @@ use std::{
     task::{Context, Poll, Waker},
 };
 
+use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, header};
 use tonic::{Status, body::Body, server::NamedService};
 use tower::{Service, ServiceExt};
 
+use crate::BoxError;
+
 /// The services of a [`TestServer`](crate::TestServer), routed by name: a call to
 /// `/package.Service/Method` goes to the service named `package.Service`, and a call no service
-/// takes gets `UNIMPLEMENTED` (or goes to the server's [`Stub`](crate::Stub)).
+/// takes gets `UNIMPLEMENTED` (or goes to the server's [`Stub`](crate::Stub), or to the tonic
+/// `Routes` given to [`add_routes`](crate::TestServerBuilder::add_routes)).
 ///
 /// It answers exactly as tonic's `Routes` (what `tonic::transport::Server` serves) answers,
 /// headers included, without building tonic's router: that router costs more than the call it
@@ -64,7 +68,19 @@ pub struct Services(Arc<Table>);
 /// The routes: each service under its name, and what answers the rest.
 struct Table {
     routes: Vec<(&'static str, Box<dyn Route>)>,
-    fallback: Option<Box<dyn Route>>,
+    fallback: Fallback,
+}
+
+/// What answers a call that no service added by name takes.
+enum Fallback {
+    /// tonic's router's own answer: `UNIMPLEMENTED`.
+    Unimplemented,
+    /// The server's stub, its answers finished as tonic's router finishes a fallback's.
+    Stub(Box<dyn Route>),
+    /// A tonic `Routes` (with the stub as its fallback, if any), its answers passed on as they
+    /// are: its own router finished them.
+    #[cfg(feature = "router")]
+    Routes(Box<dyn Route>),
 }
 
 impl Services {
@@ -90,8 +106,10 @@ impl Services {
             _ => Verb::Other,
         };
         ServicesFuture(match &self.0.fallback {
-            Some(fallback) => Answer::Fallback(fallback.call(request), verb),
-            None => Answer::Unimplemented(verb),
+            #[cfg(feature = "router")]
+            Fallback::Routes(routes) => Answer::Routed(routes.call(request)),
+            Fallback::Stub(stub) => Answer::Fallback(stub.call(request), verb),
+            Fallback::Unimplemented => Answer::Unimplemented(verb),
         })
     }
 }
@@ -99,10 +117,13 @@ impl Services {
 impl fmt::Debug for Services {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names: Vec<&str> = self.0.routes.iter().map(|(name, _)| *name).collect();
-        f.debug_struct("Services")
-            .field("services", &names)
-            .field("stub", &self.0.fallback.is_some())
-            .finish()
+        let fallback = match self.0.fallback {
+            Fallback::Unimplemented => "unimplemented",
+            Fallback::Stub(_) => "stub",
+            #[cfg(feature = "router")]
+            Fallback::Routes(_) => "routes",
+        };
+        f.debug_struct("Services").field("services", &names).field("fallback", &fallback).finish()
     }
 }
 
@@ -203,14 +224,19 @@ trait Route: Send + Sync {
     fn call(&self, request: Request<Body>) -> RouteFuture;
 }
 
-impl<S> Route for S
+/// What tonic's router takes: any service of `http::Request<Body>` whose response body carries
+/// bytes (an intercepted service answers `ResponseBody<..>`), the body made a [`Body`] here as
+/// tonic's router makes it one.
+impl<S, B> Route for S
 where
-    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+    S: Service<Request<Body>, Response = Response<B>, Error = Infallible>
         + Clone
         + Send
         + Sync
         + 'static,
     S::Future: Send + 'static,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
 {
     fn call(&self, request: Request<Body>) -> RouteFuture {
         let mut service = self.clone();
@@ -219,13 +245,82 @@ where
             Poll::Ready(Ok(())) => {
                 let mut future = Some(Service::call(&mut service, request));
                 // A generated service's future is already a `RouteFuture`: no second box.
-                match (&mut future as &mut dyn Any).downcast_mut::<Option<RouteFuture>>() {
-                    Some(boxed) => boxed.take().expect("the future is there"),
-                    None => Box::pin(future.expect("the future is there")),
+                if let Some(boxed) =
+                    (&mut future as &mut dyn Any).downcast_mut::<Option<RouteFuture>>()
+                {
+                    return boxed.take().expect("the future is there");
                 }
+                let future = future.expect("the future is there");
+                Box::pin(async move {
+                    let Ok(response) = future.await;
+                    Ok(response.map(Body::new))
+                })
             }
-            Poll::Pending => Box::pin(service.oneshot(request)),
+            Poll::Pending => Box::pin(async move {
+                let Ok(response) = service.oneshot(request).await;
+                Ok(response.map(Body::new))
+            }),
         }
+    }
+}
+
+#[cfg(feature = "router")]
+impl<L> crate::TestServerBuilder<L> {
+    /// Serves `routes`, a tonic [`Routes`](tonic::service::Routes) as production code builds it
+    /// (`Routes::new(..)`, `RoutesBuilder::routes()`), as it is: its own router takes the calls
+    /// that reach it and answers a method it does not serve `UNIMPLEMENTED`, as it does in a
+    /// `tonic::transport::Server`. Its calls go through the server's journal, faults, layers and
+    /// panic catching like every other call, over every transport.
+    ///
+    /// The services inside a `Routes` have no names the kit can read, so `routes` are the
+    /// fallback of the services added by name:
+    ///
+    /// - a service added with [`add_service`](Self::add_service) takes the calls to its name,
+    ///   and `routes` every other call (tonic's router refuses a name served twice: add each
+    ///   service once);
+    /// - a [`Stub`](crate::Stub) answers the calls `routes` do not take: it replaces the
+    ///   fallback of their router;
+    /// - [`health`](Self::health) reports, and [`reflection`](Self::reflection) lists, only the
+    ///   services added by name.
+    ///
+    /// # Panics
+    ///
+    /// When the builder already has routes: one `Routes` holds any number of services, as
+    /// `tonic::transport::Server::add_routes` takes one; add them all to it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic::{Code, service::Routes};
+    /// use tonic_testkit::TestServer;
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// // Arrange: the routes production code builds.
+    /// let mut routes = Routes::builder();
+    /// routes.add_service(Probe::new().server());
+    /// let server = TestServer::builder().add_routes(routes.routes()).start().await;
+    /// let mut client = server.client(ProbeClient::new);
+    ///
+    /// // Act
+    /// let reply = client.unary(ProbeRequest { text: "routed".into(), count: 0 }).await;
+    ///
+    /// // Assert: served, and journaled.
+    /// assert_eq!(reply.unwrap().into_inner().text, "routed");
+    /// assert_eq!(server.calls()[0].code(), Some(Code::Ok));
+    /// # }
+    /// ```
+    #[cfg_attr(docsrs, doc(cfg(feature = "router")))]
+    #[track_caller]
+    pub fn add_routes(mut self, routes: tonic::service::Routes) -> Self {
+        assert!(
+            self.routes.add_routes(routes),
+            "add_routes(..) was called twice on this TestServer; one Routes holds any number of \
+             services (tonic's Server takes one too): add them all to one Routes \
+             (Routes::add_service, or one RoutesBuilder)"
+        );
+        self
     }
 }
 
@@ -233,26 +328,50 @@ where
 #[derive(Default)]
 pub(crate) struct ServicesBuilder {
     routes: Vec<(&'static str, Box<dyn Route>)>,
+    /// A tonic `Routes`, answering what no service added by name takes.
+    #[cfg(feature = "router")]
+    tonic_routes: Option<tonic::service::Routes>,
 }
 
 impl ServicesBuilder {
     /// Adds `service` under its name. The builder checks names for duplicates first.
-    pub(crate) fn add_service<S>(&mut self, service: S) -> &mut Self
+    pub(crate) fn add_service<S, B>(&mut self, service: S) -> &mut Self
     where
-        S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+        S: Service<Request<Body>, Response = Response<B>, Error = Infallible>
             + NamedService
             + Clone
             + Send
             + Sync
             + 'static,
         S::Future: Send + 'static,
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
     {
         self.routes.push((S::NAME, Box::new(service)));
         self
     }
 
-    /// The routes, with `fallback` answering calls no service takes.
-    pub(crate) fn build<F>(self, fallback: Option<F>) -> Services
+    /// Serves `routes` for every call no service added by name takes. Returns `false`, and keeps
+    /// the routes it has, when it already has some.
+    #[cfg(feature = "router")]
+    pub(crate) fn add_routes(&mut self, routes: tonic::service::Routes) -> bool {
+        if self.tonic_routes.is_some() {
+            return false;
+        }
+        self.tonic_routes = Some(routes);
+        true
+    }
+
+    /// Whether a tonic `Routes` was added.
+    pub(crate) fn has_routes(&self) -> bool {
+        #[cfg(feature = "router")]
+        return self.tonic_routes.is_some();
+        #[cfg(not(feature = "router"))]
+        false
+    }
+
+    /// The routes, with `stub` answering calls nothing else takes.
+    pub(crate) fn build<F>(self, stub: Option<F>) -> Services
     where
         F: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
             + Clone
@@ -261,7 +380,61 @@ impl ServicesBuilder {
             + 'static,
         F::Future: Send + 'static,
     {
-        let fallback = fallback.map(|service| Box::new(service) as Box<dyn Route>);
+        #[cfg(feature = "router")]
+        if let Some(routes) = self.tonic_routes {
+            let routes = match stub {
+                Some(stub) => with_fallback(routes, stub),
+                None => routes,
+            };
+            let fallback = Fallback::Routes(Box::new(routes.prepare()));
+            return Services(Arc::new(Table { routes: self.routes, fallback }));
+        }
+        let fallback = match stub {
+            Some(stub) => Fallback::Stub(Box::new(stub)),
+            None => Fallback::Unimplemented,
+        };
         Services(Arc::new(Table { routes: self.routes, fallback }))
+    }
+}
+
+/// `routes` with `stub` in place of the fallback of their router (tonic's own answers
+/// `UNIMPLEMENTED`), so the stub answers what the routes do not take.
+#[cfg(feature = "router")]
+fn with_fallback<F>(mut routes: tonic::service::Routes, stub: F) -> tonic::service::Routes
+where
+    F: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    F::Future: Send + 'static,
+{
+    let router = std::mem::take(routes.axum_router_mut());
+    tonic::service::Routes::from(router.fallback_service(AnyBody(stub)))
+}
+
+/// A service of `http::Request<Body>` that takes a request with any body, as a router hands it
+/// over.
+#[cfg(feature = "router")]
+#[derive(Clone)]
+struct AnyBody<S>(S);
+
+#[cfg(feature = "router")]
+impl<S, B> Service<Request<B>> for AnyBody<S>
+where
+    S: Service<Request<Body>>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> S::Future {
+        self.0.call(request.map(Body::new))
     }
 }

@@ -186,6 +186,12 @@ impl TestServer {
         &self.shared
     }
 
+    /// The server's shared state, for the crate's unit tests.
+    #[cfg(test)]
+    pub(crate) fn shared_for_tests(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
     /// A ready typed client on a new channel: pass the generated client's `new`.
     ///
     /// # Examples

@@ -50,6 +50,8 @@ pub(crate) struct Shared {
     next_port: AtomicU16,
     pub(crate) journal: Journal,
     pub(crate) faults: Option<crate::Faults>,
+    /// tonic's server settings the builder was given.
+    pub(crate) settings: crate::settings::Settings,
     /// The server's CA and TLS configuration, when it serves TLS.
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<crate::tls::TestTls>,
@@ -60,6 +62,7 @@ impl Shared {
         stack: Stack,
         journal: Journal,
         faults: Option<crate::Faults>,
+        settings: crate::settings::Settings,
         #[cfg(feature = "tls")] tls: Option<crate::tls::TestTls>,
     ) -> Arc<Self> {
         Arc::new(Self {
@@ -76,6 +79,7 @@ impl Shared {
             next_port: AtomicU16::new(0),
             journal,
             faults,
+            settings,
             #[cfg(feature = "tls")]
             tls,
         })

@@ -30,8 +30,10 @@ pub(crate) enum Stack {
 }
 
 impl Stack {
-    /// The stack for `service`, the routed services as the test's layers wrap them.
-    pub(crate) fn new<S, B>(service: S) -> Self
+    /// The stack for `service`, the routed services as the test's layers wrap them; with
+    /// `load_shed`, a call that finds the layers not ready is refused, as tonic's `LoadShed`
+    /// (in front of the layers) refuses it.
+    pub(crate) fn new<S, B>(service: S, load_shed: bool) -> Self
     where
         S: Service<Request<Body>, Response = Response<B>> + Clone + Send + 'static,
         S::Future: Send + 'static,
@@ -43,7 +45,8 @@ impl Stack {
         if let Some(services) = (&mut service as &mut dyn Any).downcast_mut::<Option<Services>>() {
             return Stack::Plain(services.take().expect("the service is there"));
         }
-        Stack::Layered(Arc::new(Mutex::new(service.expect("the service is there"))))
+        let service = Mutex::new(service.expect("the service is there"));
+        Stack::Layered(Arc::new(Layers { service, load_shed }))
     }
 
     /// Calls the services with `request`.
@@ -80,7 +83,14 @@ pub(crate) trait Layered: Send + Sync {
     fn call(&self, request: Request<Body>) -> BoxFuture;
 }
 
-impl<S, B> Layered for Mutex<S>
+/// The services behind the test's layers, and whether a call that finds them not ready is
+/// refused.
+struct Layers<S> {
+    service: Mutex<S>,
+    load_shed: bool,
+}
+
+impl<S, B> Layered for Layers<S>
 where
     S: Service<Request<Body>, Response = Response<B>> + Clone + Send + 'static,
     S::Future: Send + 'static,
@@ -90,7 +100,7 @@ where
 {
     fn call(&self, request: Request<Body>) -> BoxFuture {
         // Cloned out of the lock, so that a layer that calls this server again cannot deadlock.
-        let mut service = lock(self).clone();
+        let mut service = lock(&self.service).clone();
         let ready = service.poll_ready(&mut Context::from_waker(Waker::noop()));
         let response = |response: Response<B>| response.map(Body::new);
         match ready {
@@ -99,6 +109,9 @@ where
                 Box::pin(async move { future.await.map(response).map_err(Into::into) })
             }
             Poll::Ready(Err(err)) => Box::pin(std::future::ready(Err(err.into()))),
+            Poll::Pending if self.load_shed => {
+                Box::pin(std::future::ready(Err(crate::admission::overloaded().into())))
+            }
             Poll::Pending => {
                 Box::pin(
                     async move { service.oneshot(request).await.map(response).map_err(Into::into) },

@@ -10,6 +10,8 @@
 //! | a call through a channel after the server was dropped | the same | `teardown.rs`: `dropping_the_server_shuts_it_down` |
 //! | `shutdown()` called twice | panic: the first call shut it down | `teardown.rs`: `shutdown_twice_panics` |
 //! | connection toxics on a direct server | panic at start | `faults.rs`: `toxics_on_a_direct_server_panic_at_start` |
+//! | an HTTP/2 connection setting on a direct server | panic at start, naming it | `settings.rs`: `an_http2_connection_setting_panics_at_start_over_direct` |
+//! | `add_routes` called twice | panic: merge them into one `Routes` | `routes.rs`: `adding_routes_twice_panics_saying_to_merge_them` |
 //! | `take_down`, `connections()` with a direct server | panic | `faults.rs`: `take_down_with_a_direct_server_attached_panics`, `connections_with_a_direct_server_attached_panics` |
 //! | a rule that drops the connection of a direct call | panic in the test | `faults.rs`: `drop_connection_over_direct_panics_saying_why` |
 //! | a method path without its `/package.Service/` | panic | `journal.rs`: `calls_to_rejects_a_method_without_its_full_path`; `stubs.rs`, `faults.rs` |

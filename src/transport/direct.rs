@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use http::{Request, Response, StatusCode};
-use tonic::{body::Body, transport::server::TcpConnectInfo};
+use tonic::{Status, body::Body, transport::server::TcpConnectInfo};
 
 use crate::{
+    admission::ConnectionLimit,
     call::{self, CallFuture},
     shared::Shared,
 };
@@ -13,36 +14,47 @@ use crate::{
 /// One direct "connection": what a channel over [`Transport::Direct`](crate::Transport::Direct) holds.
 ///
 /// It holds the server's shared state, never the services themselves, so a client that outlives
-/// `shutdown()` cannot keep a mock alive.
+/// `shutdown()` cannot keep a mock alive. Its clones share its concurrency limit, as the clones
+/// of a channel share its connection.
 #[derive(Clone)]
 pub(crate) struct DirectChannel {
     shared: Arc<Shared>,
     info: TcpConnectInfo,
+    limit: Option<ConnectionLimit>,
 }
 
 impl DirectChannel {
     pub(crate) fn new(shared: &Arc<Shared>) -> Self {
-        Self { shared: shared.clone(), info: super::memory::connect_info(shared) }
+        let limit = ConnectionLimit::new(&shared.settings);
+        Self { shared: shared.clone(), info: super::memory::connect_info(shared), limit }
     }
 
     /// Makes the request look as it does after a real hop: the client's extensions stay behind,
     /// the connection info a server inserts is there, and a request body that fails on the
     /// client resets the call as it would over HTTP/2.
     pub(crate) fn call(&self, request: Request<Body>) -> CallFuture {
-        if !self.shared.is_closed() && header_list_size(&request) >= MAX_HEADER_LIST_SIZE {
-            return call::answer(&self.shared, too_large());
-        }
         let (mut parts, body) = request.into_parts();
         parts.extensions.clear();
         parts.extensions.insert(self.info.clone());
         as_a_channel_sends(&mut parts);
-        call::serve_direct(&self.shared, Request::from_parts(parts, body))
+        // hyper refuses a header list of the server's limit or more with 431, and closes the
+        // connection (GOAWAY `ENHANCE_YOUR_CALM`) on one of more than four times the limit.
+        let limit = self.shared.settings.max_header_list_size();
+        let size = header_list_size(&parts);
+        if !self.shared.is_closed() && size >= limit {
+            let answer = match size > limit.saturating_mul(4) {
+                true => Err(Status::resource_exhausted(WAY_TOO_LARGE)),
+                false => Ok(too_large()),
+            };
+            return call::answer(&self.shared, answer);
+        }
+        call::serve_direct(&self.shared, Request::from_parts(parts, body), self.limit.as_ref())
     }
 }
 
-/// The `SETTINGS_MAX_HEADER_LIST_SIZE` a tonic server (hyper's HTTP/2 server) advertises and
-/// enforces: a request whose headers reach it is answered `431` and never reaches a service.
-const MAX_HEADER_LIST_SIZE: usize = 16 * 1024;
+/// What a tonic client reports when the server closes the connection with `ENHANCE_YOUR_CALM`
+/// (the code is h2's reason mapped to gRPC's).
+const WAY_TOO_LARGE: &str = "h2 protocol error: http2 error";
 
 /// The user agent a tonic 0.14 channel sends, alone or after the one the client set.
 pub(crate) const TONIC_USER_AGENT: &str = "tonic/0.14.9";
@@ -71,17 +83,17 @@ fn as_a_channel_sends(parts: &mut http::request::Parts) {
 
 /// The size of the request's header list as HTTP/2 counts it (RFC 9113 6.5.2): each field's name
 /// and value plus 32, pseudo-headers included.
-fn header_list_size(request: &Request<Body>) -> usize {
-    let uri = request.uri();
+fn header_list_size(request: &http::request::Parts) -> usize {
+    let uri = &request.uri;
     let pseudo = [
-        ("method", request.method().as_str()),
+        ("method", request.method.as_str()),
         ("scheme", uri.scheme_str().unwrap_or("")),
         ("authority", uri.authority().map_or("", |authority| authority.as_str())),
         ("path", uri.path_and_query().map_or("", |path| path.as_str())),
     ];
     let pseudo = pseudo.iter().filter(|(_, value)| !value.is_empty());
     let pseudo: usize = pseudo.map(|(name, value)| name.len() + 1 + value.len() + 32).sum();
-    let fields = request.headers().iter();
+    let fields = request.headers.iter();
     pseudo + fields.map(|(name, value)| name.as_str().len() + value.len() + 32).sum::<usize>()
 }
 

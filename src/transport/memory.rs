@@ -58,7 +58,7 @@ impl tower::Service<Uri> for Connector {
     }
 }
 
-fn connect(shared: &Arc<Shared>) -> io::Result<TokioIo<DuplexStream>> {
+pub(crate) fn connect(shared: &Arc<Shared>) -> io::Result<TokioIo<DuplexStream>> {
     if shared.is_closed() {
         return Err(io::Error::new(io::ErrorKind::ConnectionRefused, SHUT_DOWN));
     }

@@ -46,6 +46,10 @@ pub enum Transport {
     /// with its own backtrace. A call still running when `shutdown()` ends is cut off where it
     /// runs, with the status a wire call gets when its server dies (`UNKNOWN "transport error"`,
     /// or mid-stream `UNKNOWN "h2 protocol error: error reading a body from connection"`).
+    ///
+    /// Of tonic's server settings, `timeout`, `concurrency_limit_per_connection` (a channel and
+    /// its clones are one connection), `load_shed` and `http2_max_header_list_size` apply as
+    /// over HTTP/2; the HTTP/2 connection settings make `start()` panic.
     Direct,
     /// HTTP/2 over an in-memory duplex pipe; each connection gets a fresh pipe. No port is used.
     #[default]
@@ -314,14 +318,11 @@ where
             },
             () = &mut stopping => return,
         };
-        let service = WireService { shared: server, info, connection: handle };
-        // The HTTP/2 settings of a tonic server (`tonic::transport::Server`'s defaults): no
-        // limit on concurrent streams, where hyper's own default is 200.
-        let connection = hyper::server::conn::http2::Builder::new(executor)
-            .timer(hyper_util::rt::TokioTimer::new())
-            .max_concurrent_streams(None)
-            .max_local_error_reset_streams(None)
-            .serve_connection(hyper_util::rt::TokioIo::new(io), service);
+        // Each connection has its own concurrency limit, as on a tonic server.
+        let limit = crate::admission::ConnectionLimit::new(&server.settings);
+        let http2 = server.settings.http2(executor);
+        let service = WireService { shared: server, info, connection: handle, limit };
+        let connection = http2.serve_connection(hyper_util::rt::TokioIo::new(io), service);
         tokio::pin!(connection);
         tokio::select! {
             _ = connection.as_mut() => {}
@@ -342,6 +343,7 @@ struct WireService {
     shared: std::sync::Arc<crate::shared::Shared>,
     info: PeerInfo,
     connection: crate::call::ConnectionHandle,
+    limit: Option<crate::admission::ConnectionLimit>,
 }
 
 impl hyper::service::Service<http::Request<hyper::body::Incoming>> for WireService {
@@ -353,7 +355,7 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for WireServi
         let mut request = request.map(tonic::body::Body::new);
         self.info.insert_into(request.extensions_mut());
         request.extensions_mut().insert(self.connection.clone());
-        crate::call::serve(&self.shared, request)
+        crate::call::serve(&self.shared, request, self.limit.as_ref())
     }
 }
 

@@ -29,6 +29,8 @@ use std::{
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
+pub mod h2wire;
+
 #[allow(missing_docs, clippy::all)]
 mod generated {
     tonic::include_proto!("probe");

@@ -1,0 +1,555 @@
+//! tonic's server settings on [`TestServerBuilder`], under tonic's names and signatures
+//! (`tonic::transport::Server::timeout`, `concurrency_limit_per_connection`, ...), applied where
+//! a tonic server applies them: the HTTP/2 ones to each connection's hyper server, `timeout`
+//! with the call's deadline, the concurrency limit and load shedding per connection, in front of
+//! the test's layers.
+
+use std::time::Duration;
+
+use crate::{TRANSPORT_ENV, TestServerBuilder, Transport};
+
+/// hyper's (and so a tonic server's) `SETTINGS_MAX_HEADER_LIST_SIZE` when none is set.
+pub(crate) const DEFAULT_MAX_HEADER_LIST_SIZE: u32 = 16 * 1024;
+
+/// How long a tonic server waits for the answer to a keep-alive ping when none is set.
+const DEFAULT_HTTP2_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// What the builder was given; `None` where tonic's server keeps its default.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Settings {
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) concurrency_limit: Option<usize>,
+    pub(crate) load_shed: bool,
+    max_concurrent_streams: Option<u32>,
+    max_frame_size: Option<u32>,
+    initial_stream_window_size: Option<u32>,
+    initial_connection_window_size: Option<u32>,
+    http2_keepalive_interval: Option<Duration>,
+    http2_keepalive_timeout: Option<Duration>,
+    http2_adaptive_window: Option<bool>,
+    http2_max_pending_accept_reset_streams: Option<usize>,
+    http2_max_header_list_size: Option<u32>,
+}
+
+impl Settings {
+    /// The header list size from which a request is refused with HTTP 431.
+    pub(crate) fn max_header_list_size(&self) -> usize {
+        self.http2_max_header_list_size.unwrap_or(DEFAULT_MAX_HEADER_LIST_SIZE) as usize
+    }
+
+    /// The HTTP/2 server of one connection, set up as `tonic::transport::Server` sets up its
+    /// own (same calls, same order: adaptive windows override the window sizes).
+    pub(crate) fn http2<E>(&self, executor: E) -> hyper::server::conn::http2::Builder<E> {
+        let keepalive_timeout =
+            self.http2_keepalive_timeout.unwrap_or(DEFAULT_HTTP2_KEEPALIVE_TIMEOUT);
+        let mut builder = hyper::server::conn::http2::Builder::new(executor);
+        builder
+            .timer(hyper_util::rt::TokioTimer::new())
+            .initial_connection_window_size(self.initial_connection_window_size)
+            .initial_stream_window_size(self.initial_stream_window_size)
+            // No limit unless set, where hyper's own default is 200.
+            .max_concurrent_streams(self.max_concurrent_streams)
+            .keep_alive_interval(self.http2_keepalive_interval)
+            .keep_alive_timeout(keepalive_timeout)
+            .adaptive_window(self.http2_adaptive_window.unwrap_or_default())
+            .max_pending_accept_reset_streams(self.http2_max_pending_accept_reset_streams)
+            .max_local_error_reset_streams(None)
+            .max_frame_size(self.max_frame_size);
+        if let Some(max) = self.http2_max_header_list_size {
+            builder.max_header_list_size(max);
+        }
+        builder
+    }
+
+    /// The settings given that only an HTTP/2 connection has, by the builder method's name.
+    fn connection_only(&self) -> Vec<&'static str> {
+        let set = [
+            ("max_concurrent_streams", self.max_concurrent_streams.is_some()),
+            ("max_frame_size", self.max_frame_size.is_some()),
+            ("initial_stream_window_size", self.initial_stream_window_size.is_some()),
+            ("initial_connection_window_size", self.initial_connection_window_size.is_some()),
+            ("http2_keepalive_interval", self.http2_keepalive_interval.is_some()),
+            ("http2_keepalive_timeout", self.http2_keepalive_timeout.is_some()),
+            ("http2_adaptive_window", self.http2_adaptive_window.is_some()),
+            (
+                "http2_max_pending_accept_reset_streams",
+                self.http2_max_pending_accept_reset_streams.is_some(),
+            ),
+        ];
+        set.into_iter().filter(|(_, given)| *given).map(|(name, _)| name).collect()
+    }
+
+    /// Panics when a connection-only setting was given and the transport has no connections
+    /// (`from_env`: the transport is the default the environment chose).
+    #[track_caller]
+    pub(crate) fn check_transport(&self, transport: Transport, from_env: bool) {
+        let given = self.connection_only();
+        if transport != Transport::Direct || given.is_empty() {
+            return;
+        }
+        let chosen = match from_env {
+            true => format!(" (the default that {TRANSPORT_ENV}=direct chose)"),
+            false => String::new(),
+        };
+        let calls: Vec<String> = given.iter().map(|name| format!("{name}(..)")).collect();
+        let (what, they) = match calls.len() {
+            1 => ("is an HTTP/2 connection setting", "It applies"),
+            _ => ("are HTTP/2 connection settings", "They apply"),
+        };
+        panic!(
+            "tonic-testkit: TestServerBuilder::{} {what}, and this server's transport is \
+             Transport::Direct{chosen}, which has no connection: its calls are function calls in \
+             the test's task. {they} over Transport::Memory and Transport::Tcp: \
+             .transport(Transport::Memory).{}",
+            calls.join(" and "),
+            calls.join("."),
+        );
+    }
+}
+
+/// tonic's server settings, with `tonic::transport::Server`'s names, signatures and meanings.
+///
+/// `timeout`, `concurrency_limit_per_connection`, `load_shed` and `http2_max_header_list_size`
+/// apply over every transport (a [`Transport::Direct`] channel counts as one connection; its
+/// clones share it). The others are settings of an HTTP/2 connection: they apply over
+/// [`Transport::Memory`] and [`Transport::Tcp`], and a server given one panics at start over
+/// [`Transport::Direct`].
+impl<L> TestServerBuilder<L> {
+    /// Set a timeout on for all request handlers, as `tonic::transport::Server::timeout` does:
+    /// a call still unanswered after `timeout` (or after the client's own `grpc-timeout`, if that
+    /// is shorter) is answered `CANCELLED "Timeout expired"`. The time runs from when the
+    /// call is let in (a call waiting for its connection's
+    /// [concurrency limit](Self::concurrency_limit_per_connection) is not timed yet).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use tonic::Code;
+    /// use tonic_testkit::TestServer;
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// // Arrange
+    /// let server = TestServer::builder()
+    ///     .add_service(Probe::new().server())
+    ///     .timeout(Duration::from_millis(50))
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(ProbeClient::new);
+    ///
+    /// // Act: the probe answers after 200 ms.
+    /// let status = client.unary(ProbeRequest { text: "sleep:200".into(), count: 0 }).await;
+    ///
+    /// // Assert
+    /// let status = status.unwrap_err();
+    /// assert_eq!((status.code(), status.message()), (Code::Cancelled, "Timeout expired"));
+    /// # }
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.settings.timeout = Some(timeout);
+        self
+    }
+
+    /// Set the concurrency limit applied to on requests inbound per connection, as
+    /// `tonic::transport::Server::concurrency_limit_per_connection` does: past `limit` calls in
+    /// progress on one connection, a call waits for one of them to be answered (its response
+    /// headers sent) before it reaches the layers and services, unless
+    /// [`load_shed`](Self::load_shed) refuses it. Each channel the server hands out has its own
+    /// connection, so a call on another channel does not wait.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use tonic_testkit::TestServer;
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// // Arrange: one call in progress on the client's connection.
+    /// let probe = Probe::new();
+    /// let server = TestServer::builder()
+    ///     .add_service(probe.server())
+    ///     .concurrency_limit_per_connection(1)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(ProbeClient::new);
+    /// let mut busy = client.clone(); // the same connection
+    /// tokio::spawn(async move { busy.unary(ProbeRequest { text: "hang".into(), count: 0 }).await });
+    /// probe.hangs_started(1).await;
+    ///
+    /// // Act
+    /// let second = client.unary(ProbeRequest::default());
+    /// let waited = tokio::time::timeout(Duration::from_secs(5), second).await;
+    /// let elsewhere = server.client(ProbeClient::new).unary(ProbeRequest::default()).await;
+    ///
+    /// // Assert: the second call waits; a call on another connection does not.
+    /// assert!(waited.is_err());
+    /// assert!(elsewhere.is_ok());
+    /// # }
+    /// ```
+    pub fn concurrency_limit_per_connection(mut self, limit: usize) -> Self {
+        self.settings.concurrency_limit = Some(limit);
+        self
+    }
+
+    /// Enable or disable load shedding, as `tonic::transport::Server::load_shed` does: a call
+    /// that would wait (for its connection's
+    /// [concurrency limit](Self::concurrency_limit_per_connection), or for a layer that is not
+    /// ready) is answered at once `RESOURCE_EXHAUSTED "Too many active requests for the
+    /// connection"`. The default is disabled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic::Code;
+    /// use tonic_testkit::TestServer;
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// // Arrange: one call in progress on the client's connection.
+    /// let probe = Probe::new();
+    /// let server = TestServer::builder()
+    ///     .add_service(probe.server())
+    ///     .concurrency_limit_per_connection(1)
+    ///     .load_shed(true)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(ProbeClient::new);
+    /// let mut busy = client.clone(); // the same connection
+    /// tokio::spawn(async move { busy.unary(ProbeRequest { text: "hang".into(), count: 0 }).await });
+    /// probe.hangs_started(1).await;
+    ///
+    /// // Act
+    /// let status = client.unary(ProbeRequest::default()).await.unwrap_err();
+    ///
+    /// // Assert
+    /// assert_eq!(status.code(), Code::ResourceExhausted);
+    /// assert_eq!(status.message(), "Too many active requests for the connection");
+    /// # }
+    /// ```
+    pub fn load_shed(mut self, load_shed: bool) -> Self {
+        self.settings.load_shed = load_shed;
+        self
+    }
+
+    /// Sets the `SETTINGS_INITIAL_WINDOW_SIZE` option for HTTP2 stream-level flow control, as
+    /// `tonic::transport::Server::initial_stream_window_size` does (default: hyper's, 1 MiB).
+    /// A connection setting: over [`Transport::Memory`] and [`Transport::Tcp`] only.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic_testkit::{TestServer, Transport};
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = TestServer::builder()
+    ///     .add_service(Probe::new().server())
+    ///     .transport(Transport::Memory)
+    ///     .initial_stream_window_size(65_535)
+    ///     .initial_connection_window_size(65_535)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(ProbeClient::new);
+    ///
+    /// let big = "x".repeat(200_000); // more than one window: the client waits for updates
+    /// let reply = client.unary(ProbeRequest { text: big.clone(), count: 0 }).await.unwrap();
+    ///
+    /// assert_eq!(reply.into_inner().text, big);
+    /// # }
+    /// ```
+    pub fn initial_stream_window_size(mut self, sz: impl Into<Option<u32>>) -> Self {
+        self.settings.initial_stream_window_size = sz.into();
+        self
+    }
+
+    /// Sets the max connection-level flow control for HTTP2, as
+    /// `tonic::transport::Server::initial_connection_window_size` does (default: hyper's,
+    /// 1 MiB). A connection setting: over [`Transport::Memory`] and [`Transport::Tcp`] only.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic_testkit::{TestServer, Transport};
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = TestServer::builder()
+    ///     .add_service(Probe::new().server())
+    ///     .transport(Transport::Tcp)
+    ///     .initial_connection_window_size(4 << 20)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(ProbeClient::new);
+    ///
+    /// assert!(client.unary(ProbeRequest::default()).await.is_ok());
+    /// # }
+    /// ```
+    pub fn initial_connection_window_size(mut self, sz: impl Into<Option<u32>>) -> Self {
+        self.settings.initial_connection_window_size = sz.into();
+        self
+    }
+
+    /// Sets the `SETTINGS_MAX_CONCURRENT_STREAMS` option for HTTP2 connections, as
+    /// `tonic::transport::Server::max_concurrent_streams` does (default: no limit): a client
+    /// opens no more streams than that on one connection, and queues the calls past it. A
+    /// connection setting: over [`Transport::Memory`] and [`Transport::Tcp`] only.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use tonic_testkit::{TestServer, Transport};
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// // Arrange: the client knows the limit, and one stream is open.
+    /// let probe = Probe::new();
+    /// let server = TestServer::builder()
+    ///     .add_service(probe.server())
+    ///     .transport(Transport::Memory)
+    ///     .max_concurrent_streams(1)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(ProbeClient::new);
+    /// client.unary(ProbeRequest::default()).await.unwrap(); // the SETTINGS have arrived
+    /// let mut busy = client.clone(); // the same connection
+    /// tokio::spawn(async move { busy.unary(ProbeRequest { text: "hang".into(), count: 0 }).await });
+    /// probe.hangs_started(1).await;
+    ///
+    /// // Act
+    /// let second = client.unary(ProbeRequest::default());
+    /// let waited = tokio::time::timeout(Duration::from_secs(5), second).await;
+    ///
+    /// // Assert: the client holds the second stream back.
+    /// assert!(waited.is_err());
+    /// assert_eq!(server.calls().len(), 2);
+    /// # }
+    /// ```
+    pub fn max_concurrent_streams(mut self, max: impl Into<Option<u32>>) -> Self {
+        self.settings.max_concurrent_streams = max.into();
+        self
+    }
+
+    /// Set whether HTTP2 Ping frames are enabled on accepted connections, as
+    /// `tonic::transport::Server::http2_keepalive_interval` does: `Some(interval)` pings the
+    /// client that often, and closes the connection when a ping is not answered within
+    /// [`http2_keepalive_timeout`](Self::http2_keepalive_timeout). Default is no HTTP2
+    /// keepalive (`None`). A connection setting: over [`Transport::Memory`] and
+    /// [`Transport::Tcp`] only.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use tonic_testkit::{TestServer, Transport};
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let server = TestServer::builder()
+    ///     .add_service(Probe::new().server())
+    ///     .transport(Transport::Memory)
+    ///     .http2_keepalive_interval(Some(Duration::from_secs(10)))
+    ///     .http2_keepalive_timeout(Some(Duration::from_secs(1)))
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(ProbeClient::new);
+    ///
+    /// // The client answers the server's pings: the connection outlives many intervals.
+    /// let reply = client.unary(ProbeRequest { text: "sleep:60000".into(), count: 0 }).await;
+    ///
+    /// assert_eq!(reply.unwrap().into_inner().text, "slept 60000 ms");
+    /// # }
+    /// ```
+    pub fn http2_keepalive_interval(mut self, http2_keepalive_interval: Option<Duration>) -> Self {
+        self.settings.http2_keepalive_interval = http2_keepalive_interval;
+        self
+    }
+
+    /// Sets a timeout for receiving an acknowledgement of the keepalive ping, as
+    /// `tonic::transport::Server::http2_keepalive_timeout` does: `None` keeps the timeout as it
+    /// was (20 seconds by default); it does nothing without
+    /// [`http2_keepalive_interval`](Self::http2_keepalive_interval). A connection setting: over
+    /// [`Transport::Memory`] and [`Transport::Tcp`] only.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use tonic_testkit::{TestServer, Transport};
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let server = TestServer::builder()
+    ///     .add_service(Probe::new().server())
+    ///     .transport(Transport::Memory)
+    ///     .http2_keepalive_interval(Some(Duration::from_secs(1)))
+    ///     .http2_keepalive_timeout(Some(Duration::from_millis(500)))
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(ProbeClient::new);
+    ///
+    /// // Pinged every second, and answering within half of one, the connection stays.
+    /// let reply = client.unary(ProbeRequest { text: "sleep:10000".into(), count: 0 }).await;
+    ///
+    /// assert_eq!(reply.unwrap().into_inner().text, "slept 10000 ms");
+    /// # }
+    /// ```
+    pub fn http2_keepalive_timeout(mut self, http2_keepalive_timeout: Option<Duration>) -> Self {
+        if let Some(timeout) = http2_keepalive_timeout {
+            self.settings.http2_keepalive_timeout = Some(timeout);
+        }
+        self
+    }
+
+    /// Sets whether to use an adaptive flow control, as
+    /// `tonic::transport::Server::http2_adaptive_window` does. Defaults to false. Enabling it
+    /// overrides the [window sizes](Self::initial_stream_window_size). A connection setting:
+    /// over [`Transport::Memory`] and [`Transport::Tcp`] only.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic_testkit::{TestServer, Transport};
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = TestServer::builder()
+    ///     .add_service(Probe::new().server())
+    ///     .transport(Transport::Tcp)
+    ///     .http2_adaptive_window(Some(true))
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(ProbeClient::new);
+    ///
+    /// let reply = client.unary(ProbeRequest { text: "adaptive".into(), count: 0 }).await;
+    ///
+    /// assert_eq!(reply.unwrap().into_inner().text, "adaptive");
+    /// # }
+    /// ```
+    pub fn http2_adaptive_window(mut self, enabled: Option<bool>) -> Self {
+        self.settings.http2_adaptive_window = enabled;
+        self
+    }
+
+    /// Configures the maximum number of pending reset streams allowed before a GOAWAY will be
+    /// sent, as `tonic::transport::Server::http2_max_pending_accept_reset_streams` does
+    /// (default: h2's, 20): a client that opens and resets more streams than that before the
+    /// server accepts them gets `GOAWAY` with `ENHANCE_YOUR_CALM`. A connection setting: over
+    /// [`Transport::Memory`] and [`Transport::Tcp`] only.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic_testkit::{TestServer, Transport};
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = TestServer::builder()
+    ///     .add_service(Probe::new().server())
+    ///     .transport(Transport::Memory)
+    ///     .http2_max_pending_accept_reset_streams(Some(100))
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(ProbeClient::new);
+    ///
+    /// assert!(client.unary(ProbeRequest::default()).await.is_ok());
+    /// # }
+    /// ```
+    pub fn http2_max_pending_accept_reset_streams(mut self, max: Option<usize>) -> Self {
+        self.settings.http2_max_pending_accept_reset_streams = max;
+        self
+    }
+
+    /// Sets the max size of received header frames, as
+    /// `tonic::transport::Server::http2_max_header_list_size` does (default: hyper's, 16 KiB):
+    /// a request whose header list (metadata and pseudo-headers, each counted with 32 bytes
+    /// more, as HTTP/2 counts them) reaches it is answered HTTP `431` and never reaches the
+    /// services, which a tonic client reports as `UNKNOWN "grpc-status header missing, mapped
+    /// from HTTP status code 431"`. Over [`Transport::Direct`] too.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic::{Code, Request};
+    /// use tonic_testkit::TestServer;
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// // Arrange
+    /// let server = TestServer::builder()
+    ///     .add_service(Probe::new().server())
+    ///     .http2_max_header_list_size(1024)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(ProbeClient::new);
+    /// let mut request = Request::new(ProbeRequest::default());
+    /// request.metadata_mut().insert("x-big", "x".repeat(2048).parse().unwrap());
+    ///
+    /// // Act
+    /// let status = client.unary(request).await.unwrap_err();
+    ///
+    /// // Assert
+    /// assert_eq!(status.code(), Code::Unknown);
+    /// assert_eq!(status.message(), "grpc-status header missing, mapped from HTTP status code 431");
+    /// assert!(server.calls().is_empty());
+    /// # }
+    /// ```
+    pub fn http2_max_header_list_size(mut self, max: impl Into<Option<u32>>) -> Self {
+        self.settings.http2_max_header_list_size = max.into();
+        self
+    }
+
+    /// Sets the maximum frame size to use for HTTP2, as
+    /// `tonic::transport::Server::max_frame_size` does: the largest frame the server accepts,
+    /// so clients split what they send into frames no larger (default: hyper's, 16 KiB).
+    /// Passing `None` will do nothing. A connection setting: over [`Transport::Memory`] and
+    /// [`Transport::Tcp`] only.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic_testkit::{TestServer, Transport};
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = TestServer::builder()
+    ///     .add_service(Probe::new().server())
+    ///     .transport(Transport::Memory)
+    ///     .max_frame_size(1 << 20)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(ProbeClient::new);
+    ///
+    /// let big = "x".repeat(100_000); // one frame: the server takes frames of up to 1 MiB
+    /// let reply = client.unary(ProbeRequest { text: big.clone(), count: 0 }).await.unwrap();
+    ///
+    /// assert_eq!(reply.into_inner().text, big);
+    /// # }
+    /// ```
+    pub fn max_frame_size(mut self, frame_size: impl Into<Option<u32>>) -> Self {
+        self.settings.max_frame_size = frame_size.into();
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests;
