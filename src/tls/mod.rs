@@ -162,7 +162,7 @@ impl TestServer {
             "TestServer::channel_with_tls: a Transport::Direct server has no connection for TLS \
              to secure; serve over Transport::Memory or Transport::Tcp (with .tls() or .mtls())"
         );
-        self.wire_channel(&Security::tls(config)).unwrap_or_else(|error| {
+        self.wire_channel(&Security::tls(config), std::convert::identity).unwrap_or_else(|error| {
             panic!(
                 "TestServer::channel_with_tls: tonic rejected the ClientTlsConfig: {}; check the \
                  PEMs given to it",
