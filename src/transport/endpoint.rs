@@ -82,7 +82,7 @@ fn read_on_own_clock(endpoint: Endpoint) -> Result<ChannelSettings, Failure> {
         .enable_time()
         .start_paused(true)
         .build()
-        .expect("tonic-testkit: a thread to read the Endpoint given to TestServer::channel_with");
+        .expect("tonic-testkit: a runtime to read the Endpoint given to TestServer::channel_with");
     runtime.block_on(async {
         // The head is read with the timeout out of the way, so that even a zero timeout cannot
         // stop the request before it arrives.
