@@ -13,9 +13,8 @@ use tonic::{body::Body, transport::Channel};
 
 use crate::{
     BoxError,
-    call::CallFuture,
     shared::{SHUT_DOWN, Shared},
-    transports::direct::DirectChannel,
+    transports::direct::{DirectCall, DirectChannel},
 };
 
 /// The channel a [`TestServer`](crate::TestServer) hands out: it works with every
@@ -132,7 +131,7 @@ pub struct ResponseFuture(Kind);
 // (benches/overhead.rs).
 enum Kind {
     Wire(tonic::transport::channel::ResponseFuture),
-    Direct(CallFuture),
+    Direct(DirectCall),
     Answered(Option<Response<Body>>),
 }
 

@@ -158,6 +158,12 @@
 //! # }
 //! ```
 //!
+//! Client code that sets up its own tonic `Endpoint` (a user agent, an origin, a timeout, a
+//! concurrency limit, keep-alive, HTTP/2 windows and header sizes) gets a channel with the same
+//! settings from [`TestServer::channel_with`], which hands the closure the endpoint
+//! [`TestServer::channel`] uses and connects the one it returns to the server. Over memory and
+//! TCP every setting acts as in production; over Direct the user agent, origin and timeout do.
+//!
 //! # Faults
 //!
 //! [`Faults`] injects failures where the test wants them: rules on calls

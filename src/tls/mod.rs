@@ -170,7 +170,7 @@ impl TestServer {
              to secure; serve over Transport::Memory or Transport::Tcp (with .tls() or .mtls())"
         );
         // A `match`, not `unwrap_or_else`: in a closure the panic would point at the kit.
-        match self.wire_channel(&Security::tls(config)) {
+        match self.wire_channel(&Security::tls(config), std::convert::identity) {
             Ok(channel) => channel,
             Err(error) => panic!(
                 "TestServer::channel_with_tls: tonic rejected the ClientTlsConfig: {}; check the \

@@ -11,7 +11,7 @@ use std::{
 use http::Uri;
 use hyper_util::rt::TokioIo;
 use tokio::io::DuplexStream;
-use tonic::transport::{Channel, server::TcpConnectInfo};
+use tonic::transport::{Channel, Endpoint, server::TcpConnectInfo};
 
 use super::Security;
 use crate::shared::{SERVER_DOWN, SHUT_DOWN, Shared};
@@ -26,12 +26,14 @@ const PIPE_BUFFER: usize = 256 * 1024;
 /// The authority of the memory transport's endpoint: what a handler reads in the request's URI.
 pub(crate) const AUTHORITY: &str = "localhost";
 
-/// A lazily connecting channel: each (re)connect gets a fresh pipe, secured as `security` says.
+/// A lazily connecting channel: each (re)connect gets a fresh pipe, secured as `security` says,
+/// with the settings `configure` gives the endpoint.
 pub(crate) fn channel(
     shared: &Arc<Shared>,
     security: &Security,
+    configure: impl FnOnce(Endpoint) -> Endpoint,
 ) -> Result<Channel, tonic::transport::Error> {
-    let endpoint = security.endpoint(AUTHORITY)?;
+    let endpoint = configure(security.endpoint(AUTHORITY)?);
     Ok(endpoint.connect_with_connector_lazy(Connector(shared.clone())))
 }
 

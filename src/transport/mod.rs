@@ -1,6 +1,7 @@
 //! How a [`TestServer`](crate::TestServer) is reached: [`Transport`] and the code behind each kind.
 
 pub(crate) mod direct;
+pub(crate) mod endpoint;
 pub(crate) mod memory;
 pub(crate) mod tcp;
 

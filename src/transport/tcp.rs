@@ -13,7 +13,7 @@ use std::{
 use http::Uri;
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
-use tonic::transport::{Channel, server::TcpConnectInfo};
+use tonic::transport::{Channel, Endpoint, server::TcpConnectInfo};
 
 use super::Security;
 use crate::shared::{SERVER_DOWN, SHUT_DOWN, Shared};
@@ -55,13 +55,15 @@ async fn accept(shared: &Arc<Shared>, listener: &TcpListener) {
     }
 }
 
-/// A lazily connecting channel to the server at `addr`, secured as `security` says.
+/// A lazily connecting channel to the server at `addr`, secured as `security` says, with the
+/// settings `configure` gives the endpoint.
 pub(crate) fn channel(
     shared: &Arc<Shared>,
     addr: SocketAddr,
     security: &Security,
+    configure: impl FnOnce(Endpoint) -> Endpoint,
 ) -> Result<Channel, tonic::transport::Error> {
-    let endpoint = security.endpoint(&addr.to_string())?;
+    let endpoint = configure(security.endpoint(&addr.to_string())?);
     Ok(endpoint.connect_with_connector_lazy(Connector { shared: shared.clone(), addr }))
 }
 
