@@ -308,7 +308,9 @@ pub use fault::{ConnectionToxics, FaultChannel, FaultRule, Faults, Fired};
 #[cfg_attr(docsrs, doc(cfg(feature = "health")))]
 pub use health::Health;
 pub use intercept::{Intercepted, Recorder, intercept, through_layer};
-pub use journal::{Call, DEFAULT_JOURNAL_BYTE_LIMIT, DEFAULT_JOURNAL_LIMIT};
+pub use journal::{
+    Call, DEFAULT_JOURNAL_BYTE_LIMIT, DEFAULT_JOURNAL_LIMIT, DEFAULT_WAIT_TIMEOUT, WaitForCalls,
+};
 pub use panic::HandlerPanic;
 pub use port::free_port;
 pub use reply::{BoxStream, Reply};
