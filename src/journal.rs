@@ -49,8 +49,21 @@ struct Inner {
     limit: usize,
     byte_limit: usize,
     unrecorded: AtomicUsize,
-    /// Woken each time a call ends, for the tests that wait for calls to end.
+    /// Woken each time a call ends while a test waits for calls to end (`waiting` of them):
+    /// with none waiting, an end wakes nothing.
     ended: Notify,
+    waiting: AtomicUsize,
+}
+
+impl Inner {
+    /// Wakes the tests that wait for calls to end. Called after the end was recorded and the
+    /// lock released: a wait counts itself in `waiting` before it reads the calls under that
+    /// lock, so either it reads the end, or it is counted here.
+    fn wake(&self) {
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            self.ended.notify_waiters();
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -199,18 +212,10 @@ impl Record {
 
     /// Ends the call with `end` unless it has ended already; wakes the tests that wait for
     /// calls to end.
-    fn end(&self, end: impl FnOnce(&mut Entry) -> (End, Duration)) {
-        let ended = self.update(|entry| {
-            if entry.status.is_some() {
-                return false;
-            }
-            let (end, duration) = end(entry);
-            entry.status = Some(end);
-            entry.duration = Some(duration);
-            true
-        });
+    fn end(&self, end: impl FnOnce(&Entry) -> (End, Duration)) {
+        let ended = self.update(|entry| entry.status.is_none() && entry.finish(end(entry)));
         if ended {
-            self.journal.ended.notify_waiters();
+            self.journal.wake();
         }
     }
 }
@@ -218,8 +223,9 @@ impl Record {
 impl Journal {
     pub(crate) fn new(limit: usize, byte_limit: usize) -> Self {
         let entries = Mutex::new(Entries::default());
-        let unrecorded = AtomicUsize::new(0);
-        Self(Arc::new(Inner { entries, limit, byte_limit, unrecorded, ended: Notify::new() }))
+        let (unrecorded, waiting, ended) =
+            (AtomicUsize::new(0), AtomicUsize::new(0), Notify::new());
+        Self(Arc::new(Inner { entries, limit, byte_limit, unrecorded, ended, waiting }))
     }
 
     /// Starts an entry for a call, or returns `None` when the journal is full.
@@ -270,9 +276,16 @@ impl Journal {
         entries.calls.iter().map(|entry| entry.snapshot(&entries.headers, now)).collect()
     }
 
-    /// Wakes once a call ends after this is made (enable it before looking at the calls).
+    /// Wakes once a call ends after this is made (enable it before looking at the calls), while
+    /// a [`Waiting`] guard of this journal lives.
     fn ends(&self) -> tokio::sync::futures::Notified<'_> {
         self.0.ended.notified()
+    }
+
+    /// Counts a wait as waiting until the guard is dropped, so that calls ending wake it.
+    fn waiting(&self) -> Waiting {
+        self.0.waiting.fetch_add(1, Ordering::SeqCst);
+        Waiting(self.0.clone())
     }
 
     /// How many calls the journal keeps.
@@ -324,7 +337,23 @@ impl Journal {
     }
 }
 
+/// A wait counted in its journal's `waiting`, until dropped.
+struct Waiting(Arc<Inner>);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl Entry {
+    /// Ends the call with `end` after `duration`; returns `true`, for a caller's `&&`.
+    fn finish(&mut self, (end, duration): (End, Duration)) -> bool {
+        self.status = Some(end);
+        self.duration = Some(duration);
+        true
+    }
+
     /// The call as a test sees it, its metadata taken from `headers`.
     fn snapshot(&self, headers: &Chunked<(HeaderName, HeaderValue)>, now: Instant) -> Call {
         let metadata = |range: &Range<usize>| {
@@ -396,13 +425,18 @@ pub(crate) fn record_response_headers(record: &Record, headers: &HeaderMap) {
 /// Records the trailers of a call (for a trailers-only answer, its one header block) and, if
 /// they carry one and the call has not ended yet, the end they give it.
 pub(crate) fn record_trailers(record: &Record, trailers: &HeaderMap, end: Option<End>) {
-    {
+    let ended = {
         let mut entries = lock(&record.journal.entries);
         let range = push_headers(&mut entries, trailers);
-        entries.calls.get_mut(record.index).trailers = range;
-    }
-    if let Some(end) = end {
-        record_end(record, || end);
+        let entry = entries.calls.get_mut(record.index);
+        entry.trailers = range;
+        match end {
+            Some(end) if entry.status.is_none() => entry.finish((end, entry.started.elapsed())),
+            _ => false,
+        }
+    };
+    if ended {
+        record.journal.wake();
     }
 }
 

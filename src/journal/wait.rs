@@ -116,6 +116,7 @@ impl WaitForCalls {
 
     async fn run(self) -> Vec<Call> {
         let deadline = tokio::time::Instant::now() + self.timeout;
+        let _waiting = self.journal.waiting();
         loop {
             // Enabled before the calls are read, so an end recorded in between still wakes it.
             let mut ends = std::pin::pin!(self.journal.ends());
