@@ -385,9 +385,9 @@ impl TestServer {
     /// future or stream: when the wait returns, what the handler does as it is dropped is
     /// done. Bounded as [`wait_for_ended_calls`](Self::wait_for_ended_calls) is.
     ///
-    /// Over HTTP/2 (memory, TCP) a client-streaming or bidi call whose response stream the
-    /// client dropped goes on while its request stream is open (hyper's client resets the
-    /// stream only once both are gone); over Direct, dropping the response stream cancels it.
+    /// Over HTTP/2 (memory, TCP) a bidi call whose response stream the client dropped goes on
+    /// while its request stream is open (hyper's client resets the stream only once both are
+    /// gone); over Direct, dropping the response stream cancels it.
     ///
     /// # Panics
     ///
