@@ -19,7 +19,7 @@ use tonic::{Status, body::Body};
 
 use crate::{
     frames::Frames,
-    journal::{Record, record_request},
+    journal::{Record, Side, record_message},
     panic::{HandlerPanic, PanicSite},
     shared::Shared,
 };
@@ -135,7 +135,7 @@ impl http_body::Body for RequestBody {
                 if let Some((frames, record)) = &mut this.tap
                     && let Some(data) = frame.data_ref()
                 {
-                    frames.feed(data, |message| record_request(record, message));
+                    frames.feed(data, |message| record_message(record, Side::Request, message));
                 }
                 Poll::Ready(Some(Ok(frame)))
             }

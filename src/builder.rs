@@ -468,11 +468,12 @@ impl<L> TestServerBuilder<L> {
         self
     }
 
-    /// How many bytes of request messages the journal keeps, over all calls
-    /// ([`DEFAULT_JOURNAL_BYTE_LIMIT`], 32 MiB, unless set). Once a message does not fit, the
-    /// journal counts the messages that follow without keeping them, and says so where it
-    /// prints; [`Call::request`](crate::Call::request) for one of them panics saying why. The
-    /// bound keeps a long stream from costing the test its size in memory.
+    /// How many bytes of messages the journal keeps, requests and responses together, over all
+    /// calls ([`DEFAULT_JOURNAL_BYTE_LIMIT`], 32 MiB, unless set). Once a message does not fit,
+    /// the journal counts the messages that follow, both ways, without keeping them, and says so
+    /// where it prints; [`Call::request`](crate::Call::request) or
+    /// [`Call::response`](crate::Call::response) for one of them panics saying why. The bound
+    /// keeps a long stream from costing the test its size in memory.
     ///
     /// # Examples
     ///

@@ -15,7 +15,7 @@
 //!    the call arrives (or once its faults let it through), a panic in a layer's `call` or
 //!    `poll_ready` caught as a handler's is;
 //! 6. **response**: the body, with the faults' message delays and cuts, panics in its stream
-//!    caught, every message noted in the journal.
+//!    caught, its headers, every message and its trailers noted in the journal.
 //!
 //! Panics anywhere in steps 5 and 6 are caught: over the wire the call is answered `INTERNAL`
 //! and the panic kept for the report; over the direct transport the panic is kept and resumed in
@@ -42,10 +42,10 @@ use crate::{
     admission::{ConnectionLimit, Gate},
     body::{RequestBody, Reset},
     fault::{End as PlanEnd, FaultBody, Plan},
-    frames::FrameCounter,
+    frames::Frames,
     journal::{
-        End, Record, record_answered, record_cancelled, record_end, record_faults,
-        record_responses, record_status,
+        End, Record, Side, record_cancelled, record_faults, record_message,
+        record_response_headers, record_status, record_trailers,
     },
     panic::{HandlerPanic, PanicSite},
     shared::{LiveCall, SHUT_DOWN, Shared},
@@ -478,19 +478,10 @@ impl CallFuture {
         &mut self,
         result: Result<Response<Body>, BoxError>,
     ) -> Poll<Result<Response<Body>, BoxError>> {
-        let had_deadline = matches!(&self.inner, Some(Inner::Call { deadline: Some(_), .. }));
         self.inner = None;
         if let Some(record) = &self.record {
             match &result {
-                // A trailers-only answer carries its status in the headers.
-                Ok(response) if grpc_status(response.headers()).is_some() => {
-                    if let Some(status) = Status::from_header_map(response.headers()) {
-                        record_status(record, status);
-                    }
-                }
-                // The deadline holds until the response headers, as on tonic's server.
-                Ok(_) if had_deadline => record_answered(record),
-                Ok(_) => {}
+                Ok(response) => record_head(record, response.headers()),
                 Err(err) => record_status(record, reset_status(err.as_ref())),
             }
         }
@@ -503,7 +494,7 @@ impl CallFuture {
                 mode: self.mode,
                 abort: self.abort.take(),
                 record: self.record.take(),
-                counter: FrameCounter::default(),
+                frames: Frames::default(),
                 reset: self.reset.take(),
             })
         };
@@ -516,12 +507,32 @@ impl CallFuture {
     }
 }
 
+/// Records the head of a call's answer: its response headers or, for a trailers-only answer
+/// (its status in its one header block), its trailers and its end.
+fn record_head(record: &Record, headers: &HeaderMap) {
+    match grpc_status(headers) {
+        Some(_) => record_trailers(record, headers, trailers_end(headers)),
+        // The deadline holds until the response headers, as on tonic's server.
+        None => record_response_headers(record, headers),
+    }
+}
+
+/// Drops `inner` (the handler's future or stream) before the call is recorded as cancelled, so
+/// a test that waits for the cancellation sees what the handler did as it was dropped.
+fn drop_then_cancel<T>(inner: &mut Option<T>, record: Option<&Record>) {
+    let dropped = catch_unwind(AssertUnwindSafe(|| *inner = None));
+    if let Some(record) = record {
+        record_cancelled(record);
+    }
+    if let Err(payload) = dropped {
+        resume_unwind(payload);
+    }
+}
+
 impl Drop for CallFuture {
     fn drop(&mut self) {
-        if self.inner.is_some()
-            && let Some(record) = &self.record
-        {
-            record_cancelled(record);
+        if self.inner.is_some() {
+            drop_then_cancel(&mut self.inner, self.record.as_ref());
         }
     }
 }
@@ -553,9 +564,20 @@ impl Future for CallFuture {
                 let _ = catch_unwind(AssertUnwindSafe(|| this.inner = None));
                 let record = this.record.take();
                 let (site, reset) = (this.site, this.reset.as_ref());
-                let status =
-                    caught(&this.shared, site, &this.path, this.mode, payload, record, reset);
-                Poll::Ready(Ok(status.into_http()))
+                let status = caught(
+                    &this.shared,
+                    site,
+                    &this.path,
+                    this.mode,
+                    payload,
+                    record.as_ref(),
+                    reset,
+                );
+                let response = status.into_http();
+                if let Some(record) = &record {
+                    record_head(record, response.headers());
+                }
+                Poll::Ready(Ok(response))
             }
         }
     }
@@ -570,7 +592,8 @@ struct CatchPanicBody {
     mode: Mode,
     abort: Option<AbortWatch>,
     record: Option<Record>,
-    counter: FrameCounter,
+    /// The response messages being split out of the body, for the journal.
+    frames: Frames,
     reset: Option<Reset>,
 }
 
@@ -581,9 +604,10 @@ impl CatchPanicBody {
         match poll {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
-                    record_responses(record, self.counter.feed(data));
-                } else if let Some(end) = frame.trailers_ref().and_then(trailers_end) {
-                    record_end(record, || end);
+                    let message = |message| record_message(record, Side::Response, message);
+                    self.frames.feed(data, message);
+                } else if let Some(trailers) = frame.trailers_ref() {
+                    record_trailers(record, trailers, trailers_end(trailers));
                 }
             }
             Poll::Ready(Some(Err(status))) => record_status(record, status.clone()),
@@ -603,8 +627,8 @@ impl CatchPanicBody {
 
 impl Drop for CatchPanicBody {
     fn drop(&mut self) {
-        if let Some(record) = &self.record {
-            record_cancelled(record);
+        if self.record.is_some() {
+            drop_then_cancel(&mut self.inner, self.record.as_ref());
         }
     }
 }
@@ -654,10 +678,16 @@ impl http_body::Body for CatchPanicBody {
                 let record = this.record.take();
                 let (shared, path, mode) = (&this.shared, &this.path, this.mode);
                 let reset = this.reset.as_ref();
-                let status = caught(shared, PanicSite::Stream, path, mode, payload, record, reset);
+                let site = PanicSite::Stream;
+                let status = caught(shared, site, path, mode, payload, record.as_ref(), reset);
                 let mut trailers = HeaderMap::new();
                 match status.add_header(&mut trailers) {
-                    Ok(()) => Poll::Ready(Some(Ok(Frame::trailers(trailers)))),
+                    Ok(()) => {
+                        if let Some(record) = &record {
+                            record_trailers(record, &trailers, None);
+                        }
+                        Poll::Ready(Some(Ok(Frame::trailers(trailers))))
+                    }
                     Err(status) => Poll::Ready(Some(Err(status))),
                 }
             }
@@ -713,12 +743,12 @@ fn caught(
     path: &PathAndQuery,
     mode: Mode,
     payload: Box<dyn Any + Send>,
-    record: Option<Record>,
+    record: Option<&Record>,
     reset: Option<&Reset>,
 ) -> Status {
     if reset.is_some_and(Reset::client_panicked) {
         if let Some(record) = record {
-            record_status(&record, Status::cancelled(CLIENT_PANICKED));
+            record_status(record, Status::cancelled(CLIENT_PANICKED));
         }
         resume_unwind(payload);
     }
@@ -726,7 +756,7 @@ fn caught(
         HandlerPanic::from_message(site, path.path(), crate::panic::payload_text(&*payload));
     let status = panic.status();
     if let Some(record) = record {
-        record_status(&record, status.clone());
+        record_status(record, status.clone());
     }
     if mode == Mode::Direct {
         shared.record_panic(panic.unwound());

@@ -1,20 +1,33 @@
-//! Compressed messages in the call journal: a request message whose compressed flag is set is
-//! read with the call's `grpc-encoding`, as tonic's server reads it.
+//! Compressed messages in the call journal: a message whose compressed flag is set is read with
+//! the `grpc-encoding` of its side (the call's for a request, the response's for a response),
+//! as tonic reads it.
 
 use bytes::Bytes;
 
-/// The message `bytes` compressed with `encoding` (the call's `grpc-encoding`), or why the
-/// journal cannot read them, as the end of a sentence.
-pub(crate) fn decompress(encoding: Option<&str>, bytes: &[u8]) -> Result<Bytes, String> {
+use crate::journal::Side;
+
+/// The message `bytes` of `side` compressed with `encoding` (the call's `grpc-encoding` for a
+/// request, the response's for a response), or why the journal cannot read them, as the end
+/// of a sentence.
+pub(crate) fn decompress(
+    encoding: Option<&str>,
+    side: Side,
+    bytes: &[u8],
+) -> Result<Bytes, String> {
+    let (whose, reader) = match side {
+        Side::Request => ("the call", "the handler"),
+        Side::Response => ("the response", "the client"),
+    };
     match encoding {
         Some("gzip") => gunzip(bytes),
         Some(other) => Err(format!(
-            "the journal reads gzip only, and the call's grpc-encoding is {other:?}; assert on \
-             what the handler received instead"
+            "the journal reads gzip only, and {whose}'s grpc-encoding is {other:?}; assert on \
+             what {reader} received instead"
         )),
-        None => Err("the call has no grpc-encoding header to say how (a tonic server answers \
-                     such a message INTERNAL)"
-            .to_owned()),
+        None => Err(format!(
+            "{whose} has no grpc-encoding header to say how (tonic answers such a message \
+             INTERNAL)"
+        )),
     }
 }
 
@@ -50,19 +63,25 @@ mod tests {
 
     #[test]
     fn gzip_messages_are_read_back() {
-        assert_eq!(decompress(Some("gzip"), &gzip(b"hello")).unwrap(), &b"hello"[..]);
+        assert_eq!(
+            decompress(Some("gzip"), Side::Request, &gzip(b"hello")).unwrap(),
+            &b"hello"[..]
+        );
     }
 
     #[test]
     fn what_cannot_be_read_says_why() {
         assert_eq!(
-            decompress(Some("zstd"), b"x").unwrap_err(),
-            "the journal reads gzip only, and the call's grpc-encoding is \"zstd\"; assert on \
-             what the handler received instead"
+            decompress(Some("zstd"), Side::Response, b"x").unwrap_err(),
+            "the journal reads gzip only, and the response's grpc-encoding is \"zstd\"; assert \
+             on what the client received instead"
         );
-        assert!(decompress(None, b"x").unwrap_err().starts_with("the call has no grpc-encoding"));
-        assert!(
-            decompress(Some("gzip"), b"plain").unwrap_err().starts_with("its bytes are not gzip")
+        assert_eq!(
+            decompress(None, Side::Request, b"x").unwrap_err(),
+            "the call has no grpc-encoding header to say how (tonic answers such a message \
+             INTERNAL)"
         );
+        let not_gzip = decompress(Some("gzip"), Side::Request, b"plain").unwrap_err();
+        assert!(not_gzip.starts_with("its bytes are not gzip"), "{not_gzip}");
     }
 }

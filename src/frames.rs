@@ -1,5 +1,5 @@
 //! Splitting gRPC length-prefixed messages out of HTTP/2 body data, for the journal (which keeps
-//! each request message) and for faults (which cut streams between messages).
+//! each message, both ways) and for faults (which cut streams between messages).
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -97,49 +97,6 @@ fn whole_frame(data: &[u8]) -> Option<usize> {
     (data.len() >= len).then_some(len)
 }
 
-/// Counts gRPC messages in body data without keeping them.
-#[derive(Debug, Default)]
-pub(crate) struct FrameCounter {
-    header: [u8; 5],
-    header_len: usize,
-    body_left: usize,
-}
-
-impl FrameCounter {
-    /// Takes a chunk of body data and returns how many messages start in it.
-    pub(crate) fn feed(&mut self, mut data: &[u8]) -> usize {
-        let mut started = 0;
-        while !data.is_empty() {
-            if self.body_left > 0 {
-                let skip = self.body_left.min(data.len());
-                self.body_left -= skip;
-                data = &data[skip..];
-                continue;
-            }
-            // The usual case: a whole prefix in the chunk, read in place.
-            if self.header_len == 0
-                && let Some(([_, a, b, c, d], rest)) = data.split_first_chunk::<5>()
-            {
-                started += 1;
-                self.body_left = u32::from_be_bytes([*a, *b, *c, *d]) as usize;
-                data = rest;
-                continue;
-            }
-            let take = (5 - self.header_len).min(data.len());
-            self.header[self.header_len..self.header_len + take].copy_from_slice(&data[..take]);
-            self.header_len += take;
-            data = &data[take..];
-            if self.header_len == 5 {
-                started += 1;
-                self.header_len = 0;
-                let [_, a, b, c, d] = self.header;
-                self.body_left = u32::from_be_bytes([a, b, c, d]) as usize;
-            }
-        }
-        started
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,19 +112,12 @@ mod tests {
     fn frames_split_across_chunks_are_reassembled() {
         let data = [frame(b"abc"), frame(b""), frame(b"hello")].concat();
         let mut frames = Frames::default();
-        let mut counter = FrameCounter::default();
         let mut messages = Vec::new();
-        let mut counted = 0;
         for chunk in data.chunks(2) {
             frames.feed(&Bytes::copy_from_slice(chunk), |message| messages.push(message));
-            counted += counter.feed(chunk);
         }
         let bytes: Vec<&[u8]> = messages.iter().map(|m| &m.bytes[..]).collect();
         assert_eq!(bytes, [&b"abc"[..], b"", b"hello"]);
-        assert_eq!(counted, 3);
-        assert_eq!(FrameCounter::default().feed(&data), 3, "whole frames in one chunk");
-        let mut counter = FrameCounter::default();
-        assert_eq!(counter.feed(&data[..9]) + counter.feed(&data[9..]), 3, "a prefix split");
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! The call journal: every call a test server saw, on every transport, for assertions and for
-//! failure messages.
+//! failure messages. Both directions are kept: the request's metadata and messages, the response's
+//! headers, messages and trailers, and how the call ended.
+
+mod call;
+mod wait;
 
 use std::{
-    fmt,
     ops::Range,
     sync::{
         Arc, Mutex, MutexGuard, OnceLock,
@@ -14,16 +17,20 @@ use std::{
 use bytes::Bytes;
 use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderName, HeaderValue};
-use tokio::time::Instant;
-use tonic::{Code, Status, metadata::MetadataMap};
+use tokio::{sync::Notify, time::Instant};
+use tonic::{Status, metadata::MetadataMap};
 
 use crate::few::Few;
+
+pub use call::Call;
+pub(crate) use wait::Wait;
+pub use wait::{DEFAULT_WAIT_TIMEOUT, WaitForCalls};
 
 /// How many calls a server's journal keeps unless
 /// [`TestServerBuilder::journal_limit`](crate::TestServerBuilder::journal_limit) says otherwise.
 pub const DEFAULT_JOURNAL_LIMIT: usize = 1_000;
 
-/// How many bytes of request messages a server's journal keeps unless
+/// How many bytes of messages (requests and responses together) a server's journal keeps unless
 /// [`TestServerBuilder::journal_byte_limit`](crate::TestServerBuilder::journal_byte_limit) says
 /// otherwise: 32 MiB, far more than a test's calls send, and a bound on what a long stream costs.
 pub const DEFAULT_JOURNAL_BYTE_LIMIT: usize = 32 * 1024 * 1024;
@@ -33,7 +40,7 @@ pub const DEFAULT_JOURNAL_BYTE_LIMIT: usize = 32 * 1024 * 1024;
 /// Entries live side by side in one list, and every call's metadata in one more: recording a
 /// call allocates nothing of its own, so a journal that keeps a thousand calls does not leave
 /// the allocator a thousand small blocks to work around.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Journal(Arc<Inner>);
 
 #[derive(Debug)]
@@ -42,19 +49,52 @@ struct Inner {
     limit: usize,
     byte_limit: usize,
     unrecorded: AtomicUsize,
+    /// Woken each time a call ends while a test waits for calls to end (`waiting` of them):
+    /// with none waiting, an end wakes nothing.
+    ended: Notify,
+    waiting: AtomicUsize,
+}
+
+impl Inner {
+    /// Wakes the tests that wait for calls to end. Called after the end was recorded and the
+    /// lock released: a wait counts itself in `waiting` before it reads the calls under that
+    /// lock, so either it reads the end, or it is counted here.
+    fn wake(&self) {
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            self.ended.notify_waiters();
+        }
+    }
 }
 
 #[derive(Debug, Default)]
 struct Entries {
     calls: Chunked<Entry>,
-    /// The request headers of every call, call after call; each entry knows its range.
+    /// The request headers, response headers and trailers of every call, block after block;
+    /// each entry knows the range of each of its blocks.
     headers: Chunked<(HeaderName, HeaderValue)>,
-    /// The bytes of request messages kept, and whether one did not fit: from then on messages
-    /// are counted, not kept, so each call keeps the first of its messages.
+    /// The bytes of messages kept, both ways, and whether one did not fit: from then on
+    /// messages are counted, not kept, so each call keeps the first of its messages.
     kept_bytes: usize,
     full: bool,
-    /// Request messages counted and not kept.
-    unkept: usize,
+    /// Messages counted and not kept: requests, then responses.
+    unkept: [usize; 2],
+}
+
+/// The direction of a message: from the client, or from the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Side {
+    Request,
+    Response,
+}
+
+impl Side {
+    /// How messages of this side are named in messages: `request` or `response`.
+    fn name(self) -> &'static str {
+        match self {
+            Side::Request => "request",
+            Side::Response => "response",
+        }
+    }
 }
 
 /// A list that grows by whole chunks and never moves what it holds: no copying as it grows.
@@ -119,12 +159,14 @@ impl<T> Chunked<T> {
 #[derive(Debug)]
 struct Entry {
     method: PathAndQuery,
+    /// The request headers, response headers and trailers, in the journal's list of headers. A
+    /// trailers-only answer (its status in its one header block) has trailers and no headers.
     headers: Range<usize>,
-    requests: Messages,
-    /// Request messages past the journal's byte limit: counted, not kept.
-    unkept: usize,
+    response_headers: Range<usize>,
+    trailers: Range<usize>,
+    requests: Sent,
+    responses: Sent,
     status: Option<End>,
-    responses: usize,
     started: Instant,
     /// When the client's deadline expires, until the response headers go out: a call past it
     /// has ended for the server, with `CANCELLED "Timeout expired"`, as tonic's server ends it.
@@ -139,6 +181,23 @@ const TIMEOUT_EXPIRED: &str = "Timeout expired";
 /// What the journal says of a call that ended without a status.
 const CANCELLED: &str = "the call was cancelled before it ended (the client went away)";
 
+/// The messages of one direction of a call.
+#[derive(Clone, Debug, Default)]
+struct Sent {
+    /// The messages kept, first to last: most calls send one each way.
+    messages: Few<Message>,
+    /// Messages past the journal's byte limit: counted, not kept.
+    unkept: usize,
+    /// The encoded bytes of all the messages, kept or not.
+    bytes: usize,
+}
+
+impl Sent {
+    fn count(&self) -> usize {
+        self.messages.len() + self.unkept
+    }
+}
+
 /// A running call's place in the journal.
 #[derive(Clone, Debug)]
 pub(crate) struct Record {
@@ -150,12 +209,23 @@ impl Record {
     fn update<T>(&self, change: impl FnOnce(&mut Entry) -> T) -> T {
         change(lock(&self.journal.entries).calls.get_mut(self.index))
     }
+
+    /// Ends the call with `end` unless it has ended already; wakes the tests that wait for
+    /// calls to end.
+    fn end(&self, end: impl FnOnce(&Entry) -> (End, Duration)) {
+        let ended = self.update(|entry| entry.status.is_none() && entry.finish(end(entry)));
+        if ended {
+            self.journal.wake();
+        }
+    }
 }
 
 impl Journal {
     pub(crate) fn new(limit: usize, byte_limit: usize) -> Self {
         let entries = Mutex::new(Entries::default());
-        Self(Arc::new(Inner { entries, limit, byte_limit, unrecorded: AtomicUsize::new(0) }))
+        let (unrecorded, waiting, ended) =
+            (AtomicUsize::new(0), AtomicUsize::new(0), Notify::new());
+        Self(Arc::new(Inner { entries, limit, byte_limit, unrecorded, ended, waiting }))
     }
 
     /// Starts an entry for a call, or returns `None` when the journal is full.
@@ -180,14 +250,16 @@ impl Journal {
         for (name, value) in headers {
             entries.headers.push((name.clone(), value.clone()));
         }
+        let end = entries.headers.len;
         let entry = Entry {
             // Shares the request's bytes: no copy of the path.
             method: path.clone(),
-            headers: first..entries.headers.len,
-            requests: Messages::default(),
-            unkept: 0,
+            headers: first..end,
+            response_headers: end..end,
+            trailers: end..end,
+            requests: Sent::default(),
+            responses: Sent::default(),
             status: None,
-            responses: 0,
             started,
             deadline: deadline.and_then(|deadline| started.checked_add(deadline)),
             duration: None,
@@ -204,6 +276,23 @@ impl Journal {
         entries.calls.iter().map(|entry| entry.snapshot(&entries.headers, now)).collect()
     }
 
+    /// Wakes once a call ends after this is made (enable it before looking at the calls), while
+    /// a [`Waiting`] guard of this journal lives.
+    fn ends(&self) -> tokio::sync::futures::Notified<'_> {
+        self.0.ended.notified()
+    }
+
+    /// Counts a wait as waiting until the guard is dropped, so that calls ending wake it.
+    fn waiting(&self) -> Waiting {
+        self.0.waiting.fetch_add(1, Ordering::SeqCst);
+        Waiting(self.0.clone())
+    }
+
+    /// How many calls the journal keeps.
+    fn limit(&self) -> usize {
+        self.0.limit
+    }
+
     /// The calls, one per line, for failure messages.
     pub(crate) fn describe(&self) -> String {
         let calls = self.calls();
@@ -216,12 +305,24 @@ impl Journal {
         for (index, call) in calls.iter().enumerate() {
             text.push_str(&format!("\n  {}. {call}", index + 1));
         }
-        let unkept = lock(&self.0.entries).unkept;
-        if unkept > 0 {
+        let messages = |n: usize, side: Side| match n {
+            1 => format!("1 {} message", side.name()),
+            n => format!("{n} {} messages", side.name()),
+        };
+        let unkept = match lock(&self.0.entries).unkept {
+            [0, 0] => None,
+            [requests, 0] => Some(messages(requests, Side::Request)),
+            [0, responses] => Some(messages(responses, Side::Response)),
+            [requests, responses] => Some(format!(
+                "{} and {}",
+                messages(requests, Side::Request),
+                messages(responses, Side::Response)
+            )),
+        };
+        if let Some(unkept) = unkept {
             text.push_str(&format!(
-                "\n  ... and {unkept} request messages the journal counted and did not keep: it \
-                 keeps {} bytes of messages; raise it with \
-                 `TestServerBuilder::journal_byte_limit(bytes)`.",
+                "\n  ... and {unkept} the journal counted and did not keep: it keeps {} bytes of \
+                 messages; raise it with `TestServerBuilder::journal_byte_limit(bytes)`.",
                 self.0.byte_limit
             ));
         }
@@ -236,24 +337,44 @@ impl Journal {
     }
 }
 
+/// A wait counted in its journal's `waiting`, until dropped.
+struct Waiting(Arc<Inner>);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl Entry {
+    /// Ends the call with `end` after `duration`; returns `true`, for a caller's `&&`.
+    fn finish(&mut self, (end, duration): (End, Duration)) -> bool {
+        self.status = Some(end);
+        self.duration = Some(duration);
+        true
+    }
+
     /// The call as a test sees it, its metadata taken from `headers`.
     fn snapshot(&self, headers: &Chunked<(HeaderName, HeaderValue)>, now: Instant) -> Call {
-        let mut metadata = HeaderMap::with_capacity(self.headers.len());
-        for (name, value) in headers.range(self.headers.clone()) {
-            metadata.append(name.clone(), value.clone());
-        }
+        let metadata = |range: &Range<usize>| {
+            let mut metadata = HeaderMap::with_capacity(range.len());
+            for (name, value) in headers.range(range.clone()) {
+                metadata.append(name.clone(), value.clone());
+            }
+            MetadataMap::from_headers(metadata)
+        };
         let (status, duration) = match (&self.status, self.expired(now)) {
             (None, Some((end, duration))) => (Some(end), Some(duration)),
             _ => (self.status.clone(), self.duration),
         };
         Call {
             method: self.method.clone(),
-            metadata: MetadataMap::from_headers(metadata),
+            metadata: metadata(&self.headers),
+            response_headers: metadata(&self.response_headers),
+            trailers: metadata(&self.trailers),
             requests: self.requests.clone(),
-            unkept: self.unkept,
+            responses: self.responses.clone(),
             status,
-            responses: self.responses,
             duration,
             faults: self.faults.clone(),
         }
@@ -266,37 +387,75 @@ impl Entry {
     }
 }
 
-/// Records one request message.
-pub(crate) fn record_request(record: &Record, message: Message) {
+/// Records one message of a call, request or response: kept while the journal's byte limit
+/// allows, counted in any case.
+pub(crate) fn record_message(record: &Record, side: Side, message: Message) {
     let mut entries = lock(&record.journal.entries);
     let size = message.bytes.len();
     let fits = entries.kept_bytes.saturating_add(size) <= record.journal.byte_limit;
-    if entries.full || !fits {
-        entries.full = true;
-        entries.unkept += 1;
-        entries.calls.get_mut(record.index).unkept += 1;
-        return;
+    let keep = !entries.full && fits;
+    entries.full = !keep;
+    if keep {
+        entries.kept_bytes += size;
+    } else {
+        entries.unkept[side as usize] += 1;
     }
-    entries.kept_bytes += size;
-    entries.calls.get_mut(record.index).requests.push(message);
+    let entry = entries.calls.get_mut(record.index);
+    let sent = match side {
+        Side::Request => &mut entry.requests,
+        Side::Response => &mut entry.responses,
+    };
+    sent.bytes += size;
+    match keep {
+        true => sent.messages.push(message),
+        false => sent.unkept += 1,
+    }
 }
 
-/// Notes that the call's response headers went out: its deadline no longer applies.
-pub(crate) fn record_answered(record: &Record) {
-    record.update(|entry| entry.deadline = None);
+/// Records the response headers of a call as they went out. Its deadline no longer applies
+/// then, as on tonic's server.
+pub(crate) fn record_response_headers(record: &Record, headers: &HeaderMap) {
+    let mut entries = lock(&record.journal.entries);
+    let range = push_headers(&mut entries, headers);
+    let entry = entries.calls.get_mut(record.index);
+    entry.response_headers = range;
+    entry.deadline = None;
+}
+
+/// Records the trailers of a call (for a trailers-only answer, its one header block) and, if
+/// they carry one and the call has not ended yet, the end they give it.
+pub(crate) fn record_trailers(record: &Record, trailers: &HeaderMap, end: Option<End>) {
+    let ended = {
+        let mut entries = lock(&record.journal.entries);
+        let range = push_headers(&mut entries, trailers);
+        let entry = entries.calls.get_mut(record.index);
+        entry.trailers = range;
+        match end {
+            Some(end) if entry.status.is_none() => entry.finish((end, entry.started.elapsed())),
+            _ => false,
+        }
+    };
+    if ended {
+        record.journal.wake();
+    }
+}
+
+/// Adds a block of headers to the journal's list; returns where it lies.
+fn push_headers(entries: &mut Entries, headers: &HeaderMap) -> Range<usize> {
+    let first = entries.headers.len;
+    for (name, value) in headers {
+        entries.headers.push((name.clone(), value.clone()));
+    }
+    first..entries.headers.len
 }
 
 /// Notes that the call ended without a status: cancelled by the client, or by its deadline if
 /// that had passed.
 pub(crate) fn record_cancelled(record: &Record) {
-    record.update(|entry| {
-        if entry.status.is_none() {
-            let now = Instant::now();
-            let cancelled = || (End::Status(Status::cancelled(CANCELLED)), now - entry.started);
-            let (end, duration) = entry.expired(now).unwrap_or_else(cancelled);
-            entry.status = Some(end);
-            entry.duration = Some(duration);
-        }
+    record.end(|entry| {
+        let now = Instant::now();
+        let cancelled = || (End::Status(Status::cancelled(CANCELLED)), now - entry.started);
+        entry.expired(now).unwrap_or_else(cancelled)
     });
 }
 
@@ -307,12 +466,7 @@ pub(crate) fn record_status(record: &Record, status: Status) {
 
 /// Records how a call ended, once: the first end wins.
 pub(crate) fn record_end(record: &Record, end: impl FnOnce() -> End) {
-    record.update(|entry| {
-        if entry.status.is_none() {
-            entry.status = Some(end());
-            entry.duration = Some(entry.started.elapsed());
-        }
-    });
+    record.end(|entry| (end(), entry.started.elapsed()));
 }
 
 /// How a call ended. The common end, OK with nothing else, is kept without making a `Status`.
@@ -332,236 +486,17 @@ impl End {
     }
 }
 
-/// A call's request messages: most calls send one.
-type Messages = crate::few::Few<Message>;
-
 /// Notes the fault rules that acted on a call.
 pub(crate) fn record_faults(record: &Record, faults: &[String]) {
     record.update(|entry| entry.faults.extend_from_slice(faults));
 }
 
-/// Adds response messages to a call.
-pub(crate) fn record_responses(record: &Record, messages: usize) {
-    record.update(|entry| entry.responses += messages);
-}
-
-/// A request message as it arrived: its bytes, and whether they were compressed.
+/// A message as it went over the wire: its bytes (after the 5-byte gRPC prefix), and whether
+/// they were compressed.
 #[derive(Clone, Debug)]
 pub(crate) struct Message {
     pub(crate) compressed: bool,
     pub(crate) bytes: Bytes,
-}
-
-/// One call the server saw: its method, metadata, request messages, how it ended, how many
-/// messages it sent back and how long it took (on the tokio clock). Made by
-/// [`TestServer::calls`](crate::TestServer::calls).
-///
-/// # Examples
-///
-/// ```
-/// use tonic::Code;
-/// use tonic_testkit::TestServer;
-/// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
-/// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
-/// let mut client = server.client(ProbeClient::new);
-///
-/// client.unary(ProbeRequest { text: "hi".into(), count: 0 }).await.unwrap();
-///
-/// let calls = server.calls_to("/probe.Probe/Unary");
-/// assert_eq!(calls.len(), 1);
-/// assert_eq!(calls[0].request::<ProbeRequest>(0).text, "hi");
-/// assert_eq!(calls[0].code(), Some(Code::Ok));
-/// assert_eq!(calls[0].response_count(), 1);
-/// server.shutdown().await;
-/// # }
-/// ```
-#[derive(Clone, Debug)]
-pub struct Call {
-    method: PathAndQuery,
-    metadata: MetadataMap,
-    requests: Messages,
-    unkept: usize,
-    status: Option<End>,
-    responses: usize,
-    duration: Option<Duration>,
-    faults: Vec<String>,
-}
-
-impl Call {
-    /// The full method path, such as `/orders.Orders/RegisterOrder`.
-    pub fn method(&self) -> &str {
-        self.method.path()
-    }
-
-    /// The request metadata (headers) as the server received them.
-    pub fn metadata(&self) -> &MetadataMap {
-        &self.metadata
-    }
-
-    /// How many request messages arrived, those the journal counted past its byte limit
-    /// included (see [`TestServerBuilder::journal_byte_limit`](crate::TestServerBuilder::journal_byte_limit)).
-    pub fn request_count(&self) -> usize {
-        self.requests.len() + self.unkept
-    }
-
-    /// Request message `index` (from 0), decoded as `T`. A message the client sent compressed
-    /// is decompressed first with the call's `grpc-encoding` (gzip, with the `gzip` feature).
-    ///
-    /// # Panics
-    ///
-    /// When there is no such message, or it does not decode as `T`, or it was compressed in a
-    /// way the journal cannot read (the message says which).
-    #[track_caller]
-    pub fn request<T: prost::Message + Default>(&self, index: usize) -> T {
-        let message = self.message(index);
-        let bytes = match message.compressed {
-            true => self.decompress(index, message),
-            false => message.bytes.clone(),
-        };
-        // A `match`, not `unwrap_or_else`: in a closure the panic would point at the kit.
-        match T::decode(bytes) {
-            Ok(message) => message,
-            Err(error) => panic!(
-                "tonic-testkit: request message {index} of {} does not decode as {}: {error}; \
-                 ask for the message type the method takes",
-                self.method,
-                std::any::type_name::<T>()
-            ),
-        }
-    }
-
-    /// Whether request message `index` (from 0) arrived compressed (its gRPC compressed flag
-    /// set): how a test checks that the client under test really compresses what it sends.
-    ///
-    /// # Panics
-    ///
-    /// When there is no such message.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
-    /// let mut client = server.client(ProbeClient::new); // sends uncompressed
-    ///
-    /// client.unary(ProbeRequest { text: "plain".into(), count: 0 }).await.unwrap();
-    ///
-    /// assert!(!server.calls()[0].request_compressed(0));
-    /// # }
-    /// ```
-    #[track_caller]
-    pub fn request_compressed(&self, index: usize) -> bool {
-        self.message(index).compressed
-    }
-
-    #[track_caller]
-    fn message(&self, index: usize) -> &Message {
-        if let Some(message) = self.requests.get(index) {
-            return message;
-        }
-        if index < self.request_count() {
-            panic!(
-                "tonic-testkit: {} has {} request messages, and the journal kept the first {} of \
-                 them: the others came past its byte limit, so they were counted and not kept; \
-                 raise it with `TestServerBuilder::journal_byte_limit(bytes)` to read message \
-                 {index}",
-                self.method,
-                self.request_count(),
-                self.requests.len()
-            )
-        }
-        panic!(
-            "tonic-testkit: {} has {} request messages, so there is no message {index} (messages \
-             count from 0)",
-            self.method,
-            self.request_count()
-        )
-    }
-
-    #[track_caller]
-    fn decompress(&self, index: usize, message: &Message) -> Bytes {
-        let encoding = self.metadata.get("grpc-encoding").and_then(|value| value.to_str().ok());
-        match crate::compression::decompress(encoding, &message.bytes) {
-            Ok(bytes) => bytes,
-            Err(why) => panic!(
-                "tonic-testkit: request message {index} of {} arrived compressed, and {why}",
-                self.method
-            ),
-        }
-    }
-
-    /// Every request message, decoded as `T`.
-    ///
-    /// # Panics
-    ///
-    /// As [`request`](Self::request).
-    #[track_caller]
-    pub fn requests<T: prost::Message + Default>(&self) -> Vec<T> {
-        // A loop, not `map`: a closure would take the panic's location from the kit.
-        let mut messages = Vec::with_capacity(self.request_count());
-        for index in 0..self.request_count() {
-            messages.push(self.request(index));
-        }
-        messages
-    }
-
-    /// How the call ended, or `None` while it is still running.
-    pub fn status(&self) -> Option<&Status> {
-        self.status.as_ref().map(End::status)
-    }
-
-    /// The code the call ended with, or `None` while it is still running.
-    pub fn code(&self) -> Option<Code> {
-        self.status().map(Status::code)
-    }
-
-    /// How many response messages the server sent.
-    pub fn response_count(&self) -> usize {
-        self.responses
-    }
-
-    /// How long the call took, from its arrival to its status, on the tokio clock; `None`
-    /// while it is still running.
-    pub fn duration(&self) -> Option<Duration> {
-        self.duration
-    }
-
-    /// The [`Faults`](crate::Faults) rules that acted on the call, each as the test wrote it,
-    /// with its line: `faults.on("/probe.Probe/Unary").times(2).fail(Unavailable, "down") at
-    /// tests/faults.rs:12:5`.
-    pub fn faults(&self) -> &[String] {
-        &self.faults
-    }
-}
-
-impl fmt::Display for Call {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: ", self.method)?;
-        match self.status() {
-            None => write!(f, "still running")?,
-            Some(status) if status.message().is_empty() => write!(f, "{:?}", status.code())?,
-            Some(status) => write!(f, "{:?} {:?}", status.code(), status.message())?,
-        }
-        let plural = |n: usize| if n == 1 { "" } else { "s" };
-        let (requests, responses) = (self.request_count(), self.responses);
-        write!(
-            f,
-            ", {requests} request{}, {responses} response{}",
-            plural(requests),
-            plural(responses)
-        )?;
-        for fault in &self.faults {
-            write!(f, "\n     fault: {fault}")?;
-        }
-        Ok(())
-    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -184,7 +184,7 @@
 //! Compression and message-size limits are set where tonic sets them, on the service added and
 //! on the client (the kit sees services as opaque tower services, so it has no switch of its
 //! own), and behave the same on every transport. The `gzip` feature enables tonic's `gzip` and
-//! lets the journal read gzip-compressed requests.
+//! lets the journal read gzip-compressed messages, requests and responses.
 //!
 //! ```
 //! # #[cfg(all(feature = "tls", feature = "gzip"))]
@@ -213,6 +213,7 @@
 //! let call = &server.calls()[0];
 //! assert!(call.request_compressed(0));
 //! assert_eq!(call.request::<ProbeRequest>(0).text, "hi");
+//! assert!(call.response_compressed(0));
 //! assert!(server.tls().unwrap().ca_pem().starts_with("-----BEGIN CERTIFICATE-----"));
 //! # }
 //! # }
@@ -235,6 +236,35 @@
 //! tonic-health's `grpc.health.v1.Health` with every service `SERVING`, and the test flips them
 //! with `server.health().set_not_serving("users.UserService").await`; a name the server does not
 //! serve panics, listing the names it has. See `Health` for an example.
+//!
+//! # The call journal
+//!
+//! Every server records each call, both ways, on every transport: [`TestServer::calls`] gives
+//! each [`Call`] with its request metadata and messages, the response headers, messages and
+//! trailers the server sent, each message's size and compression, the status and the duration.
+//! [`TestServer::wait_for_ended_calls`] and [`TestServer::wait_for_cancelled_calls`] wait,
+//! without polling and within a bound, for calls the test does not await itself (grpcio's
+//! `rpc.termination()` and `rpc.cancelled()`).
+//!
+//! ```
+//! use tonic_testkit::TestServer;
+//! use tonic_testkit_support::{Probe, ProbeClient, ProbeReply, ProbeRequest};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let server = TestServer::builder().add_service(Probe::new().server()).start().await;
+//! let mut client = server.client(ProbeClient::new);
+//!
+//! // The code under test calls in a task of its own.
+//! let request = ProbeRequest { text: "hi".into(), count: 0 };
+//! tokio::spawn(async move { client.unary(request).await });
+//!
+//! let calls = server.wait_for_ended_calls(1).await;
+//! assert_eq!(calls[0].request::<ProbeRequest>(0).text, "hi");
+//! assert_eq!(calls[0].response::<ProbeReply>(0).text, "hi");
+//! assert_eq!(calls[0].trailers().get("grpc-status").unwrap(), "0");
+//! # }
+//! ```
 //!
 //! # No lost panics, no hanging teardown
 //!
@@ -331,7 +361,9 @@ pub use fault::{ConnectionToxics, FaultChannel, FaultRule, Faults, Fired};
 #[cfg_attr(docsrs, doc(cfg(feature = "health")))]
 pub use health::Health;
 pub use intercept::{Intercepted, Recorder, intercept, through_layer};
-pub use journal::{Call, DEFAULT_JOURNAL_BYTE_LIMIT, DEFAULT_JOURNAL_LIMIT};
+pub use journal::{
+    Call, DEFAULT_JOURNAL_BYTE_LIMIT, DEFAULT_JOURNAL_LIMIT, DEFAULT_WAIT_TIMEOUT, WaitForCalls,
+};
 pub use panic::HandlerPanic;
 pub use port::free_port;
 pub use reply::{BoxStream, Reply};

@@ -438,6 +438,92 @@ impl TestServer {
         self.calls().into_iter().filter(|call| call.method() == method).collect()
     }
 
+    /// Waits until `n` calls have ended, however they ended, and gives every call that has,
+    /// oldest first: grpcio's `rpc.termination()`, for calls the test does not await itself
+    /// (made in a task of their own, or by the code under test). The journal wakes the wait as
+    /// each call ends; nothing polls. A call has ended once the server sent its status, or its
+    /// client went away, or its deadline passed before its answer.
+    ///
+    /// A wait that does not end fails the test, after [`DEFAULT_WAIT_TIMEOUT`](crate::DEFAULT_WAIT_TIMEOUT)
+    /// of tokio time unless [`WaitForCalls::timeout`](crate::WaitForCalls::timeout) says
+    /// otherwise, with the calls the server saw, those still running marked.
+    ///
+    /// # Panics
+    ///
+    /// When the wait times out, and at once when the journal keeps fewer than `n` calls
+    /// ([`TestServerBuilder::journal_limit`]): only the calls it keeps are counted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic_testkit::TestServer;
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeReply, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// // Arrange
+    /// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
+    /// let mut client = server.client(ProbeClient::new);
+    ///
+    /// // Act: the call runs in a task of its own, as code under test may make it.
+    /// let slow = ProbeRequest { text: "sleep:100".into(), count: 0 };
+    /// tokio::spawn(async move { client.unary(slow).await });
+    ///
+    /// // Assert
+    /// let calls = server.wait_for_ended_calls(1).await;
+    /// assert_eq!(calls[0].response::<ProbeReply>(0).text, "slept 100 ms");
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn wait_for_ended_calls(&self, n: usize) -> crate::WaitForCalls {
+        crate::WaitForCalls::new(&self.shared.journal, crate::journal::Wait::Ended, n)
+    }
+
+    /// Waits until `n` calls have been cancelled by their client (it dropped the call before
+    /// it ended), and gives every call that was, oldest first: grpcio's `rpc.cancelled()`. The
+    /// journal records such a call as `CANCELLED "the call was cancelled before it ended (the
+    /// client went away)"`, on every transport, once the server has dropped the handler's
+    /// future or stream: when the wait returns, what the handler does as it is dropped is
+    /// done. Bounded as [`wait_for_ended_calls`](Self::wait_for_ended_calls) is.
+    ///
+    /// Over HTTP/2 (memory, TCP) a bidi call whose response stream the client dropped goes on
+    /// while its request stream is open (hyper's client resets the stream only once both are
+    /// gone); over Direct, dropping the response stream cancels it.
+    ///
+    /// # Panics
+    ///
+    /// As [`wait_for_ended_calls`](Self::wait_for_ended_calls).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic_testkit::TestServer;
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// // Arrange: a call the probe never answers.
+    /// let probe = Probe::new();
+    /// let server = TestServer::builder().add_service(probe.server()).start().await;
+    /// let mut client = server.client(ProbeClient::new);
+    /// let hang = ProbeRequest { text: "hang".into(), count: 0 };
+    /// let call = tokio::spawn(async move { client.unary(hang).await });
+    /// probe.hangs_started(1).await;
+    ///
+    /// // Act: the client goes away.
+    /// call.abort();
+    ///
+    /// // Assert: the server saw it go, and dropped the handler.
+    /// let cancelled = server.wait_for_cancelled_calls(1).await;
+    /// assert_eq!(cancelled[0].method(), "/probe.Probe/Unary");
+    /// assert_eq!(probe.dropped_hangs(), 1);
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn wait_for_cancelled_calls(&self, n: usize) -> crate::WaitForCalls {
+        crate::WaitForCalls::new(&self.shared.journal, crate::journal::Wait::Cancelled, n)
+    }
+
     /// Takes the panics the server has caught so far, so a test that provokes one on purpose can
     /// assert on it; the server will not report them again at shutdown.
     ///

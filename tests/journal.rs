@@ -7,7 +7,7 @@ use std::time::Duration;
 use common::{probe, start};
 use rstest::rstest;
 use tonic::{Code, Request};
-use tonic_testkit::{TestServer, Transport, assert_metadata, assert_status};
+use tonic_testkit::{TestChannel, TestServer, Transport, assert_metadata, assert_status};
 use tonic_testkit_support::{Probe, ProbeClient, ProbeReply, ProbeRequest};
 
 const UNARY: &str = "/probe.Probe/Unary";
@@ -197,7 +197,7 @@ async fn unknown_methods_are_recorded_as_unimplemented() {
 #[tokio::test]
 #[should_panic(expected = "The server saw 1 call:
   1. /probe.Probe/Unary: Internal \"the handler for /probe.Probe/Unary panicked: boom\", 1 \
-request, 0 responses
+request (12 bytes), 0 responses
   ... and 2 later calls the journal did not keep: it keeps 1 calls; raise it with \
 `TestServerBuilder::journal_limit(n)`.")]
 async fn failure_messages_list_the_journal_and_what_it_did_not_keep() {
@@ -319,7 +319,7 @@ fn seven_bytes(text: &str) -> ProbeRequest {
 async fn start_keeping(
     transport: Transport,
     bytes: usize,
-) -> (TestServer, ProbeClient<tonic_testkit::TestChannel>) {
+) -> (TestServer, ProbeClient<TestChannel>) {
     let server = TestServer::builder()
         .transport(transport)
         .add_service(Probe::new().server())
@@ -359,11 +359,11 @@ async fn past_its_byte_limit_the_journal_counts_messages_without_keeping_them(
 
 #[tokio::test]
 #[should_panic(expected = "The server saw 2 calls:
-  1. /probe.Probe/ClientStream: Ok, 3 requests, 1 response
+  1. /probe.Probe/ClientStream: Ok, 3 requests (21 bytes), 1 response (21 bytes)
   2. /probe.Probe/Unary: Internal \"the handler for /probe.Probe/Unary panicked: boom\", 1 \
-request, 0 responses
-  ... and 3 request messages the journal counted and did not keep: it keeps 10 bytes of \
-messages; raise it with `TestServerBuilder::journal_byte_limit(bytes)`.")]
+request (12 bytes), 0 responses
+  ... and 3 request messages and 1 response message the journal counted and did not keep: it \
+keeps 10 bytes of messages; raise it with `TestServerBuilder::journal_byte_limit(bytes)`.")]
 async fn a_report_says_how_many_messages_the_journal_did_not_keep() {
     let (server, mut client) = start_keeping(Transport::Memory, 10).await;
     let messages = ["first", "other", "third"].map(seven_bytes);
@@ -372,4 +372,272 @@ async fn a_report_says_how_many_messages_the_journal_did_not_keep() {
     let _ = client.unary(probe("panic:boom", 0)).await;
 
     server.shutdown().await;
+}
+
+/// The names of a metadata map's entries, in order.
+fn names(metadata: &tonic::metadata::MetadataMap) -> Vec<String> {
+    metadata.clone().into_headers().keys().map(|name| name.to_string()).collect()
+}
+
+#[rstest]
+#[tokio::test]
+async fn every_shape_records_the_messages_it_sent_back_and_their_sizes_both_ways(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let (server, mut client) = start(transport).await;
+    let messages = vec![probe("a", 0), probe("bb", 0)];
+
+    let unary = client.unary(probe("hello", 0)).await.unwrap().into_inner();
+    let streamed = client.server_stream(probe("tick", 2)).await.unwrap().into_inner();
+    let streamed = tonic_testkit::collect(streamed).await.into_messages();
+    let counted = client.client_stream(tokio_stream::iter(messages.clone())).await.unwrap();
+    let echoed = client.bidi(tokio_stream::iter(messages)).await.unwrap().into_inner();
+    let echoed = tonic_testkit::collect(echoed).await.into_messages();
+
+    let calls = server.calls();
+    assert_eq!(calls[0].responses::<ProbeReply>(), [unary], "{transport}");
+    assert_eq!(calls[1].responses::<ProbeReply>(), streamed, "{transport}");
+    assert_eq!(calls[2].responses::<ProbeReply>(), [counted.into_inner()], "{transport}");
+    assert_eq!(calls[3].responses::<ProbeReply>(), echoed, "{transport}");
+    let sizes = |call: &tonic_testkit::Call| {
+        let requests = (0..call.request_count()).map(|i| call.request_size(i)).collect();
+        let responses = (0..call.response_count()).map(|i| call.response_size(i)).collect();
+        (requests, responses)
+    };
+    // Protobuf sends a string as a tag, a length and its bytes, and leaves out a zero index.
+    let expected: [(Vec<usize>, Vec<usize>); 4] = [
+        (vec![7], vec![7]),
+        (vec![8], vec![9, 11]),
+        (vec![3, 4], vec![8]),
+        (vec![3, 4], vec![3, 6]),
+    ];
+    assert_eq!(calls.iter().map(sizes).collect::<Vec<_>>(), expected, "{transport}");
+    assert!(!calls[1].response_compressed(1), "{transport}");
+    server.shutdown().await;
+}
+
+/// A service that sets response metadata: `x-shard` on every answer, and trailers on the
+/// statuses it fails with (unary: `fail` before any response; server stream: after `count`
+/// replies).
+struct Annotating;
+
+#[tonic::async_trait]
+impl tonic_testkit_support::ProbeService for Annotating {
+    async fn unary(
+        &self,
+        request: Request<ProbeRequest>,
+    ) -> Result<tonic::Response<ProbeReply>, tonic::Status> {
+        let text = request.into_inner().text;
+        if text == "fail" {
+            let mut trailers = tonic::metadata::MetadataMap::new();
+            trailers.insert("x-reason", "asked to".parse().unwrap());
+            let status = tonic::Status::with_metadata(Code::FailedPrecondition, "no", trailers);
+            return Err(status);
+        }
+        let mut response = tonic::Response::new(ProbeReply { text, index: 0 });
+        response.metadata_mut().insert("x-shard", "3".parse().unwrap());
+        Ok(response)
+    }
+
+    async fn server_stream(
+        &self,
+        request: Request<ProbeRequest>,
+    ) -> Result<tonic::Response<tonic_testkit::BoxStream<ProbeReply>>, tonic::Status> {
+        let count = request.into_inner().count;
+        let mut trailers = tonic::metadata::MetadataMap::new();
+        trailers.insert("x-sent", count.to_string().parse().unwrap());
+        let end = tonic::Status::with_metadata(Code::Aborted, "enough", trailers);
+        let replies = (0..count).map(|index| Ok(ProbeReply { text: "r".into(), index }));
+        let stream = tokio_stream::iter(replies.chain([Err(end)]));
+        let mut response = tonic::Response::new(Box::pin(stream) as tonic_testkit::BoxStream<_>);
+        response.metadata_mut().insert("x-shard", "3".parse().unwrap());
+        Ok(response)
+    }
+}
+
+async fn start_annotating(transport: Transport) -> (TestServer, ProbeClient<TestChannel>) {
+    let service = tonic_testkit_support::ProbeServer::new(Annotating);
+    let server = TestServer::builder().transport(transport).add_service(service).start().await;
+    let client = server.client(ProbeClient::new);
+    (server, client)
+}
+
+#[rstest]
+#[tokio::test]
+async fn the_response_headers_and_trailers_are_those_the_handler_set(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let (server, mut client) = start_annotating(transport).await;
+
+    let reply = client.unary(probe("hi", 0)).await.unwrap();
+    let stream = client.server_stream(probe("", 2)).await.unwrap();
+    let outcome = tonic_testkit::collect(stream.into_inner()).await;
+
+    assert_metadata!(reply, "x-shard", "3");
+    assert_metadata!(outcome, "x-sent", "2");
+    let calls = server.calls();
+    let (unary, streamed) = (&calls[0], &calls[1]);
+    assert_eq!(names(unary.response_headers()), ["x-shard", "content-type"], "{transport}");
+    assert_metadata!(unary.response_headers(), "x-shard", "3");
+    assert_eq!(names(unary.trailers()), ["grpc-status"], "{transport}");
+    assert_metadata!(unary.trailers(), "grpc-status", "0");
+    assert_eq!(names(streamed.response_headers()), ["x-shard", "content-type"], "{transport}");
+    assert_eq!(
+        names(streamed.trailers()),
+        ["x-sent", "grpc-status", "grpc-message"],
+        "{transport}"
+    );
+    assert_metadata!(streamed.trailers(), "grpc-status", "10");
+    assert_metadata!(streamed.trailers(), "x-sent", "2");
+    assert_eq!(streamed.response_count(), 2, "{transport}");
+    server.shutdown().await;
+}
+
+#[rstest]
+#[tokio::test]
+async fn a_trailers_only_answer_has_trailers_and_no_response_headers(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let (server, mut client) = start_annotating(transport).await;
+
+    let status = client.unary(probe("fail", 0)).await.unwrap_err();
+
+    assert_metadata!(status, "x-reason", "asked to");
+    let call = &server.calls()[0];
+    assert!(call.response_headers().is_empty(), "{transport}: {:?}", call.response_headers());
+    assert_eq!(
+        names(call.trailers()),
+        ["content-type", "x-reason", "grpc-status", "grpc-message"],
+        "{transport}"
+    );
+    assert_metadata!(call.trailers(), "grpc-status", "9");
+    assert_metadata!(call.trailers(), "x-reason", "asked to");
+    assert_status!(call.status().unwrap(), Code::FailedPrecondition, "no");
+    assert_eq!(call.response_count(), 0, "{transport}");
+    server.shutdown().await;
+}
+
+#[rstest]
+#[tokio::test]
+async fn a_running_call_has_its_response_headers_and_no_trailers_yet(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let (server, mut client) = start(transport).await;
+    let (requests, outbox) = tokio::sync::mpsc::unbounded_channel();
+    let outbox = tokio_stream::wrappers::UnboundedReceiverStream::new(outbox);
+    let mut replies = client.bidi(outbox).await.unwrap().into_inner();
+    requests.send(probe("ping", 0)).unwrap();
+    replies.message().await.unwrap().unwrap();
+
+    let call = &server.calls()[0];
+
+    assert_eq!(names(call.response_headers()), ["content-type"], "{transport}");
+    assert!(call.trailers().is_empty(), "{transport}");
+    assert_eq!(call.response::<ProbeReply>(0).text, "ping", "{transport}");
+    drop(requests);
+    assert_eq!(replies.message().await.unwrap(), None);
+    server.shutdown().await;
+}
+
+#[rstest]
+#[tokio::test]
+async fn past_its_byte_limit_the_journal_counts_responses_without_keeping_them(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    // The 7-byte request fits in 10 bytes; its 7-byte reply does not.
+    let (server, mut client) = start_keeping(transport, 10).await;
+
+    client.unary(seven_bytes("hello")).await.unwrap();
+
+    let call = &server.calls()[0];
+    assert_eq!((call.request_count(), call.response_count()), (1, 1), "{transport}");
+    assert_eq!(call.request::<ProbeRequest>(0).text, "hello", "{transport}");
+    let unkept = std::panic::AssertUnwindSafe(|| call.response_size(0));
+    let unkept = std::panic::catch_unwind(unkept).unwrap_err();
+    assert_eq!(
+        common::panic_text(unkept),
+        "tonic-testkit: /probe.Probe/Unary has 1 response messages, and the journal kept the \
+         first 0 of them: the others came past its byte limit, so they were counted and not \
+         kept; raise it with `TestServerBuilder::journal_byte_limit(bytes)` to read message 0",
+        "{transport}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "The server saw 2 calls:
+  1. /probe.Probe/ServerStream: Ok, 1 request (8 bytes), 2 responses (20 bytes)
+  2. /probe.Probe/Unary: Internal \"the handler for /probe.Probe/Unary panicked: boom\", 1 \
+request (12 bytes), 0 responses
+  ... and 1 request message and 2 response messages the journal counted and did not keep: it \
+keeps 8 bytes of messages; raise it with `TestServerBuilder::journal_byte_limit(bytes)`.")]
+async fn a_report_says_how_many_responses_the_journal_did_not_keep() {
+    // The 8-byte request fits; its replies (9 and 11 bytes) do not, nor anything after them.
+    let (server, mut client) = start_keeping(Transport::Memory, 8).await;
+    let replies = client.server_stream(probe("tick", 2)).await.unwrap().into_inner();
+    tonic_testkit::collect(replies).await;
+
+    let _ = client.unary(probe("panic:boom", 0)).await;
+
+    server.shutdown().await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "tonic-testkit: /probe.Probe/Unary has 1 response messages, so there \
+                           is no message 1 (messages count from 0)")]
+async fn asking_for_a_response_message_that_was_not_sent_is_a_clear_panic() {
+    let (server, mut client) = start(Transport::Memory).await;
+    client.unary(probe("a", 0)).await.unwrap();
+
+    server.calls()[0].response::<ProbeReply>(1);
+}
+
+#[tokio::test]
+#[should_panic(expected = "tonic-testkit: response message 0 of /probe.Probe/Unary does not \
+                           decode as prost_types::protobuf::Timestamp: ")]
+async fn decoding_a_response_as_the_wrong_type_is_a_clear_panic() {
+    let (server, mut client) = start(Transport::Memory).await;
+    client.unary(probe("not a timestamp", 0)).await.unwrap();
+
+    server.calls()[0].response::<prost_types::Timestamp>(0);
+}
+
+/// Gzip needs tonic's `gzip`, which the kit's `gzip` feature enables.
+#[cfg(feature = "gzip")]
+mod gzip {
+    use tonic::codec::CompressionEncoding::Gzip;
+    use tonic_testkit_support::ProbeServer;
+
+    use super::*;
+
+    #[rstest]
+    #[tokio::test]
+    async fn gzip_responses_are_recorded_compressed_and_read_back(
+        #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+    ) {
+        let service = ProbeServer::new(Probe::new()).send_compressed(Gzip);
+        let server = TestServer::builder().transport(transport).add_service(service).start().await;
+        let mut gzip = server.client(|channel| ProbeClient::new(channel).accept_compressed(Gzip));
+        let mut plain = server.client(ProbeClient::new);
+        let text = "a".repeat(1_000);
+
+        gzip.unary(probe(&text, 0)).await.unwrap();
+        let replies = gzip.server_stream(probe("tick", 2)).await.unwrap().into_inner();
+        tonic_testkit::collect(replies).await;
+        // A client that does not accept gzip gets plain messages from the same service.
+        plain.unary(probe(&text, 0)).await.unwrap();
+
+        let calls = server.calls();
+        assert_metadata!(calls[0].response_headers(), "grpc-encoding", "gzip");
+        assert!(calls[0].response_compressed(0), "{transport}");
+        assert_eq!(calls[0].response::<ProbeReply>(0).text, text, "{transport}");
+        assert!(calls[0].response_size(0) < 100, "{transport}: {}", calls[0].response_size(0));
+        let ticks: Vec<String> =
+            calls[1].responses::<ProbeReply>().into_iter().map(|reply| reply.text).collect();
+        assert_eq!(ticks, ["reply 0", "reply 1"], "{transport}");
+        assert!(calls[1].response_compressed(1), "{transport}");
+        assert!(!calls[2].response_compressed(0), "{transport}");
+        assert_eq!(calls[2].response_size(0), 1_003, "{transport}");
+        server.shutdown().await;
+    }
 }

@@ -267,7 +267,7 @@ async fn an_unexpected_call_is_answered_internal_and_fails_the_test(
 A mockall mock panics on a call that none of its expectations matches: add an `expect_..()` for \
 the call, or fix the `with(..)`/`withf(..)` that should match it.
 The server saw 1 call:
-  1. /probe.Probe/Unary: Internal {answered:?}, 1 request, 0 responses"
+  1. /probe.Probe/Unary: Internal {answered:?}, 1 request (3 bytes), 0 responses"
         ),
         "over {transport}"
     );
@@ -311,9 +311,9 @@ async fn verify_reports_an_unexpected_call_at_its_line(
     );
     assert!(
         message.ends_with(&format!(
-            "The server saw 2 calls:\n  1. /probe.Probe/Unary: Ok, 1 request, 1 response\n  2. \
-             /probe.Probe/Unary: Internal \"the handler for /probe.Probe/Unary panicked: {}\", 1 \
-             request, 0 responses\nChecked by server.verify() at tests/mocks.rs:{line}:42.",
+            "The server saw 2 calls:\n  1. /probe.Probe/Unary: Ok, 1 request (3 bytes), 1 response \
+             (3 bytes)\n  2. /probe.Probe/Unary: Internal \"the handler for /probe.Probe/Unary \
+             panicked: {}\", 1 request (3 bytes), 0 responses\nChecked by server.verify() at tests/mocks.rs:{line}:42.",
             no_match().replace('"', "\\\"")
         )),
         "{message}"

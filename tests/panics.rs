@@ -17,7 +17,7 @@ Fix the code that panicked; if the test provokes a handler panic on purpose, tak
 `server.take_panics()` and assert on it.
 The server saw 1 call:
   1. /probe.Probe/Unary: Internal \"the handler for /probe.Probe/Unary panicked: boom\", 1 \
-request, 0 responses";
+request (12 bytes), 0 responses";
 
 #[rstest]
 #[tokio::test]
@@ -93,7 +93,7 @@ Fix the code that panicked; if the test provokes a handler panic on purpose, tak
 `server.take_panics()` and assert on it.
 The server saw 1 call:
   1. /probe.Probe/Unary: Internal \"the handler for /probe.Probe/Unary panicked: boom\", 1 \
-request, 0 responses"
+request (12 bytes), 0 responses"
         )
     );
 }
@@ -163,9 +163,9 @@ Fix the code that panicked; if the test provokes a handler panic on purpose, tak
 `server.take_panics()` and assert on it.
 The server saw 2 calls:
   1. /probe.Probe/Unary: Internal \"the handler for /probe.Probe/Unary panicked: first\", 1 \
-request, 0 responses
+request (13 bytes), 0 responses
   2. /probe.Probe/Unary: Internal \"the handler for /probe.Probe/Unary panicked: second\", 1 \
-request, 0 responses"
+request (14 bytes), 0 responses"
         )
     );
 }

@@ -340,7 +340,7 @@ stub.on(\"/probe.Probe/Unary\")
 Give the stub a rule for each call the code under test makes, matching what it sends, with the \
 calls it expects; if the code should not make a call, fix the code.
 The server saw 2 calls:
-  1. /probe.Probe/ServerStream: Ok, 1 request, 1 response
+  1. /probe.Probe/ServerStream: Ok, 1 request (3 bytes), 1 response (5 bytes)
   2. /probe.Probe/Unary: Internal \"tonic-testkit: no stub rule answers this call to \
 /probe.Probe/Unary; the stub has no rule for this method: add one with \
 stub.on(\\\"/probe.Probe/Unary\\\")\", 0 requests, 0 responses",
@@ -397,7 +397,7 @@ exactly 2 calls, and answered 1 call
 Give the stub a rule for each call the code under test makes, matching what it sends, with the \
 calls it expects; if the code should not make a call, fix the code.
 The server saw 1 call:
-  1. /probe.Probe/Unary: Ok, 1 request, 1 response"
+  1. /probe.Probe/Unary: Ok, 1 request (3 bytes), 1 response (3 bytes)"
         ),
         "over {transport}"
     );
@@ -426,7 +426,7 @@ with stub.on(\"/probe.Probe/ServerStream\")
 Give the stub a rule for each call the code under test makes, matching what it sends, with the \
 calls it expects; if the code should not make a call, fix the code.
 The server saw 2 calls:
-  1. /probe.Probe/Unary: Ok, 1 request, 1 response
+  1. /probe.Probe/Unary: Ok, 1 request (3 bytes), 1 response (3 bytes)
   2. /probe.Probe/ServerStream: Internal \"tonic-testkit: no stub rule answers this call to \
 /probe.Probe/ServerStream; the stub has no rule for this method: add one with \
 stub.on(\\\"/probe.Probe/ServerStream\\\")\", 0 requests, 0 responses

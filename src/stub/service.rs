@@ -95,7 +95,11 @@ async fn read(headers: &HeaderMap, mut body: Body, need: Need, nth: usize) -> (A
                 let mut unreadable = None;
                 frames.feed(data, |message| match message.compressed {
                     false => arrived.messages.push(message.bytes),
-                    true => match crate::compression::decompress(encoding, &message.bytes) {
+                    true => match crate::compression::decompress(
+                        encoding,
+                        crate::journal::Side::Request,
+                        &message.bytes,
+                    ) {
                         Ok(bytes) => arrived.messages.push(bytes),
                         Err(why) => unreadable = Some(why),
                     },

@@ -14,6 +14,8 @@ pub(crate) struct Shape {
 
 impl Shape {
     /// Panics unless the method takes `T` requests; `rule` as the test wrote it.
+    // Without descriptors there is nothing to check `T` against.
+    #[cfg_attr(not(feature = "descriptors"), allow(clippy::extra_unused_type_parameters))]
     #[track_caller]
     pub(crate) fn takes<T>(&self, rule: &str) {
         #[cfg(feature = "descriptors")]
@@ -32,6 +34,7 @@ impl Shape {
     }
 
     /// Panics unless the method answers `T` messages.
+    #[cfg_attr(not(feature = "descriptors"), allow(clippy::extra_unused_type_parameters))]
     #[track_caller]
     pub(crate) fn answers<T>(&self, rule: &str) {
         #[cfg(feature = "descriptors")]
