@@ -71,6 +71,8 @@ pub struct TestServerBuilder<L = Identity> {
     grace_period: Duration,
     journal_limit: usize,
     journal_byte_limit: usize,
+    #[cfg(feature = "descriptors")]
+    descriptors: Option<crate::descriptors::Descriptors>,
     stub: Option<Stub>,
     faults: Option<Faults>,
     #[cfg(feature = "tls")]
@@ -90,6 +92,8 @@ impl TestServerBuilder {
             grace_period: DEFAULT_GRACE_PERIOD,
             journal_limit: DEFAULT_JOURNAL_LIMIT,
             journal_byte_limit: DEFAULT_JOURNAL_BYTE_LIMIT,
+            #[cfg(feature = "descriptors")]
+            descriptors: None,
             stub: None,
             faults: None,
             #[cfg(feature = "tls")]
@@ -304,6 +308,8 @@ impl<L> TestServerBuilder<L> {
             grace_period: self.grace_period,
             journal_limit: self.journal_limit,
             journal_byte_limit: self.journal_byte_limit,
+            #[cfg(feature = "descriptors")]
+            descriptors: self.descriptors,
             stub: self.stub,
             faults: self.faults,
             #[cfg(feature = "tls")]
@@ -468,6 +474,51 @@ impl<L> TestServerBuilder<L> {
         self
     }
 
+    /// Tells the server its services' methods from `file_descriptor_set`, the encoded
+    /// `FileDescriptorSet` the build already makes (the one [`reflection`](Self::reflection)
+    /// takes), so that a journal [`Call`](crate::Call) read as the wrong message type
+    /// ([`request::<T>`](crate::Call::request), [`response::<T>`](crate::Call::response)) fails
+    /// naming the method's type, instead of decoding into whatever the bytes make of `T`. A
+    /// [`Stub::with_descriptors`](crate::Stub::with_descriptors) added with
+    /// [`add_stub`](Self::add_stub) gives the server its descriptors when this is not called.
+    /// Types are compared by name, as the stub compares them.
+    ///
+    /// # Panics
+    ///
+    /// When `file_descriptor_set` is not an encoded `FileDescriptorSet`.
+    ///
+    /// # Examples
+    ///
+    /// ```should_panic
+    /// use tonic_testkit::TestServer;
+    /// use tonic_testkit_support::{FILE_DESCRIPTOR_SET, Probe, ProbeClient, ProbeReply, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = TestServer::builder()
+    ///     .add_service(Probe::new().server())
+    ///     .descriptors(FILE_DESCRIPTOR_SET)
+    ///     .start()
+    ///     .await;
+    /// server.client(ProbeClient::new).unary(ProbeRequest::default()).await.unwrap();
+    ///
+    /// // Panics: request message 0 of /probe.Probe/Unary was asked for as ProbeReply (..),
+    /// // and the method takes probe.ProbeRequest; ask for that message
+    /// let _ = server.calls()[0].request::<ProbeReply>(0);
+    /// # }
+    /// ```
+    #[cfg(feature = "descriptors")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "descriptors")))]
+    #[track_caller]
+    pub fn descriptors(mut self, file_descriptor_set: impl AsRef<[u8]>) -> Self {
+        let descriptors = crate::descriptors::Descriptors::decode(
+            file_descriptor_set.as_ref(),
+            "TestServerBuilder::descriptors",
+        );
+        self.descriptors = Some(descriptors);
+        self
+    }
+
     /// How many bytes of messages the journal keeps, requests and responses together, over all
     /// calls ([`DEFAULT_JOURNAL_BYTE_LIMIT`], 32 MiB, unless set). Once a message does not fit,
     /// the journal counts the messages that follow, both ways, without keeping them, and says so
@@ -563,6 +614,7 @@ impl<L> TestServerBuilder<L> {
         self.settings.check_transport(transport, self.transport.is_none());
         #[cfg(feature = "tls")]
         let tls = crate::tls::TlsMode::start(self.tls, transport, self.transport.is_none());
+        let journal = self.journal();
         async move {
             let standard = self.standard.add(&mut self.routes, &mut self.services).await;
             if let Some(stub) = &self.stub {
@@ -571,7 +623,7 @@ impl<L> TestServerBuilder<L> {
             let routes = self.routes.build(self.stub.as_ref().map(Stub::service));
             let shared = Shared::new(
                 CallStack::new(self.layers.service(routes), self.settings.load_shed),
-                Journal::new(self.journal_limit, self.journal_byte_limit),
+                journal,
                 self.faults.clone(),
                 self.settings,
                 #[cfg(feature = "tls")]
@@ -593,6 +645,17 @@ impl<L> TestServerBuilder<L> {
 }
 
 impl<L> TestServerBuilder<L> {
+    /// The server's journal, with the descriptors given to the builder, or else its stub's.
+    fn journal(&self) -> Journal {
+        let journal = Journal::new(self.journal_limit, self.journal_byte_limit);
+        #[cfg(feature = "descriptors")]
+        let journal = {
+            let from_stub = self.stub.as_ref().and_then(Stub::descriptors);
+            journal.described(self.descriptors.clone().or(from_stub))
+        };
+        journal
+    }
+
     /// What TLS the builder asks for, for its `Debug` output.
     fn tls_mode(&self) -> &'static str {
         #[cfg(feature = "tls")]

@@ -53,6 +53,9 @@ struct Inner {
     /// with none waiting, an end wakes nothing.
     ended: Notify,
     waiting: AtomicUsize,
+    /// What the server knows of its services' methods, for the types a test asks calls for.
+    #[cfg(feature = "descriptors")]
+    descriptors: Option<crate::descriptors::Descriptors>,
 }
 
 impl Inner {
@@ -225,7 +228,27 @@ impl Journal {
         let entries = Mutex::new(Entries::default());
         let (unrecorded, waiting, ended) =
             (AtomicUsize::new(0), AtomicUsize::new(0), Notify::new());
-        Self(Arc::new(Inner { entries, limit, byte_limit, unrecorded, ended, waiting }))
+        Self(Arc::new(Inner {
+            entries,
+            limit,
+            byte_limit,
+            unrecorded,
+            ended,
+            waiting,
+            #[cfg(feature = "descriptors")]
+            descriptors: None,
+        }))
+    }
+
+    /// The journal, knowing its methods from `descriptors`: a call read as the wrong message
+    /// type then fails naming the method's.
+    #[cfg(feature = "descriptors")]
+    pub(crate) fn described(
+        mut self,
+        descriptors: Option<crate::descriptors::Descriptors>,
+    ) -> Self {
+        Arc::get_mut(&mut self.0).expect("a journal not shared yet").descriptors = descriptors;
+        self
     }
 
     /// Starts an entry for a call, or returns `None` when the journal is full.
@@ -273,7 +296,16 @@ impl Journal {
     pub(crate) fn calls(&self) -> Vec<Call> {
         let entries = lock(&self.0.entries);
         let now = Instant::now();
-        entries.calls.iter().map(|entry| entry.snapshot(&entries.headers, now)).collect()
+        let snapshot = |entry: &Entry| {
+            #[allow(unused_mut)]
+            let mut call = entry.snapshot(&entries.headers, now);
+            #[cfg(feature = "descriptors")]
+            if let Some(descriptors) = &self.0.descriptors {
+                call.described = descriptors.method(call.method());
+            }
+            call
+        };
+        entries.calls.iter().map(snapshot).collect()
     }
 
     /// Wakes once a call ends after this is made (enable it before looking at the calls), while
@@ -377,6 +409,8 @@ impl Entry {
             status,
             duration,
             faults: self.faults.clone(),
+            #[cfg(feature = "descriptors")]
+            described: None,
         }
     }
 

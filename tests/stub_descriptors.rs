@@ -166,3 +166,60 @@ async fn rules_that_fit_the_descriptors_answer_as_any_rule_does(
     assert_eq!(outcome.messages().len(), 2, "{transport}");
     server.verify().await;
 }
+
+#[rstest]
+#[tokio::test]
+async fn a_journal_read_as_the_wrong_type_fails_naming_the_methods_type(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+    let server = TestServer::builder()
+        .transport(transport)
+        .add_service(tonic_testkit_support::Probe::new().server())
+        .descriptors(FILE_DESCRIPTOR_SET)
+        .start()
+        .await;
+    server.client(ProbeClient::new).unary(probe("a", 0)).await.unwrap();
+    let call = &server.calls()[0];
+
+    let request =
+        std::panic::catch_unwind(AssertUnwindSafe(|| call.request::<ProbeReply>(0))).unwrap_err();
+    let response = std::panic::catch_unwind(AssertUnwindSafe(|| call.response::<ProbeRequest>(0)))
+        .unwrap_err();
+
+    assert_eq!(
+        panic_text(request),
+        format!(
+            "tonic-testkit: request message 0 of /probe.Probe/Unary was asked for as ProbeReply \
+             ({REPLY}), and the method takes probe.ProbeRequest; ask for that message"
+        ),
+        "{transport}"
+    );
+    assert_eq!(
+        panic_text(response),
+        format!(
+            "tonic-testkit: response message 0 of /probe.Probe/Unary was asked for as \
+             ProbeRequest ({REQUEST}), and the method returns probe.ProbeReply; ask for that \
+             message"
+        ),
+        "{transport}"
+    );
+    assert_eq!(call.request::<ProbeRequest>(0).text, "a");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_server_takes_its_stubs_descriptors_for_the_journal() {
+    let stub = stub();
+    stub.on("/probe.Probe/Unary").reply(Reply::message(ProbeReply::default()));
+    let server = TestServer::builder().add_stub(&stub).start().await;
+    server.client(ProbeClient::new).unary(probe("a", 0)).await.unwrap();
+    let call = &server.calls()[0];
+
+    let misread =
+        std::panic::catch_unwind(AssertUnwindSafe(|| call.request::<ProbeReply>(0))).unwrap_err();
+
+    assert!(
+        panic_text(misread).ends_with("the method takes probe.ProbeRequest; ask for that message")
+    );
+    server.shutdown().await;
+}

@@ -46,6 +46,9 @@ pub struct Call {
     pub(super) status: Option<End>,
     pub(super) duration: Option<Duration>,
     pub(super) faults: Vec<String>,
+    /// The method, as the server's descriptors describe it.
+    #[cfg(feature = "descriptors")]
+    pub(super) described: Option<prost_reflect::MethodDescriptor>,
 }
 
 impl Call {
@@ -386,6 +389,24 @@ impl Call {
     /// Message `index` of `side`, decompressed, decoded as `T`.
     #[track_caller]
     fn decode<T: prost::Message + Default>(&self, side: Side, index: usize) -> T {
+        #[cfg(feature = "descriptors")]
+        if let Some(method) = &self.described {
+            let (wanted, verb) = match side {
+                Side::Request => (method.input(), "takes"),
+                Side::Response => (method.output(), "returns"),
+            };
+            if !crate::descriptors::is::<T>(&wanted) {
+                panic!(
+                    "tonic-testkit: {} message {index} of {} was asked for as {} ({}), and the \
+                     method {verb} {}; ask for that message",
+                    side.name(),
+                    self.method,
+                    crate::descriptors::rust_name::<T>(),
+                    std::any::type_name::<T>(),
+                    wanted.full_name()
+                );
+            }
+        }
         let message = self.message(side, index);
         let bytes = match message.compressed {
             true => self.decompress(side, index, message),

@@ -196,6 +196,12 @@ impl Stub {
         Self { inner: Arc::new(Inner { descriptors: Some(descriptors), ..Inner::default() }) }
     }
 
+    /// The descriptors the stub was made with.
+    #[cfg(feature = "descriptors")]
+    pub(crate) fn descriptors(&self) -> Option<crate::descriptors::Descriptors> {
+        self.inner.descriptors.clone()
+    }
+
     /// What the stub's descriptors say of `method`.
     ///
     /// # Panics
