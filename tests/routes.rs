@@ -7,8 +7,8 @@
 use std::{convert::Infallible, net::SocketAddr};
 
 use bytes::Bytes;
-use http::{HeaderMap, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http::{Method, Request, Response};
+use http_body_util::Full;
 use rstest::rstest;
 use tonic::{Code, Status, body::Body, service::Routes, transport::Channel};
 use tonic_testkit::{Faults, Reply, Stub, TestServer, Transport};
@@ -23,7 +23,7 @@ use tonic_testkit_support::{Probe, ProbeClient, ProbeServer};
 use tower::ServiceExt;
 mod common;
 
-use common::{panic_text, probe};
+use common::{observe, panic_text, probe, raw_request};
 
 /// Passes every call on, tagged with `x-tag: tagged`.
 fn tag(mut request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
@@ -207,33 +207,6 @@ async fn a_method_the_routes_do_not_serve_is_unimplemented_as_tonic_answers(
     reference.abort();
 }
 
-/// Everything a client can observe of an answer.
-#[derive(Debug, PartialEq, Eq)]
-struct Observed {
-    status: StatusCode,
-    headers: HeaderMap,
-    data: Bytes,
-    trailers: Option<HeaderMap>,
-}
-
-async fn observe(response: Response<Body>) -> Observed {
-    let (parts, body) = response.into_parts();
-    let collected = body.collect().await.expect("the body reads to its end");
-    let trailers = collected.trailers().cloned();
-    Observed { status: parts.status, headers: parts.headers, data: collected.to_bytes(), trailers }
-}
-
-/// A request with an empty message.
-fn raw(method: &Method, path: &str) -> Request<Body> {
-    Request::builder()
-        .method(method)
-        .uri(format!("http://localhost{path}"))
-        .header("content-type", "application/grpc")
-        .header("te", "trailers")
-        .body(Body::new(Full::new(Bytes::from_static(&[0, 0, 0, 0, 0]))))
-        .expect("a valid request")
-}
-
 #[tokio::test]
 async fn added_routes_answer_every_path_and_method_as_they_do_in_tonic() {
     let paths = ["/probe.Probe/Unary", "/probe.Probe/Nope", "/probe.Probe/", "/nope.Svc/M", "/"];
@@ -244,8 +217,9 @@ async fn added_routes_answer_every_path_and_method_as_they_do_in_tonic() {
 
     for method in &methods {
         for path in paths {
-            let expected = observe((&mut tonic).oneshot(raw(method, path)).await.unwrap()).await;
-            let answered = server.channel().oneshot(raw(method, path)).await;
+            let expected =
+                observe((&mut tonic).oneshot(raw_request(method, path)).await.unwrap()).await;
+            let answered = server.channel().oneshot(raw_request(method, path)).await;
             let observed = observe(answered.expect("the kit answers")).await;
             assert_eq!(observed, expected, "{method} {path}");
         }

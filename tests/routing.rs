@@ -10,40 +10,14 @@
 
 use std::convert::Infallible;
 
-use bytes::Bytes;
-use http::{HeaderMap, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http::{Method, Request};
 use tonic::{body::Body, service::Routes};
 use tonic_testkit::{Reply, Stub, TestServer, Transport};
 use tonic_testkit_support::{Probe, ProbeReply};
 use tower::ServiceExt;
+mod common;
 
-/// Everything a client can observe of an answer.
-#[derive(Debug, PartialEq, Eq)]
-struct Observed {
-    status: StatusCode,
-    headers: HeaderMap,
-    data: Bytes,
-    trailers: Option<HeaderMap>,
-}
-
-async fn observe(response: Response<Body>) -> Observed {
-    let (parts, body) = response.into_parts();
-    let collected = body.collect().await.expect("the body reads to its end");
-    let trailers = collected.trailers().cloned();
-    Observed { status: parts.status, headers: parts.headers, data: collected.to_bytes(), trailers }
-}
-
-/// A request with an empty `ProbeRequest` as its one message.
-fn request(method: &Method, path: &str) -> Request<Body> {
-    Request::builder()
-        .method(method)
-        .uri(format!("http://localhost{path}"))
-        .header("content-type", "application/grpc")
-        .header("te", "trailers")
-        .body(Body::new(Full::new(Bytes::from_static(&[0, 0, 0, 0, 0]))))
-        .expect("a valid request")
-}
+use common::{observe, raw_request};
 
 const PATHS: [&str; 13] = [
     "/probe.Probe/Unary",
@@ -68,10 +42,13 @@ async fn compare(kit: &TestServer, mut tonic: Routes, context: &str) {
     for method in &METHODS {
         for path in PATHS {
             let expected = observe(
-                (&mut tonic).oneshot(request(method, path)).await.expect("tonic's routes answer"),
+                (&mut tonic)
+                    .oneshot(raw_request(method, path))
+                    .await
+                    .expect("tonic's routes answer"),
             )
             .await;
-            let answered = kit.channel().oneshot(request(method, path)).await;
+            let answered = kit.channel().oneshot(raw_request(method, path)).await;
             let observed = observe(answered.expect("the kit answers")).await;
             assert_eq!(observed, expected, "{method} {path} {context}");
         }

@@ -69,3 +69,33 @@ pub fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
         },
     }
 }
+
+/// Everything a client can observe of an answer, to compare the kit's with tonic's own.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Observed {
+    pub status: http::StatusCode,
+    pub headers: http::HeaderMap,
+    pub data: bytes::Bytes,
+    pub trailers: Option<http::HeaderMap>,
+}
+
+/// Reads a whole answer.
+pub async fn observe(response: http::Response<tonic::body::Body>) -> Observed {
+    use http_body_util::BodyExt;
+    let (parts, body) = response.into_parts();
+    let collected = body.collect().await.expect("the body reads to its end");
+    let trailers = collected.trailers().cloned();
+    Observed { status: parts.status, headers: parts.headers, data: collected.to_bytes(), trailers }
+}
+
+/// A gRPC request with one empty message, as a raw HTTP request.
+pub fn raw_request(method: &http::Method, path: &str) -> http::Request<tonic::body::Body> {
+    let empty = http_body_util::Full::new(bytes::Bytes::from_static(&[0, 0, 0, 0, 0]));
+    http::Request::builder()
+        .method(method)
+        .uri(format!("http://localhost{path}"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(tonic::body::Body::new(empty))
+        .expect("a valid request")
+}
