@@ -1,6 +1,9 @@
 //! The assertion macros: what passes, and the exact text of each failure.
 
 use std::time::Duration;
+mod common;
+
+use common::panic_location;
 
 use tonic::{
     Code, Response, Status,
@@ -326,23 +329,6 @@ async fn assert_metadata_explains_a_limited_stream() {
 }
 
 // Where a failure points
-
-/// The file and line a panic in `check` reports (the hook sees it; other threads' panics go
-/// to the default hook as usual).
-fn panic_location(check: impl FnOnce() + std::panic::UnwindSafe) -> (String, u32) {
-    use std::sync::{Arc, Mutex};
-    let seen = Arc::new(Mutex::new(None));
-    let default = Arc::new(std::panic::take_hook());
-    let (thread, recorder, forward) = (std::thread::current().id(), seen.clone(), default.clone());
-    std::panic::set_hook(Box::new(move |info| match std::thread::current().id() == thread {
-        true => *recorder.lock().unwrap() = info.location().map(|l| (l.file().into(), l.line())),
-        false => forward(info),
-    }));
-    let outcome = std::panic::catch_unwind(check);
-    std::panic::set_hook(Box::new(move |info| default(info)));
-    assert!(outcome.is_err(), "the check did not fail");
-    seen.lock().unwrap().take().expect("the hook saw the panic")
-}
 
 #[test]
 fn every_assertion_points_at_the_line_that_called_it() {

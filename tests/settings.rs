@@ -27,6 +27,9 @@ use tonic_testkit_support::{
     ProbeClient, ProbeReply, ProbeRequest, ProbeServer, ProbeService, h2wire,
 };
 use tower::{ServiceExt, limit::ConcurrencyLimitLayer, util::BoxCloneService};
+mod common;
+
+use common::panic_location;
 
 /// A client of either server; a channel's error is the status a tonic client makes of it.
 type Client = ProbeClient<BoxCloneService<http::Request<Body>, http::Response<Body>, Status>>;
@@ -447,23 +450,6 @@ fn several_http2_connection_settings_are_named_together_over_direct() {
             .max_frame_size(1u32 << 20)
             .start(),
     );
-}
-
-/// The file and line a panic in `check` reports (the hook sees it; other threads' panics go
-/// to the default hook as usual).
-fn panic_location(check: impl FnOnce() + std::panic::UnwindSafe) -> (String, u32) {
-    use std::sync::Mutex;
-    let seen = Arc::new(Mutex::new(None));
-    let default = Arc::new(std::panic::take_hook());
-    let (thread, recorder, forward) = (std::thread::current().id(), seen.clone(), default.clone());
-    std::panic::set_hook(Box::new(move |info| match std::thread::current().id() == thread {
-        true => *recorder.lock().unwrap() = info.location().map(|l| (l.file().into(), l.line())),
-        false => forward(info),
-    }));
-    let outcome = std::panic::catch_unwind(check);
-    std::panic::set_hook(Box::new(move |info| default(info)));
-    assert!(outcome.is_err(), "the check did not fail");
-    seen.lock().unwrap().take().expect("the hook saw the panic")
 }
 
 #[test]
