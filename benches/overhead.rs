@@ -34,7 +34,8 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkGroup, Criterion, measurement::WallTime};
 use tokio::runtime::Runtime;
 use tonic::Code;
-use tonic_testkit::{DEFAULT_JOURNAL_LIMIT, Faults, TestChannel, TestServer, Transport};
+use tonic_testkit::journal::DEFAULT_JOURNAL_LIMIT;
+use tonic_testkit::{Faults, TestChannel, TestServer, Transport};
 use tonic_testkit_support::{Probe, ProbeClient};
 
 use hand::HandClient;

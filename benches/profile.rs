@@ -14,7 +14,8 @@
 mod hand;
 
 use tonic::Code;
-use tonic_testkit::{DEFAULT_JOURNAL_LIMIT, Faults, TestServer, Transport};
+use tonic_testkit::journal::DEFAULT_JOURNAL_LIMIT;
+use tonic_testkit::{Faults, TestServer, Transport};
 use tonic_testkit_support::{Probe, ProbeClient};
 
 use hand::HandClient;

@@ -45,7 +45,7 @@
 //! | [`Memory`](Transport::Memory) (default) | HTTP/2 over an in-memory pipe per connection | real HTTP/2 without ports |
 //! | [`Tcp`](Transport::Tcp) | HTTP/2 over loopback TCP | a real socket, an address for outside clients |
 //!
-//! The environment variable [`TONIC_TESTKIT_TRANSPORT`](TRANSPORT_ENV)`=direct|memory|tcp` sets
+//! The environment variable [`TONIC_TESTKIT_TRANSPORT`](server::TRANSPORT_ENV)`=direct|memory|tcp` sets
 //! the default for a whole run, so one suite runs over every transport without edits:
 //!
 //! ```text
@@ -278,7 +278,7 @@
 //! # rstest
 //!
 //! Fixtures build servers and clients; `#[values(..)]` runs one body over every transport.
-//! With the `rstest` feature the crate provides a [`transport`](fn@transport) fixture that
+//! With the `rstest` feature the crate provides a [`transport`](fn@fixtures::transport) fixture that
 //! follows the environment variable.
 //!
 //! ```
@@ -309,75 +309,78 @@
 //! ```
 //!
 //! [tonic]: https://docs.rs/tonic
+//! [`contains`]: matchers::contains
+//! [`starts_with`]: matchers::starts_with
+//! [`StatusSource`]: matchers::StatusSource
+//! [`MetadataSource`]: matchers::MetadataSource
+//! [`Intercepted`]: handler::Intercepted
+//! [`intercept`]: handler::intercept
+//! [`through_layer`]: handler::through_layer
+//! [`TestTls::client_identity`]: tls::TestTls::client_identity
+//! [`free_port`]: server::free_port
+//! [`Call`]: journal::Call
 
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod admission;
 mod assert;
-mod body;
-mod builder;
-mod call;
-mod channel;
-mod compression;
-#[cfg(feature = "descriptors")]
-mod descriptors;
+mod engine;
 mod fault;
-mod few;
-mod frames;
-#[cfg(feature = "health")]
-mod health;
-mod intercept;
-mod journal;
-mod method;
-mod panic;
-mod port;
-#[cfg(feature = "reflection")]
-mod reflection;
-mod reply;
-mod request;
-mod router;
-mod server;
-mod settings;
-mod shared;
-mod stack;
-mod standard;
-mod stream;
-pub mod stub;
-#[cfg(feature = "tls")]
-mod tls;
-// Named apart from the `transport` fixture, which rstest defines in both namespaces.
-#[path = "transport/mod.rs"]
-mod transports;
-
-pub use assert::{
-    Contains, MetadataSource, Observed, StartsWith, StatusSource, TextMatcher, contains,
-    starts_with,
-};
-pub use builder::TestServerBuilder;
-pub use channel::{ResponseFuture, TestChannel};
-pub use fault::{ConnectionToxics, FaultChannel, FaultRule, Faults, Fired};
-#[cfg(feature = "health")]
-#[cfg_attr(docsrs, doc(cfg(feature = "health")))]
-pub use health::Health;
-pub use intercept::{Intercepted, Recorder, intercept, through_layer};
-pub use journal::{
-    Call, DEFAULT_JOURNAL_BYTE_LIMIT, DEFAULT_JOURNAL_LIMIT, DEFAULT_WAIT_TIMEOUT, WaitForCalls,
-};
-pub use panic::HandlerPanic;
-pub use port::free_port;
-pub use reply::{BoxStream, Reply};
-pub use request::{DEFAULT_REMOTE_ADDR, TestRequest};
-pub use router::{Services, ServicesFuture};
-pub use server::{DEFAULT_GRACE_PERIOD, TestServer};
-pub use stream::{Collect, DEFAULT_COLLECT_TIMEOUT, StreamOutcome, collect};
-pub use stub::{Stub, StubRule};
+#[cfg(feature = "rstest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rstest")))]
+pub mod fixtures;
+pub mod handler;
+pub mod journal;
+pub mod mock;
+mod protocol;
+pub mod server;
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
-pub use tls::{CertificateDer, ClientIdentity, DEFAULT_CLIENT_NAME, TestTls};
-#[cfg(feature = "rstest")]
-pub use transports::transport;
-pub use transports::{ParseTransportError, TRANSPORT_ENV, Transport};
+pub mod tls;
+mod transport;
+
+pub use fault::Faults;
+pub use handler::collect::{StreamOutcome, collect};
+pub use handler::request::TestRequest;
+pub use mock::reply::Reply;
+pub use mock::stub::Stub;
+pub use server::builder::TestServerBuilder;
+pub use server::channel::TestChannel;
+pub use server::test_server::TestServer;
+pub use transport::Transport;
+
+pub mod faults {
+    //! What [`Faults`](crate::Faults) takes and returns: the [`FaultRule`] that `on(..)` starts,
+    //! the [`FaultChannel`] that [`Faults::wrap`](crate::Faults::wrap) returns, the
+    //! [`ConnectionToxics`] of memory and TCP connections, and the [`Fired`] record of what a
+    //! rule did.
+
+    pub use crate::fault::{ConnectionToxics, FaultChannel, FaultRule, Fired};
+}
+
+pub mod matchers {
+    //! What the assertion macros match with: text matchers for status messages and metadata
+    //! values ([`contains`], [`starts_with`], any [`TextMatcher`]), and the traits that say what
+    //! a macro can read a status or metadata from ([`StatusSource`], [`MetadataSource`], the
+    //! [`Observed`] they return).
+
+    pub use crate::assert::{
+        Contains, MetadataSource, Observed, StartsWith, StatusSource, TextMatcher, contains,
+        starts_with,
+    };
+}
+
+pub mod futures {
+    //! The futures the kit's types return, named so that they can be stored and sent:
+    //! [`ResponseFuture`] ([`TestChannel`](crate::TestChannel)'s calls), [`ServicesFuture`]
+    //! ([`Services`](crate::server::Services)' calls) and [`Collect`]
+    //! ([`collect`](crate::collect)). [`WaitForCalls`](crate::journal::WaitForCalls) is in
+    //! [`journal`](crate::journal).
+
+    pub use crate::engine::router::ServicesFuture;
+    pub use crate::handler::collect::Collect;
+    pub use crate::server::channel::ResponseFuture;
+}
 
 // The README's examples compile as doctests. Some show optional features (descriptors, rstest,
 // tls, gzip, health, reflection), so they run with all features on, as the README's test command

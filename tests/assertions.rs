@@ -9,10 +9,11 @@ use tonic::{
     Code, Response, Status,
     metadata::{MetadataMap, MetadataValue},
 };
+use tonic_testkit::handler::Intercepted;
+use tonic_testkit::matchers::{contains, starts_with};
 use tonic_testkit::{
-    Intercepted, StreamOutcome, TestRequest, assert_error_info, assert_field_violation,
-    assert_metadata, assert_no_metadata, assert_retry_info, assert_status, collect, contains,
-    starts_with,
+    StreamOutcome, TestRequest, assert_error_info, assert_field_violation, assert_metadata,
+    assert_no_metadata, assert_retry_info, assert_status, collect,
 };
 use tonic_types::{ErrorDetails, StatusExt};
 

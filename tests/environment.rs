@@ -3,7 +3,8 @@
 
 use std::process::{Command, Output};
 
-use tonic_testkit::{TRANSPORT_ENV, TestServer, Transport};
+use tonic_testkit::server::TRANSPORT_ENV;
+use tonic_testkit::{TestServer, Transport};
 use tonic_testkit_support::Probe;
 
 #[test]

@@ -2,7 +2,8 @@
 //! `transport` fixture, and one test body run over every transport with `#[values]`.
 
 use rstest::{fixture, rstest};
-use tonic_testkit::{TestChannel, TestServer, Transport, transport};
+use tonic_testkit::fixtures::transport;
+use tonic_testkit::{TestChannel, TestServer, Transport};
 use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
 
 #[fixture]

@@ -12,9 +12,8 @@ use std::{
 use common::probe;
 use rstest::rstest;
 use tonic::{Code, Request, Status, body::Body, service::InterceptorLayer};
-use tonic_testkit::{
-    TestRequest, TestServer, Transport, assert_metadata, assert_status, intercept, through_layer,
-};
+use tonic_testkit::handler::{intercept, through_layer};
+use tonic_testkit::{TestRequest, TestServer, Transport, assert_metadata, assert_status};
 use tonic_testkit_support::{ClientMarker, Probe, ProbeClient};
 use tower::{Layer, Service};
 

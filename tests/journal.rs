@@ -399,7 +399,7 @@ async fn every_shape_records_the_messages_it_sent_back_and_their_sizes_both_ways
     assert_eq!(calls[1].responses::<ProbeReply>(), streamed, "{transport}");
     assert_eq!(calls[2].responses::<ProbeReply>(), [counted.into_inner()], "{transport}");
     assert_eq!(calls[3].responses::<ProbeReply>(), echoed, "{transport}");
-    let sizes = |call: &tonic_testkit::Call| {
+    let sizes = |call: &tonic_testkit::journal::Call| {
         let requests = (0..call.request_count()).map(|i| call.request_size(i)).collect();
         let responses = (0..call.response_count()).map(|i| call.response_size(i)).collect();
         (requests, responses)
@@ -442,14 +442,15 @@ impl tonic_testkit_support::ProbeService for Annotating {
     async fn server_stream(
         &self,
         request: Request<ProbeRequest>,
-    ) -> Result<tonic::Response<tonic_testkit::BoxStream<ProbeReply>>, tonic::Status> {
+    ) -> Result<tonic::Response<tonic_testkit::mock::BoxStream<ProbeReply>>, tonic::Status> {
         let count = request.into_inner().count;
         let mut trailers = tonic::metadata::MetadataMap::new();
         trailers.insert("x-sent", count.to_string().parse().unwrap());
         let end = tonic::Status::with_metadata(Code::Aborted, "enough", trailers);
         let replies = (0..count).map(|index| Ok(ProbeReply { text: "r".into(), index }));
         let stream = tokio_stream::iter(replies.chain([Err(end)]));
-        let mut response = tonic::Response::new(Box::pin(stream) as tonic_testkit::BoxStream<_>);
+        let mut response =
+            tonic::Response::new(Box::pin(stream) as tonic_testkit::mock::BoxStream<_>);
         response.metadata_mut().insert("x-shard", "3".parse().unwrap());
         Ok(response)
     }

@@ -3,7 +3,8 @@
 //! resident memory, which other tests running beside it would move.
 #![cfg(target_os = "linux")]
 
-use tonic_testkit::{DEFAULT_JOURNAL_BYTE_LIMIT, TestServer, Transport};
+use tonic_testkit::journal::DEFAULT_JOURNAL_BYTE_LIMIT;
+use tonic_testkit::{TestServer, Transport};
 use tonic_testkit_examples::rides::{
     Rides,
     pb::{TrackRequest, rides_client::RidesClient, rides_server::RidesServer},

@@ -96,7 +96,7 @@ async fn a_wait_that_does_not_end_fails_with_the_calls_still_running(
     let line = line!() - 2;
 
     let payload = wait.await.expect_err("the wait must fail the test").into_panic();
-    assert_eq!(started.elapsed(), tonic_testkit::DEFAULT_WAIT_TIMEOUT, "{transport}");
+    assert_eq!(started.elapsed(), tonic_testkit::journal::DEFAULT_WAIT_TIMEOUT, "{transport}");
     assert_eq!(
         common::panic_text(payload),
         format!(

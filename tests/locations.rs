@@ -15,7 +15,7 @@ use std::{
 };
 
 #[cfg(feature = "rstest")]
-use tonic_testkit::transport;
+use tonic_testkit::fixtures::transport;
 use tonic_testkit::{Reply, Stub, TestRequest, TestServer, Transport};
 use tonic_testkit_support::{Probe, ProbeClient, ProbeReply, ProbeRequest};
 
@@ -328,7 +328,7 @@ const QUIC: &str = "TONIC_TESTKIT_TRANSPORT=\"quic\" is not a transport: use one
 fn child(name: &str) -> std::process::Output {
     std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--ignored", "--exact", name, "--nocapture", "--test-threads=1"])
-        .env(tonic_testkit::TRANSPORT_ENV, "quic")
+        .env(tonic_testkit::server::TRANSPORT_ENV, "quic")
         .output()
         .unwrap()
 }

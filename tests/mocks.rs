@@ -7,9 +7,8 @@ use std::time::Duration;
 use rstest::rstest;
 use tokio::time::Instant;
 use tonic::{Code, Request, Response, Status, Streaming};
-use tonic_testkit::{
-    BoxStream, Reply, TestServer, Transport, assert_metadata, assert_status, collect,
-};
+use tonic_testkit::mock::BoxStream;
+use tonic_testkit::{Reply, TestServer, Transport, assert_metadata, assert_status, collect};
 use tonic_testkit_support::{ProbeClient, ProbeReply, ProbeRequest, ProbeServer, ProbeService};
 
 mockall::mock! {

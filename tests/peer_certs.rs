@@ -3,8 +3,10 @@
 use std::{net::SocketAddr, sync::Arc};
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+use tonic::transport::CertificateDer;
 use tonic::{Request, Response, Status};
-use tonic_testkit::{CertificateDer, DEFAULT_REMOTE_ADDR, TestRequest};
+use tonic_testkit::TestRequest;
+use tonic_testkit::handler::DEFAULT_REMOTE_ADDR;
 use tonic_testkit_support::{ProbeReply, ProbeRequest, ProbeService};
 
 mod common;

@@ -2,7 +2,8 @@
 
 use std::net::{Ipv4Addr, TcpListener};
 
-use tonic_testkit::{TestServer, Transport, free_port};
+use tonic_testkit::server::free_port;
+use tonic_testkit::{TestServer, Transport};
 use tonic_testkit_support::{Probe, ProbeClient};
 
 mod common;

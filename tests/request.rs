@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use tokio_stream::StreamExt;
 use tonic::{Code, Request, Status};
-use tonic_testkit::{DEFAULT_REMOTE_ADDR, TestRequest};
+use tonic_testkit::TestRequest;
+use tonic_testkit::handler::DEFAULT_REMOTE_ADDR;
 use tonic_testkit_support::{ClientMarker, Probe, ProbeRequest, ProbeService};
 
 mod common;

@@ -1,4 +1,4 @@
-//! The kit routes calls to services itself (`tonic_testkit::Services`) instead of building
+//! The kit routes calls to services itself (`tonic_testkit::server::Services`) instead of building
 //! tonic's router for every server; these tests hold it to answering every request exactly as
 //! tonic's `Routes` (what `tonic::transport::Server` serves) answers it: HTTP status, every
 //! header, body bytes and trailers, for odd paths and methods, with and without a stub.

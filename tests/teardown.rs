@@ -7,7 +7,8 @@ use rstest::rstest;
 use tokio::time::Instant;
 use tokio_stream::StreamExt;
 use tonic::Code;
-use tonic_testkit::{DEFAULT_GRACE_PERIOD, TestChannel, TestServer, Transport};
+use tonic_testkit::server::DEFAULT_GRACE_PERIOD;
+use tonic_testkit::{TestChannel, TestServer, Transport};
 mod common;
 
 use common::probe;

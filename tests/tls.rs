@@ -13,13 +13,13 @@ use std::{
 use common::{SERVER_DOWN, probe};
 use rstest::rstest;
 use tokio::time::Instant;
+use tonic::transport::CertificateDer;
 use tonic::{
     Code, Request, Response, Status,
     transport::{Certificate, ClientTlsConfig, Endpoint, Identity},
 };
-use tonic_testkit::{
-    CertificateDer, DEFAULT_CLIENT_NAME, Faults, TestChannel, TestServer, Transport, assert_status,
-};
+use tonic_testkit::tls::DEFAULT_CLIENT_NAME;
+use tonic_testkit::{Faults, TestChannel, TestServer, Transport, assert_status};
 use tonic_testkit_support::{
     Probe, ProbeClient, ProbeReply, ProbeRequest, ProbeServer, ProbeService,
 };
@@ -427,7 +427,7 @@ fn tls_on_the_direct_default_panics_naming_the_variable() {
     let output = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--ignored", "--exact", "child_starts_a_tls_server_on_the_default_transport"])
         .arg("--nocapture")
-        .env(tonic_testkit::TRANSPORT_ENV, "direct")
+        .env(tonic_testkit::server::TRANSPORT_ENV, "direct")
         .output()
         .unwrap();
 

@@ -3,9 +3,9 @@
 
 use rstest::{fixture, rstest};
 use tonic::{Code, Request, Response, Status};
+use tonic_testkit::fixtures::transport;
 use tonic_testkit::{
     TestRequest, TestServer, Transport, assert_metadata, assert_no_metadata, assert_status,
-    transport,
 };
 use tonic_testkit_examples::hello::{
     Greeter,

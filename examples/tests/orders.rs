@@ -7,9 +7,9 @@
 use rstest::{fixture, rstest};
 use tokio_stream::{StreamExt, wrappers::ReceiverStream};
 use tonic::{Code, Status};
+use tonic_testkit::fixtures::transport;
 use tonic_testkit::{
     StreamOutcome, TestChannel, TestRequest, TestServer, Transport, assert_status, collect,
-    transport,
 };
 use tonic_testkit_examples::orders::{
     Orders,

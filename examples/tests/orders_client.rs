@@ -15,9 +15,10 @@ use mockall::Sequence;
 use rstest::rstest;
 use tokio::time::Instant;
 use tonic::{Code, Request, Response, Status};
+use tonic_testkit::fixtures::transport;
+use tonic_testkit::mock::BoxStream;
 use tonic_testkit::{
-    BoxStream, Reply, Stub, TestChannel, TestServer, Transport, assert_metadata, assert_status,
-    transport,
+    Reply, Stub, TestChannel, TestServer, Transport, assert_metadata, assert_status,
 };
 use tonic_testkit_examples::{
     orders::pb::{

@@ -9,9 +9,9 @@ use std::time::Duration;
 use rstest::{fixture, rstest};
 use tokio::time::Instant;
 use tonic::{Code, Request, Response, Status};
+use tonic_testkit::fixtures::transport;
 use tonic_testkit::{
     TestChannel, TestRequest, TestServer, Transport, assert_field_violation, assert_status,
-    transport,
 };
 use tonic_testkit_examples::rides::{
     DEADLINE_MARGIN, Rides, TimingLayer, Timings,

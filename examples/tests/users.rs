@@ -4,7 +4,8 @@
 use mockall::{mock, predicate::eq};
 use rstest::{fixture, rstest};
 use tonic::{Code, Request};
-use tonic_testkit::{TestChannel, TestRequest, TestServer, Transport, assert_status, transport};
+use tonic_testkit::fixtures::transport;
+use tonic_testkit::{TestChannel, TestRequest, TestServer, Transport, assert_status};
 use tonic_testkit_examples::users::{
     StoreError, UserStore, Users,
     pb::{

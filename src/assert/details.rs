@@ -8,7 +8,7 @@ use tonic_types::{ErrorDetail, ErrorInfo, FieldViolation, RetryInfo, StatusExt};
 use super::{Observed, StatusSource, TextMatcher, describe_observed};
 
 /// Asserts that a status carries a `google.rpc.BadRequest` field violation for `field`, and
-/// optionally that its description matches (a string, [`contains`](crate::contains), a
+/// optionally that its description matches (a string, [`contains`](crate::matchers::contains), a
 /// closure, as for [`assert_status!`](crate::assert_status)). Returns the violation.
 ///
 /// Takes any [`StatusSource`], borrowed. The failure message lists the details the status

@@ -7,7 +7,7 @@ use tonic::{
     metadata::{KeyAndValueRef, MetadataMap},
 };
 
-use crate::stream::StreamOutcome;
+use crate::handler::collect::StreamOutcome;
 
 /// Anything that carries metadata: a `Request` (its metadata), a `Response` (its headers), a
 /// `Status` (its trailers), a call's `Result<Response<T>, Status>` (headers or trailers), a
@@ -18,7 +18,7 @@ use crate::stream::StreamOutcome;
 ///
 /// ```
 /// use tonic::{Response, metadata::MetadataValue};
-/// use tonic_testkit::MetadataSource;
+/// use tonic_testkit::matchers::MetadataSource;
 ///
 /// let mut response = Response::new(());
 /// response.metadata_mut().insert("x-request-id", MetadataValue::from_static("r-1"));
@@ -249,7 +249,7 @@ fn values_of(metadata: &MetadataMap, key: &str) -> Vec<Vec<u8>> {
         false => tonic::metadata::AsciiMetadataKey::from_bytes(key.as_bytes()).is_ok(),
     };
     if !valid {
-        panic!("{}", crate::request::invalid_key(key));
+        panic!("{}", crate::handler::request::invalid_key(key));
     }
     if key.ends_with("-bin") {
         metadata

@@ -5,7 +5,7 @@ use std::fmt;
 
 use tonic::{Code, Status};
 
-use crate::stream::StreamOutcome;
+use crate::handler::collect::StreamOutcome;
 
 pub(crate) mod details;
 pub(crate) mod metadata;
@@ -25,13 +25,13 @@ pub enum Observed<'a> {
 }
 
 /// Anything that carries how a call ended: a `Status`, a call's `Result<T, Status>`, a
-/// [`StreamOutcome`], an [`Intercepted`](crate::Intercepted), or a reference to one of them.
+/// [`StreamOutcome`], an [`Intercepted`](crate::handler::Intercepted), or a reference to one of them.
 ///
 /// # Examples
 ///
 /// ```
 /// use tonic::{Code, Status};
-/// use tonic_testkit::{Observed, StatusSource};
+/// use tonic_testkit::matchers::{Observed, StatusSource};
 ///
 /// let result: Result<u32, Status> = Ok(7);
 ///
@@ -88,7 +88,7 @@ impl<S: StatusSource + ?Sized> StatusSource for Box<S> {
 /// # Examples
 ///
 /// ```
-/// use tonic_testkit::{TextMatcher, contains};
+/// use tonic_testkit::matchers::{TextMatcher, contains};
 ///
 /// assert!(TextMatcher::matches(&"User not found", "User not found"));
 /// assert!(contains("not found").matches("User 7 not found"));
@@ -136,7 +136,8 @@ impl<F: Fn(&str) -> bool> TextMatcher for F {
 ///
 /// ```
 /// use tonic::{Code, Status};
-/// use tonic_testkit::{assert_status, contains};
+/// use tonic_testkit::assert_status;
+/// use tonic_testkit::matchers::contains;
 ///
 /// let status = Status::invalid_argument("driver_id: empty");
 ///
@@ -152,7 +153,8 @@ pub fn contains(part: impl Into<String>) -> Contains {
 ///
 /// ```
 /// use tonic::{Code, Status};
-/// use tonic_testkit::{assert_status, starts_with};
+/// use tonic_testkit::assert_status;
+/// use tonic_testkit::matchers::starts_with;
 ///
 /// let status = Status::invalid_argument("driver_id: empty");
 ///
@@ -193,7 +195,7 @@ impl TextMatcher for StartsWith {
 ///
 /// The first argument is anything that is a [`StatusSource`]: a `Status`, the
 /// `Result<Response<T>, Status>` of a call, a [`StreamOutcome`], an
-/// [`Intercepted`](crate::Intercepted), or a reference to one. It is borrowed, not moved.
+/// [`Intercepted`](crate::handler::Intercepted), or a reference to one. It is borrowed, not moved.
 /// The message is checked with a [`TextMatcher`]: a string for the exact text, [`contains`] or
 /// [`starts_with`] for a part, or a closure `|message: &str| ...`.
 ///
@@ -203,7 +205,8 @@ impl TextMatcher for StartsWith {
 ///
 /// ```
 /// use tonic::{Code, Status};
-/// use tonic_testkit::{assert_status, contains};
+/// use tonic_testkit::assert_status;
+/// use tonic_testkit::matchers::contains;
 ///
 /// let result: Result<(), Status> = Err(Status::not_found("User not found"));
 ///

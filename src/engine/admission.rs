@@ -17,7 +17,7 @@ use tokio::{
 };
 use tonic::Status;
 
-use crate::settings::Settings;
+use crate::server::settings::Settings;
 
 /// What a tonic server answers a call that load shedding refuses (`RESOURCE_EXHAUSTED`).
 pub(crate) const OVERLOADED: &str = "Too many active requests for the connection";

@@ -18,10 +18,10 @@ use http_body::{Body as _, Frame};
 use tonic::{Status, body::Body};
 
 use crate::{
-    frames::Frames,
+    engine::panic::{HandlerPanic, PanicSite},
+    engine::shared::Shared,
     journal::{Record, Side, record_message},
-    panic::{HandlerPanic, PanicSite},
-    shared::Shared,
+    protocol::frames::Frames,
 };
 
 /// h2's error for a body whose stream broke: what the server reads when the client resets the
@@ -67,7 +67,7 @@ impl Reset {
         match catch_unwind(AssertUnwindSafe(|| Pin::new(body).poll_frame(cx))) {
             Ok(poll) => poll,
             Err(payload) => {
-                let text = crate::panic::payload_text(&*payload);
+                let text = crate::engine::panic::payload_text(&*payload);
                 let panic = HandlerPanic::from_message(PanicSite::Client, self.0.path.path(), text);
                 self.0.shared.record_panic(panic.unwound());
                 self.0.client_panicked.store(true, Ordering::Release);
@@ -81,7 +81,7 @@ impl Reset {
     /// the source (over HTTP/2 only the reset reaches the client's call).
     pub(crate) fn status(&self) -> Option<Status> {
         let cause = self.0.error.get()?.clone();
-        Some(crate::call::stream_reset(Box::new(cause)))
+        Some(crate::engine::call::stream_reset(Box::new(cause)))
     }
 
     pub(crate) fn is_set(&self) -> bool {

@@ -39,17 +39,17 @@ use tonic::{Status, TimeoutExpired, body::Body};
 
 use crate::{
     BoxError,
-    admission::{ConnectionLimit, Gate},
-    body::{RequestBody, Reset},
+    engine::admission::{ConnectionLimit, Gate},
+    engine::body::{RequestBody, Reset},
+    engine::panic::{HandlerPanic, PanicSite},
+    engine::shared::{LiveCall, SHUT_DOWN, Shared},
+    engine::stack::StackFuture,
     fault::{End as PlanEnd, FaultBody, Plan},
-    frames::Frames,
     journal::{
         End, Record, Side, record_cancelled, record_faults, record_message,
         record_response_headers, record_status, record_trailers,
     },
-    panic::{HandlerPanic, PanicSite},
-    shared::{LiveCall, SHUT_DOWN, Shared},
-    stack::StackFuture,
+    protocol::frames::Frames,
 };
 
 /// How a caught panic is handled.
@@ -619,7 +619,7 @@ impl CatchPanicBody {
     /// server that died mid-stream.
     fn cut_off(&mut self) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
         release(&self.shared, &mut self.inner);
-        let poll = Poll::Ready(Some(Err(Status::unknown(crate::body::BODY_BROKEN))));
+        let poll = Poll::Ready(Some(Err(Status::unknown(crate::engine::body::BODY_BROKEN))));
         self.record(&poll);
         poll
     }
@@ -752,8 +752,11 @@ fn caught(
         }
         resume_unwind(payload);
     }
-    let panic =
-        HandlerPanic::from_message(site, path.path(), crate::panic::payload_text(&*payload));
+    let panic = HandlerPanic::from_message(
+        site,
+        path.path(),
+        crate::engine::panic::payload_text(&*payload),
+    );
     let status = panic.status();
     if let Some(record) = record {
         record_status(record, status.clone());

@@ -36,7 +36,8 @@ use crate::BoxError;
 /// ```
 /// use std::sync::{Arc, atomic::{AtomicUsize, Ordering}};
 ///
-/// use tonic_testkit::{Services, TestServer};
+/// use tonic_testkit::TestServer;
+/// use tonic_testkit::server::Services;
 /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
@@ -87,7 +88,7 @@ impl Services {
     /// The route for `path` (`/package.Service/Method`), or `None` when no service takes it.
     fn route(&self, path: &str) -> Option<&dyn Route> {
         // tonic routes `/{service}/{*method}`: the method part must not be empty.
-        let (service, method) = crate::method::split_method_path(path)?;
+        let (service, method) = crate::protocol::method::split_method_path(path)?;
         if method.is_empty() {
             return None;
         }

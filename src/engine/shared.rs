@@ -13,9 +13,9 @@ use std::{
 
 use tokio::{runtime::Handle, sync::Notify, task::AbortHandle};
 
+use crate::engine::panic::{HandlerPanic, PanicSite};
+use crate::engine::stack::Stack;
 use crate::journal::Journal;
-use crate::panic::{HandlerPanic, PanicSite};
-use crate::stack::Stack;
 
 /// Status message of a call that reaches a server after `shutdown()` or drop.
 pub(crate) const SHUT_DOWN: &str = "tonic-testkit: the test server was shut down, so this call \
@@ -51,7 +51,7 @@ pub(crate) struct Shared {
     pub(crate) journal: Journal,
     pub(crate) faults: Option<crate::Faults>,
     /// tonic's server settings the builder was given.
-    pub(crate) settings: crate::settings::Settings,
+    pub(crate) settings: crate::server::settings::Settings,
     /// The server's CA and TLS configuration, when it serves TLS.
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<crate::tls::TestTls>,
@@ -62,7 +62,7 @@ impl Shared {
         stack: Stack,
         journal: Journal,
         faults: Option<crate::Faults>,
-        settings: crate::settings::Settings,
+        settings: crate::server::settings::Settings,
         #[cfg(feature = "tls")] tls: Option<crate::tls::TestTls>,
     ) -> Arc<Self> {
         Arc::new(Self {

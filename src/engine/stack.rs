@@ -15,8 +15,8 @@ use tower::{Service, ServiceExt};
 
 use crate::{
     BoxError,
-    router::{Services, ServicesFuture},
-    shared::lock,
+    engine::router::{Services, ServicesFuture},
+    engine::shared::lock,
 };
 
 pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, BoxError>> + Send>>;
@@ -110,7 +110,7 @@ where
             }
             Poll::Ready(Err(err)) => Box::pin(std::future::ready(Err(err.into()))),
             Poll::Pending if self.load_shed => {
-                Box::pin(std::future::ready(Err(crate::admission::overloaded().into())))
+                Box::pin(std::future::ready(Err(crate::engine::admission::overloaded().into())))
             }
             Poll::Pending => {
                 Box::pin(

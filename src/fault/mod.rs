@@ -28,7 +28,7 @@ pub use rule::{FaultRule, Fired};
 pub use toxic::ConnectionToxics;
 pub(crate) use toxic::{ToxicIo, Toxics};
 
-use crate::{Transport, few::Few, shared::Shared, shared::lock};
+use crate::{Transport, engine::shared::Shared, engine::shared::lock, journal::few::Few};
 use rule::{Matcher, Rule};
 
 /// Injected faults for a test: which calls fail how, and what happens to the bytes of each
@@ -52,7 +52,7 @@ use rule::{Matcher, Rule};
 ///
 /// Every wait goes through `tokio::time`: under `#[tokio::test(start_paused = true)]` a test of a
 /// 30-second backoff takes no real time and gives the same result every run. Each call a rule
-/// fired on shows it in the call journal ([`Call::faults`](crate::Call::faults)) and in
+/// fired on shows it in the call journal ([`Call::faults`](crate::journal::Call::faults)) and in
 /// [`fired`](Faults::fired).
 ///
 /// Over [`Transport::Direct`] there is no connection: dropping connections and connection toxics
@@ -184,7 +184,7 @@ impl Faults {
     /// When `method` is not of the form `/package.Service/Method`; the message shows the form.
     #[track_caller]
     pub fn on(&self, method: &str) -> FaultRule<'_> {
-        crate::method::check_method_path(method, "Faults::on");
+        crate::protocol::method::check_method_path(method, "Faults::on");
         FaultRule::new(self, Matcher::Method(method.to_owned()), Location::caller())
     }
 

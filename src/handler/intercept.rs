@@ -14,9 +14,9 @@ use tower::{Layer, Service, ServiceExt};
 use crate::{
     BoxError,
     assert::{Observed, StatusSource, metadata::show},
-    call::client_status,
-    method::check_method_path,
-    request::TestRequest,
+    engine::call::client_status,
+    handler::request::TestRequest,
+    protocol::method::check_method_path,
 };
 
 /// What an interceptor or layer did with a request: passed it on to the service (as the
@@ -29,7 +29,8 @@ use crate::{
 ///
 /// ```
 /// use tonic::{Code, Request, Status};
-/// use tonic_testkit::{Intercepted, TestRequest, assert_status, intercept};
+/// use tonic_testkit::{TestRequest, assert_status};
+/// use tonic_testkit::handler::{Intercepted, intercept};
 ///
 /// let deny = |_: Request<()>| -> Result<Request<()>, Status> { Err(Status::permission_denied("no")) };
 ///
@@ -101,7 +102,8 @@ impl StatusSource for Intercepted {
 ///
 /// ```
 /// use tonic::{Code, Request, Status};
-/// use tonic_testkit::{TestRequest, assert_status, intercept};
+/// use tonic_testkit::{TestRequest, assert_status};
+/// use tonic_testkit::handler::intercept;
 ///
 /// #[derive(Clone, Debug, PartialEq)]
 /// struct User(String);
@@ -148,7 +150,8 @@ pub fn intercept<I: Interceptor>(mut interceptor: I, request: TestRequest<()>) -
 ///
 /// ```
 /// use tonic::{Code, Request, Status, service::InterceptorLayer};
-/// use tonic_testkit::{TestRequest, assert_metadata, assert_status, through_layer};
+/// use tonic_testkit::{TestRequest, assert_metadata, assert_status};
+/// use tonic_testkit::handler::through_layer;
 ///
 /// fn require_tenant(request: Request<()>) -> Result<Request<()>, Status> {
 ///     match request.metadata().get("x-tenant") {
@@ -239,7 +242,7 @@ async fn status_of<B: http_body::Body + Unpin>(response: http::Response<B>) -> S
 ///
 /// ```
 /// use tonic::{Request, Status, service::InterceptorLayer};
-/// use tonic_testkit::Recorder;
+/// use tonic_testkit::handler::Recorder;
 /// use tower::Layer;
 ///
 /// let layer = InterceptorLayer::new(|request: Request<()>| -> Result<_, Status> { Ok(request) });

@@ -13,7 +13,7 @@ use tonic::{
 };
 use tonic_prost::ProstCodec;
 
-use crate::transports::memory::IN_PROCESS_SERVER_ADDR;
+use crate::transport::memory::IN_PROCESS_SERVER_ADDR;
 
 /// The peer address a [`TestRequest`] carries unless [`TestRequest::remote_addr`] sets another:
 /// what the kit's in-process transports give the first connection.
@@ -67,7 +67,7 @@ pub struct TestRequest<T> {
     remote_addr: Option<SocketAddr>,
     local_addr: Option<SocketAddr>,
     #[cfg(feature = "tls")]
-    peer_certs: Option<Vec<crate::tls::CertificateDer<'static>>>,
+    peer_certs: Option<Vec<tonic::transport::CertificateDer<'static>>>,
 }
 
 impl<T> TestRequest<T> {
@@ -138,7 +138,8 @@ impl<T> TestRequest<T> {
     ///
     /// ```
     /// use tonic::Request;
-    /// use tonic_testkit::{DEFAULT_REMOTE_ADDR, TestRequest};
+    /// use tonic_testkit::TestRequest;
+    /// use tonic_testkit::handler::DEFAULT_REMOTE_ADDR;
     /// use tonic_testkit_support::ProbeRequest;
     ///
     /// // Arrange: a client certificate, as an mTLS client would present it.
@@ -158,7 +159,7 @@ impl<T> TestRequest<T> {
     #[track_caller]
     pub fn peer_certs(
         mut self,
-        certs: impl IntoIterator<Item = crate::tls::CertificateDer<'static>>,
+        certs: impl IntoIterator<Item = tonic::transport::CertificateDer<'static>>,
     ) -> Self {
         let certs: Vec<_> = certs.into_iter().collect();
         assert!(

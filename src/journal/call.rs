@@ -395,13 +395,13 @@ impl Call {
                 Side::Request => (method.input(), "takes"),
                 Side::Response => (method.output(), "returns"),
             };
-            if !crate::descriptors::is::<T>(&wanted) {
+            if !crate::protocol::descriptors::is::<T>(&wanted) {
                 panic!(
                     "tonic-testkit: {} message {index} of {} was asked for as {} ({}), and the \
                      method {verb} {}; ask for that message",
                     side.name(),
                     self.method,
-                    crate::descriptors::rust_name::<T>(),
+                    crate::protocol::descriptors::rust_name::<T>(),
                     std::any::type_name::<T>(),
                     wanted.full_name()
                 );
@@ -462,7 +462,7 @@ impl Call {
             Side::Response => &self.response_headers,
         };
         let encoding = headers.get("grpc-encoding").and_then(|value| value.to_str().ok());
-        match crate::compression::decompress(encoding, side, &message.bytes) {
+        match crate::journal::compression::decompress(encoding, side, &message.bytes) {
             Ok(bytes) => bytes,
             Err(why) => panic!(
                 "tonic-testkit: {} message {index} of {} arrived compressed, and {why}",

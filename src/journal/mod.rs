@@ -3,6 +3,8 @@
 //! headers, messages and trailers, and how the call ended.
 
 mod call;
+pub(crate) mod compression;
+pub(crate) mod few;
 mod wait;
 
 use std::{
@@ -20,7 +22,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use tokio::{sync::Notify, time::Instant};
 use tonic::{Status, metadata::MetadataMap};
 
-use crate::few::Few;
+use crate::journal::few::Few;
 
 pub use call::Call;
 pub(crate) use wait::Wait;
@@ -55,7 +57,7 @@ struct Inner {
     waiting: AtomicUsize,
     /// What the server knows of its services' methods, for the types a test asks calls for.
     #[cfg(feature = "descriptors")]
-    descriptors: Option<crate::descriptors::Descriptors>,
+    descriptors: Option<crate::protocol::descriptors::Descriptors>,
 }
 
 impl Inner {
@@ -245,7 +247,7 @@ impl Journal {
     #[cfg(feature = "descriptors")]
     pub(crate) fn described(
         mut self,
-        descriptors: Option<crate::descriptors::Descriptors>,
+        descriptors: Option<crate::protocol::descriptors::Descriptors>,
     ) -> Self {
         Arc::get_mut(&mut self.0).expect("a journal not shared yet").descriptors = descriptors;
         self

@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status, Streaming};
 use tonic_prost::ProstCodec;
 
 use super::Answer;
-use crate::reply::{BoxStream, Reply};
+use crate::mock::reply::{BoxStream, Reply};
 
 /// An answer that reads the request stream to its end, then replies with `reply` of the call's
 /// index among those the rule answered.

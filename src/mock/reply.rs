@@ -13,7 +13,7 @@ use tokio::time::Sleep;
 use tokio_stream::Stream;
 use tonic::{Response, Status, metadata::MetadataMap};
 
-use crate::request::append_metadata;
+use crate::handler::request::append_metadata;
 
 /// The stream a streaming handler returns, as tonic's generated code names it.
 ///

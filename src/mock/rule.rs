@@ -13,7 +13,7 @@ use super::{
     matcher::{Header, Matcher, at},
     typed::Shape,
 };
-use crate::reply::{BoxStream, Reply};
+use crate::mock::reply::{BoxStream, Reply};
 
 /// A rule being written: `stub.on(method)`, then what it matches, how many calls it answers and
 /// expects, and last its answer, which adds it to the stub.

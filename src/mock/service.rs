@@ -20,7 +20,7 @@ use super::{
     BoxFuture, Inner,
     matcher::{Arrived, Need},
 };
-use crate::{frames::Frames, shared::lock};
+use crate::{engine::shared::lock, protocol::frames::Frames};
 
 /// Answers the calls of one [`Stub`](crate::Stub).
 #[derive(Clone)]
@@ -95,7 +95,7 @@ async fn read(headers: &HeaderMap, mut body: Body, need: Need, nth: usize) -> (A
                 let mut unreadable = None;
                 frames.feed(data, |message| match message.compressed {
                     false => arrived.messages.push(message.bytes),
-                    true => match crate::compression::decompress(
+                    true => match crate::journal::compression::decompress(
                         encoding,
                         crate::journal::Side::Request,
                         &message.bytes,

@@ -1,15 +1,4 @@
-//! Stubs: methods answered by scripted replies and closures, with no trait impl, matched on
-//! what each call carries, with expectations checked in the test.
-//!
-//! [`Stub`] and [`StubRule`] are at the crate's root; this module has what their methods take
-//! and return: [`Times`], [`StubHandle`], [`StubGuard`].
-
-mod answer;
-mod matcher;
-mod rule;
-mod service;
-mod times;
-mod typed;
+//! [`Stub`]: its rules, and what it does with a call.
 
 use std::{
     collections::HashMap,
@@ -26,18 +15,16 @@ use std::{
 use http::{Request as HttpRequest, Response as HttpResponse};
 use tonic::body::Body;
 
-pub use rule::{StubGuard, StubHandle, StubRule};
-pub(crate) use service::StubService;
-pub use times::Times;
+use super::matcher::{Arrived, Matcher, Need};
+use super::{StubRule, StubService, Times};
+use crate::engine::shared::lock;
+use crate::protocol::method::check_method_path;
 
-use crate::method::check_method_path;
-use crate::shared::lock;
-use matcher::{Arrived, Matcher, Need};
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// Answers one call: the index of the call among those the rule answered, and the request.
-type Answer = dyn Fn(usize, HttpRequest<Body>) -> BoxFuture<HttpResponse<Body>> + Send + Sync;
+pub(crate) type Answer =
+    dyn Fn(usize, HttpRequest<Body>) -> BoxFuture<HttpResponse<Body>> + Send + Sync;
 
 /// A fake server for methods of any service, answered by rules: scripted
 /// [`Reply`](crate::Reply)s or closures, with no trait to implement.
@@ -96,41 +83,41 @@ pub struct Stub {
 
 #[derive(Default)]
 pub(crate) struct Inner {
-    rules: Mutex<Vec<Rule>>,
-    unexpected: Mutex<Vec<String>>,
+    pub(super) rules: Mutex<Vec<Rule>>,
+    pub(super) unexpected: Mutex<Vec<String>>,
     /// How many calls each method got, for [`StubRule::nth`].
-    calls: Mutex<HashMap<String, usize>>,
-    next_id: AtomicU64,
+    pub(super) calls: Mutex<HashMap<String, usize>>,
+    pub(super) next_id: AtomicU64,
     /// What the stub knows of the services it stubs.
     #[cfg(feature = "descriptors")]
-    descriptors: Option<crate::descriptors::Descriptors>,
+    pub(super) descriptors: Option<crate::protocol::descriptors::Descriptors>,
     /// The services of the server the stub is attached to; `None` until attached.
-    attached: Mutex<Option<Vec<&'static str>>>,
+    pub(super) attached: Mutex<Option<Vec<&'static str>>>,
 }
 
 /// A rule with its answer: what it matches, how many calls it answers and expects.
-struct Rule {
-    id: u64,
-    method: String,
-    name: Option<String>,
+pub(crate) struct Rule {
+    pub(super) id: u64,
+    pub(super) method: String,
+    pub(super) name: Option<String>,
     /// The rule as the test wrote it, answer included, such as
     /// `stub.on("/probe.Probe/Unary").when_header("x-tenant", "acme").reply(..)`.
-    written: String,
-    matchers: Vec<Matcher>,
+    pub(super) written: String,
+    pub(super) matchers: Vec<Matcher>,
     /// How many calls it answers at most; later ones go to the next rule.
-    limit: Option<usize>,
-    expect: Option<Times>,
-    calls: usize,
-    location: &'static Location<'static>,
-    answer: Arc<Answer>,
+    pub(super) limit: Option<usize>,
+    pub(super) expect: Option<Times>,
+    pub(super) calls: usize,
+    pub(super) location: &'static Location<'static>,
+    pub(super) answer: Arc<Answer>,
 }
 
 impl Rule {
-    fn used_up(&self) -> bool {
+    pub(super) fn used_up(&self) -> bool {
         self.limit.is_some_and(|limit| self.calls >= limit)
     }
 
-    fn describe(&self) -> String {
+    pub(super) fn describe(&self) -> String {
         let rule = format!("{} at {}", self.written, self.location);
         match &self.name {
             Some(name) => format!("rule {name:?} ({rule})"),
@@ -139,7 +126,7 @@ impl Rule {
     }
 
     /// What is wrong with the calls the rule answered, if anything.
-    fn problem(&self) -> Option<String> {
+    pub(super) fn problem(&self) -> Option<String> {
         let expect = self.expect.filter(|expect| !expect.contains(self.calls))?;
         let answered = match self.calls {
             1 => "1 call".to_owned(),
@@ -189,7 +176,7 @@ impl Stub {
     #[cfg_attr(docsrs, doc(cfg(feature = "descriptors")))]
     #[track_caller]
     pub fn with_descriptors(file_descriptor_set: impl AsRef<[u8]>) -> Self {
-        let descriptors = crate::descriptors::Descriptors::decode(
+        let descriptors = crate::protocol::descriptors::Descriptors::decode(
             file_descriptor_set.as_ref(),
             "Stub::with_descriptors",
         );
@@ -198,7 +185,7 @@ impl Stub {
 
     /// The descriptors the stub was made with.
     #[cfg(feature = "descriptors")]
-    pub(crate) fn descriptors(&self) -> Option<crate::descriptors::Descriptors> {
+    pub(crate) fn descriptors(&self) -> Option<crate::protocol::descriptors::Descriptors> {
         self.inner.descriptors.clone()
     }
 
@@ -208,7 +195,7 @@ impl Stub {
     ///
     /// When the stub has descriptors, and they have no such method.
     #[track_caller]
-    fn shape(&self, method: &str) -> typed::Shape {
+    pub(super) fn shape(&self, method: &str) -> super::typed::Shape {
         #[cfg(feature = "descriptors")]
         if let Some(descriptors) = &self.inner.descriptors {
             let Some(found) = descriptors.method(method) else {
@@ -218,10 +205,10 @@ impl Stub {
                     descriptors.closest_to(method).join(", ")
                 );
             };
-            return typed::Shape { method: Some(found) };
+            return super::typed::Shape { method: Some(found) };
         }
         let _ = method;
-        typed::Shape::default()
+        super::typed::Shape::default()
     }
 
     /// Starts a rule for calls to `method`, a full path such as `"/orders.Orders/GetOrder"`.
@@ -310,23 +297,23 @@ impl Stub {
         problems
     }
 
-    fn add(&self, rule: Rule) -> u64 {
+    pub(super) fn add(&self, rule: Rule) -> u64 {
         let id = rule.id;
         lock(&self.inner.rules).push(rule);
         id
     }
 
-    fn next_id(&self) -> u64 {
+    pub(super) fn next_id(&self) -> u64 {
         self.inner.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
     /// How many calls the rule `id` answered, if it is still there.
-    fn calls_of(&self, id: u64) -> Option<usize> {
+    pub(super) fn calls_of(&self, id: u64) -> Option<usize> {
         lock(&self.inner.rules).iter().find(|rule| rule.id == id).map(|rule| rule.calls)
     }
 
     /// Removes the rule `id`; returns what is wrong with the calls it answered.
-    fn remove(&self, id: u64) -> Option<String> {
+    pub(super) fn remove(&self, id: u64) -> Option<String> {
         let mut rules = lock(&self.inner.rules);
         let index = rules.iter().position(|rule| rule.id == id)?;
         rules.remove(index).problem()
@@ -336,7 +323,7 @@ impl Stub {
 impl Inner {
     /// Counts a call to `method`; returns which call it is, and how much of its request stream
     /// the method's rules read.
-    fn begin(&self, method: &str) -> (usize, Need) {
+    pub(super) fn begin(&self, method: &str) -> (usize, Need) {
         let mut calls = lock(&self.calls);
         let nth = calls.entry(method.to_owned()).or_default();
         *nth += 1;
@@ -348,7 +335,11 @@ impl Inner {
 
     /// The first rule for `method` that matches what arrived and is not used up, counted as
     /// answering the call; else why none answers, closest rules first.
-    fn pick(&self, method: &str, arrived: &Arrived) -> Result<(Arc<Answer>, usize), String> {
+    pub(super) fn pick(
+        &self,
+        method: &str,
+        arrived: &Arrived,
+    ) -> Result<(Arc<Answer>, usize), String> {
         let mut rules = lock(&self.rules);
         let mut for_method = rules.iter_mut().filter(|rule| rule.method == method).peekable();
         if for_method.peek().is_none() {

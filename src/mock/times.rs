@@ -5,13 +5,13 @@ use std::{
     ops::{Range, RangeFrom, RangeFull, RangeInclusive, RangeTo, RangeToInclusive},
 };
 
-/// How many calls a [`StubRule`](crate::StubRule) expects: a count or a range, given to
-/// [`expect`](crate::StubRule::expect) as `2`, `1..`, `..=3`, `2..5` or `0` (never).
+/// How many calls a [`StubRule`](crate::mock::StubRule) expects: a count or a range, given to
+/// [`expect`](crate::mock::StubRule::expect) as `2`, `1..`, `..=3`, `2..5` or `0` (never).
 ///
 /// # Examples
 ///
 /// ```
-/// use tonic_testkit::stub::Times;
+/// use tonic_testkit::mock::Times;
 ///
 /// assert!(Times::from(1..).contains(5));
 /// assert!(!Times::from(..=3).contains(4));

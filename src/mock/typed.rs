@@ -1,9 +1,9 @@
 //! What a stub knows of a method from its descriptors, and the checks that refuse a rule that
 //! gets the method wrong, at the rule's line. Without descriptors there is nothing to check.
 
+use crate::mock::reply::Reply;
 #[cfg(feature = "descriptors")]
-use crate::descriptors::{is, path, rust_name};
-use crate::reply::Reply;
+use crate::protocol::descriptors::{is, path, rust_name};
 
 /// A method as the stub's descriptors describe it; empty without them.
 #[derive(Clone, Default)]

@@ -27,7 +27,7 @@ impl Descriptors {
 
     /// The method at `path` (`/package.Service/Method`).
     pub(crate) fn method(&self, path: &str) -> Option<MethodDescriptor> {
-        let (service, method) = crate::method::split_method_path(path)?;
+        let (service, method) = crate::protocol::method::split_method_path(path)?;
         self.0.get_service_by_name(service)?.methods().find(|found| found.name() == method)
     }
 

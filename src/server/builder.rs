@@ -15,13 +15,14 @@ use tower::{
 };
 
 use crate::{
-    BoxError, Faults, Services, Stub, TestServer, Transport,
+    BoxError, Faults, Stub, TestServer, Transport,
+    engine::router::ServicesBuilder,
+    engine::shared::Shared,
+    engine::stack::Stack as CallStack,
     journal::{DEFAULT_JOURNAL_BYTE_LIMIT, DEFAULT_JOURNAL_LIMIT, Journal},
-    router::ServicesBuilder,
     server::DEFAULT_GRACE_PERIOD,
-    shared::Shared,
-    stack::Stack as CallStack,
-    transports::tcp,
+    server::Services,
+    transport::tcp,
 };
 
 /// Builds a [`TestServer`]: services, layers, transport, grace period.
@@ -72,14 +73,14 @@ pub struct TestServerBuilder<L = Identity> {
     journal_limit: usize,
     journal_byte_limit: usize,
     #[cfg(feature = "descriptors")]
-    descriptors: Option<crate::descriptors::Descriptors>,
+    descriptors: Option<crate::protocol::descriptors::Descriptors>,
     stub: Option<Stub>,
     faults: Option<Faults>,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::TlsMode>,
-    standard: crate::standard::Standard,
+    standard: crate::server::standard::Standard,
     /// tonic's server settings, set by the methods in settings/mod.rs.
-    pub(crate) settings: crate::settings::Settings,
+    pub(crate) settings: crate::server::settings::Settings,
 }
 
 impl TestServerBuilder {
@@ -98,8 +99,8 @@ impl TestServerBuilder {
             faults: None,
             #[cfg(feature = "tls")]
             tls: None,
-            standard: crate::standard::Standard::default(),
-            settings: crate::settings::Settings::default(),
+            standard: crate::server::standard::Standard::default(),
+            settings: crate::server::settings::Settings::default(),
         }
     }
 }
@@ -277,14 +278,14 @@ impl<L> TestServerBuilder<L> {
     #[cfg_attr(docsrs, doc(cfg(feature = "reflection")))]
     #[track_caller]
     pub fn reflection(mut self, file_descriptor_set: impl Into<Bytes>) -> Self {
-        let set = crate::reflection::DescriptorSet::new(file_descriptor_set.into());
+        let set = crate::server::reflection::DescriptorSet::new(file_descriptor_set.into());
         self.standard.reflection.push(set);
         self
     }
 
     /// Serves the gRPC health service (`grpc.health.v1.Health`, tonic-health's): at start every
     /// service added with `add_service` is `SERVING`, and so is `""`, the whole server. The test
-    /// flips them with [`TestServer::health`]; see [`Health`](crate::Health) for an example.
+    /// flips them with [`TestServer::health`]; see [`Health`](crate::server::Health) for an example.
     ///
     /// # Panics
     ///
@@ -328,7 +329,7 @@ impl<L> TestServerBuilder<L> {
     }
 
     /// The transport to serve over, instead of the one
-    /// [`TONIC_TESTKIT_TRANSPORT`](crate::TRANSPORT_ENV) chooses.
+    /// [`TONIC_TESTKIT_TRANSPORT`](crate::server::TRANSPORT_ENV) chooses.
     pub fn transport(mut self, transport: Transport) -> Self {
         self.transport = Some(transport);
         self
@@ -389,7 +390,7 @@ impl<L> TestServerBuilder<L> {
     /// [`TestServer::channel_with_identity`] presents one minted for a name of the test's
     /// choosing, and handlers read it with `request.peer_certs()`.
     ///
-    /// [`DEFAULT_CLIENT_NAME`]: crate::DEFAULT_CLIENT_NAME
+    /// [`DEFAULT_CLIENT_NAME`]: crate::tls::DEFAULT_CLIENT_NAME
     ///
     /// # Panics
     ///
@@ -476,8 +477,8 @@ impl<L> TestServerBuilder<L> {
 
     /// Tells the server its services' methods from `file_descriptor_set`, the encoded
     /// `FileDescriptorSet` the build already makes (the one [`reflection`](Self::reflection)
-    /// takes), so that a journal [`Call`](crate::Call) read as the wrong message type
-    /// ([`request::<T>`](crate::Call::request), [`response::<T>`](crate::Call::response)) fails
+    /// takes), so that a journal [`Call`](crate::journal::Call) read as the wrong message type
+    /// ([`request::<T>`](crate::journal::Call::request), [`response::<T>`](crate::journal::Call::response)) fails
     /// naming the method's type, instead of decoding into whatever the bytes make of `T`. A
     /// [`Stub::with_descriptors`](crate::Stub::with_descriptors) added with
     /// [`add_stub`](Self::add_stub) gives the server its descriptors when this is not called.
@@ -511,7 +512,7 @@ impl<L> TestServerBuilder<L> {
     #[cfg_attr(docsrs, doc(cfg(feature = "descriptors")))]
     #[track_caller]
     pub fn descriptors(mut self, file_descriptor_set: impl AsRef<[u8]>) -> Self {
-        let descriptors = crate::descriptors::Descriptors::decode(
+        let descriptors = crate::protocol::descriptors::Descriptors::decode(
             file_descriptor_set.as_ref(),
             "TestServerBuilder::descriptors",
         );
@@ -522,8 +523,8 @@ impl<L> TestServerBuilder<L> {
     /// How many bytes of messages the journal keeps, requests and responses together, over all
     /// calls ([`DEFAULT_JOURNAL_BYTE_LIMIT`], 32 MiB, unless set). Once a message does not fit,
     /// the journal counts the messages that follow, both ways, without keeping them, and says so
-    /// where it prints; [`Call::request`](crate::Call::request) or
-    /// [`Call::response`](crate::Call::response) for one of them panics saying why. The bound
+    /// where it prints; [`Call::request`](crate::journal::Call::request) or
+    /// [`Call::response`](crate::journal::Call::response) for one of them panics saying why. The bound
     /// keeps a long stream from costing the test its size in memory.
     ///
     /// # Examples
@@ -563,7 +564,7 @@ impl<L> TestServerBuilder<L> {
     ///
     /// - when no service was added;
     /// - over TCP, when no loopback port can be bound (the message carries the OS error);
-    /// - when [`TONIC_TESTKIT_TRANSPORT`](crate::TRANSPORT_ENV) holds an invalid value and no
+    /// - when [`TONIC_TESTKIT_TRANSPORT`](crate::server::TRANSPORT_ENV) holds an invalid value and no
     ///   transport was chosen with [`transport`](TestServerBuilder::transport);
     /// - when TLS was asked for ([`tls`](TestServerBuilder::tls), [`mtls`](TestServerBuilder::mtls))
     ///   and the transport is [`Transport::Direct`];

@@ -13,8 +13,8 @@ use tonic::{body::Body, transport::Channel};
 
 use crate::{
     BoxError,
-    shared::{SHUT_DOWN, Shared},
-    transports::direct::{DirectCall, DirectChannel},
+    engine::shared::{SHUT_DOWN, Shared},
+    transport::direct::{DirectCall, DirectChannel},
 };
 
 /// The channel a [`TestServer`](crate::TestServer) hands out: it works with every

@@ -5,7 +5,7 @@ use std::{fmt, future::Future, sync::Arc};
 
 use tonic::server::NamedService;
 
-use crate::router::ServicesBuilder;
+use crate::engine::router::ServicesBuilder;
 use tonic_health::{
     ServingStatus,
     pb::health_server::HealthServer,

@@ -24,7 +24,7 @@
 /// use std::net::TcpListener;
 ///
 /// // Arrange: the port an outside process is told to listen on.
-/// let port = tonic_testkit::free_port();
+/// let port = tonic_testkit::server::free_port();
 ///
 /// // Act: the outside process binds it (here, a listener stands in for it).
 /// let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
@@ -37,7 +37,7 @@ pub fn free_port() -> u16 {
     match portpicker::pick_unused_port() {
         Some(port) => port,
         None => panic!(
-            "tonic_testkit::free_port: no free TCP port was found on this machine; free some \
+            "tonic_testkit::server::free_port: no free TCP port was found on this machine; free some \
              ports, or let the outside process bind port 0 and report the port it got"
         ),
     }

@@ -1,6 +1,6 @@
 //! gRPC server reflection on a test server (feature `reflection`), served by tonic-reflection.
 
-use crate::router::ServicesBuilder;
+use crate::engine::router::ServicesBuilder;
 use bytes::Bytes;
 use prost::Message;
 use tonic_reflection::{pb, server::Builder};

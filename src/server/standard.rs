@@ -2,14 +2,14 @@
 //! (feature `reflection`) and health (feature `health`). What the builder was asked for, and
 //! what the running server keeps.
 
-use crate::router::ServicesBuilder;
+use crate::engine::router::ServicesBuilder;
 
 /// What [`TestServerBuilder`](crate::TestServerBuilder) was asked to add.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Standard {
     /// The descriptor sets given to `.reflection(..)`; reflection is served when there is one.
     #[cfg(feature = "reflection")]
-    pub(crate) reflection: Vec<crate::reflection::DescriptorSet>,
+    pub(crate) reflection: Vec<crate::server::reflection::DescriptorSet>,
     #[cfg(feature = "health")]
     pub(crate) health: bool,
 }
@@ -18,7 +18,7 @@ pub(crate) struct Standard {
 #[derive(Debug, Default)]
 pub(crate) struct Running {
     #[cfg(feature = "health")]
-    pub(crate) health: Option<crate::Health>,
+    pub(crate) health: Option<crate::server::Health>,
 }
 
 impl Standard {
@@ -28,11 +28,11 @@ impl Standard {
         let mut names = Vec::new();
         #[cfg(feature = "health")]
         if self.health {
-            names.push(crate::health::SERVICE_NAME);
+            names.push(crate::server::health::SERVICE_NAME);
         }
         #[cfg(feature = "reflection")]
         if !self.reflection.is_empty() {
-            names.extend(crate::reflection::SERVICE_NAMES);
+            names.extend(crate::server::reflection::SERVICE_NAMES);
         }
         names
     }
@@ -46,25 +46,25 @@ impl Standard {
     pub(crate) fn check(&self, services: &[&'static str]) {
         #[cfg(feature = "health")]
         if self.health {
-            check_not_added(services, crate::health::SERVICE_NAME, ".health()");
+            check_not_added(services, crate::server::health::SERVICE_NAME, ".health()");
         }
         #[cfg(feature = "reflection")]
         if !self.reflection.is_empty() {
-            for name in crate::reflection::SERVICE_NAMES {
+            for name in crate::server::reflection::SERVICE_NAMES {
                 check_not_added(services, name, ".reflection(..)");
             }
             // The sets `add` serves: the test's, then the reflection and health services' own.
             let mut described: Vec<&str> = self
                 .reflection
                 .iter()
-                .flat_map(crate::reflection::DescriptorSet::services)
+                .flat_map(crate::server::reflection::DescriptorSet::services)
                 .collect();
-            described.extend(crate::reflection::SERVICE_NAMES);
+            described.extend(crate::server::reflection::SERVICE_NAMES);
             #[cfg(feature = "health")]
             if self.health {
-                described.push(crate::health::SERVICE_NAME);
+                described.push(crate::server::health::SERVICE_NAME);
             }
-            crate::reflection::check_described(services, &described);
+            crate::server::reflection::check_described(services, &described);
         }
     }
 
@@ -83,8 +83,8 @@ impl Standard {
         let running = Running::default();
         #[cfg(feature = "health")]
         let running = if self.health {
-            let health = crate::Health::add(routes, services).await;
-            services.push(crate::health::SERVICE_NAME);
+            let health = crate::server::Health::add(routes, services).await;
+            services.push(crate::server::health::SERVICE_NAME);
             Running { health: Some(health) }
         } else {
             running
@@ -92,15 +92,15 @@ impl Standard {
         #[cfg(feature = "reflection")]
         if !self.reflection.is_empty() {
             let mut sets = self.reflection;
-            sets.extend(crate::reflection::own_descriptor_sets());
+            sets.extend(crate::server::reflection::own_descriptor_sets());
             #[cfg(feature = "health")]
             if running.health.is_some() {
-                sets.push(crate::reflection::DescriptorSet::new(bytes::Bytes::from_static(
-                    tonic_health::pb::FILE_DESCRIPTOR_SET,
-                )));
+                sets.push(crate::server::reflection::DescriptorSet::new(
+                    bytes::Bytes::from_static(tonic_health::pb::FILE_DESCRIPTOR_SET),
+                ));
             }
-            services.extend(crate::reflection::SERVICE_NAMES);
-            crate::reflection::add(routes, &sets, services);
+            services.extend(crate::server::reflection::SERVICE_NAMES);
+            crate::server::reflection::add(routes, &sets, services);
         }
         running
     }

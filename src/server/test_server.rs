@@ -6,12 +6,13 @@ use http::Uri;
 use tonic::transport::Endpoint;
 
 use crate::{
-    HandlerPanic, Stub, TestChannel, TestServerBuilder, Transport,
+    Stub, TestChannel, TestServerBuilder, Transport,
+    engine::panic::report,
+    engine::shared::Shared,
     journal::Call,
-    method::check_method_path,
-    panic::report,
-    shared::Shared,
-    transports::{Security, direct::DirectChannel, endpoint, memory, tcp},
+    protocol::method::check_method_path,
+    server::HandlerPanic,
+    transport::{Security, direct::DirectChannel, endpoint, memory, tcp},
 };
 
 /// How long [`TestServer::shutdown`] lets calls finish before it aborts them, unless
@@ -79,7 +80,7 @@ pub struct TestServer {
     /// The health service's handle, which [`health`](TestServer::health) lends out: it shares
     /// its statuses with the health service the server runs, so it lives as long as the server.
     #[cfg(feature = "health")]
-    standard: crate::standard::Running,
+    standard: crate::server::standard::Running,
 }
 
 impl TestServer {
@@ -90,13 +91,13 @@ impl TestServer {
         services: Vec<&'static str>,
         grace_period: Duration,
         stub: Option<Stub>,
-        standard: crate::standard::Running,
+        standard: crate::server::standard::Running,
     ) -> Self {
         let finished = std::sync::atomic::AtomicBool::new(false);
         // Without `health` the standard services leave nothing to keep: reflection's service
         // lives in the routes. A field added to `Running` must be kept here too.
         #[cfg(not(feature = "health"))]
-        let crate::standard::Running {} = standard;
+        let crate::server::standard::Running {} = standard;
         Self {
             shared,
             transport,
@@ -353,7 +354,7 @@ impl TestServer {
 
     /// The health this server reports over `grpc.health.v1.Health`, for the test to flip:
     /// `server.health().set_not_serving("users.UserService").await`. See
-    /// [`Health`](crate::Health) for an example.
+    /// [`Health`](crate::server::Health) for an example.
     ///
     /// # Panics
     ///
@@ -361,7 +362,7 @@ impl TestServer {
     #[cfg(feature = "health")]
     #[cfg_attr(docsrs, doc(cfg(feature = "health")))]
     #[track_caller]
-    pub fn health(&self) -> &crate::Health {
+    pub fn health(&self) -> &crate::server::Health {
         match &self.standard.health {
             Some(health) => health,
             None => panic!(
@@ -444,8 +445,8 @@ impl TestServer {
     /// each call ends; nothing polls. A call has ended once the server sent its status, or its
     /// client went away, or its deadline passed before its answer.
     ///
-    /// A wait that does not end fails the test, after [`DEFAULT_WAIT_TIMEOUT`](crate::DEFAULT_WAIT_TIMEOUT)
-    /// of tokio time unless [`WaitForCalls::timeout`](crate::WaitForCalls::timeout) says
+    /// A wait that does not end fails the test, after [`DEFAULT_WAIT_TIMEOUT`](crate::journal::DEFAULT_WAIT_TIMEOUT)
+    /// of tokio time unless [`WaitForCalls::timeout`](crate::journal::WaitForCalls::timeout) says
     /// otherwise, with the calls the server saw, those still running marked.
     ///
     /// # Panics
@@ -475,8 +476,8 @@ impl TestServer {
     /// # }
     /// ```
     #[track_caller]
-    pub fn wait_for_ended_calls(&self, n: usize) -> crate::WaitForCalls {
-        crate::WaitForCalls::new(&self.shared.journal, crate::journal::Wait::Ended, n)
+    pub fn wait_for_ended_calls(&self, n: usize) -> crate::journal::WaitForCalls {
+        crate::journal::WaitForCalls::new(&self.shared.journal, crate::journal::Wait::Ended, n)
     }
 
     /// Waits until `n` calls have been cancelled by their client (it dropped the call before
@@ -520,8 +521,8 @@ impl TestServer {
     /// # }
     /// ```
     #[track_caller]
-    pub fn wait_for_cancelled_calls(&self, n: usize) -> crate::WaitForCalls {
-        crate::WaitForCalls::new(&self.shared.journal, crate::journal::Wait::Cancelled, n)
+    pub fn wait_for_cancelled_calls(&self, n: usize) -> crate::journal::WaitForCalls {
+        crate::journal::WaitForCalls::new(&self.shared.journal, crate::journal::Wait::Cancelled, n)
     }
 
     /// Takes the panics the server has caught so far, so a test that provokes one on purpose can
@@ -658,7 +659,7 @@ impl TestServer {
             parts.push(report(&panics));
         }
         if !stub.is_empty() {
-            parts.push(crate::stub::report(&stub));
+            parts.push(crate::mock::report(&stub));
         }
         if parts.is_empty() {
             return None;

@@ -232,7 +232,8 @@ impl TestTls {
     /// # Examples
     ///
     /// ```
-    /// use tonic_testkit::{DEFAULT_CLIENT_NAME, TestServer, Transport};
+    /// use tonic_testkit::{TestServer, Transport};
+    /// use tonic_testkit::tls::DEFAULT_CLIENT_NAME;
     /// use tonic_testkit_support::Probe;
     ///
     /// # #[tokio::main(flavor = "current_thread")]

@@ -14,9 +14,9 @@ use tonic::{Status, TimeoutExpired, body::Body, transport::server::TcpConnectInf
 use super::endpoint::{ChannelSettings, Failure};
 use crate::{
     BoxError,
-    admission::ConnectionLimit,
-    call::{self, CallFuture},
-    shared::Shared,
+    engine::admission::ConnectionLimit,
+    engine::call::{self, CallFuture},
+    engine::shared::Shared,
 };
 
 /// One direct "connection": what a channel over [`Transport::Direct`](crate::Transport::Direct) holds.

@@ -152,64 +152,6 @@ impl fmt::Display for ParseTransportError {
 
 impl std::error::Error for ParseTransportError {}
 
-/// An rstest fixture: the transport chosen by [`TONIC_TESTKIT_TRANSPORT`](TRANSPORT_ENV).
-///
-/// Name a test argument `transport` to receive it, or use `#[values(..)]` to run a test once per
-/// transport:
-///
-/// ```
-/// use rstest::rstest;
-/// use tonic_testkit::{Transport, transport};
-///
-/// #[rstest]
-/// fn follows_the_environment(transport: Transport) {
-///     assert_eq!(transport, Transport::from_env());
-/// }
-/// assert_eq!(transport::default(), Transport::from_env());
-/// ```
-///
-/// # Panics
-///
-/// When [`TONIC_TESTKIT_TRANSPORT`](TRANSPORT_ENV) holds an invalid value, as
-/// [`Transport::from_env`] does; the panic points at the test that takes the fixture.
-#[cfg(feature = "rstest")]
-#[cfg_attr(docsrs, doc(cfg(feature = "rstest")))]
-#[track_caller]
-pub fn transport() -> Transport {
-    Transport::from_env()
-}
-
-/// The fixture's other half, written out as `#[rstest::fixture]` writes it (rstest 0.28:
-/// `struct transport {}` whose `get()` and `default()` resolve the fixture), for `#[rstest]`
-/// tests that name an argument `transport`: they call `transport::default()`. Written out
-/// because the macro's `default()` is not `#[track_caller]`, so a bad
-/// [`TONIC_TESTKIT_TRANSPORT`](TRANSPORT_ENV) would panic pointing at this file; here the
-/// panic points at the test. tests/fixtures.rs and tests/locations.rs check it against the
-/// rstest the tests use.
-#[cfg(feature = "rstest")]
-#[doc(hidden)]
-#[allow(non_camel_case_types)]
-#[derive(Debug)]
-pub struct transport {}
-
-#[cfg(feature = "rstest")]
-impl transport {
-    /// The fixture's value (rstest calls it with the fixture's arguments, here none).
-    #[doc(hidden)]
-    #[track_caller]
-    pub fn get() -> Transport {
-        transport()
-    }
-
-    /// The fixture's value with its arguments resolved: what an `#[rstest]` test calls.
-    #[doc(hidden)]
-    #[track_caller]
-    #[allow(clippy::should_implement_trait, reason = "rstest's fixture protocol names it")]
-    pub fn default() -> Transport {
-        Self::get()
-    }
-}
-
 /// How a client channel secures its connections: plain HTTP/2, or TLS as configured.
 #[derive(Clone, Default)]
 pub(crate) struct Security {
@@ -267,7 +209,7 @@ impl PeerInfo {
 /// graceful shutdown when the server stops, and every per-call task spawned through the server
 /// so that `shutdown()` can wait for it or abort it.
 pub(crate) fn serve_connection<IO>(
-    shared: &std::sync::Arc<crate::shared::Shared>,
+    shared: &std::sync::Arc<crate::engine::shared::Shared>,
     io: IO,
     info: tonic::transport::server::TcpConnectInfo,
 ) where
@@ -281,7 +223,7 @@ pub(crate) fn serve_connection<IO>(
 
 /// Serves `io` over TLS when the server has it, in the clear otherwise.
 fn secure<IO>(
-    shared: &std::sync::Arc<crate::shared::Shared>,
+    shared: &std::sync::Arc<crate::engine::shared::Shared>,
     io: IO,
     info: tonic::transport::server::TcpConnectInfo,
 ) where
@@ -301,12 +243,12 @@ fn secure<IO>(
 
 /// Serves the connection `connecting` resolves to (`None`: a failed handshake; nothing to
 /// serve).
-fn serve_io<IO, C>(shared: &std::sync::Arc<crate::shared::Shared>, connecting: C)
+fn serve_io<IO, C>(shared: &std::sync::Arc<crate::engine::shared::Shared>, connecting: C)
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     C: std::future::Future<Output = Option<(IO, PeerInfo)>> + Send + 'static,
 {
-    let connection = crate::call::ConnectionHandle::default();
+    let connection = crate::engine::call::ConnectionHandle::default();
     let handle = connection.clone();
     let executor = ServerExecutor(shared.clone());
     let (server, stopping) = (shared.clone(), shared.stopping());
@@ -320,7 +262,7 @@ where
             () = &mut stopping => return,
         };
         // Each connection has its own concurrency limit, as on a tonic server.
-        let limit = crate::admission::ConnectionLimit::new(&server.settings);
+        let limit = crate::engine::admission::ConnectionLimit::new(&server.settings);
         let http2 = server.settings.http2(executor);
         let service = WireService { shared: server, info, connection: handle, limit };
         let connection = http2.serve_connection(hyper_util::rt::TokioIo::new(io), service);
@@ -341,28 +283,28 @@ where
 
 /// The per-connection service: inserts the connection info and runs the call.
 struct WireService {
-    shared: std::sync::Arc<crate::shared::Shared>,
+    shared: std::sync::Arc<crate::engine::shared::Shared>,
     info: PeerInfo,
-    connection: crate::call::ConnectionHandle,
-    limit: Option<crate::admission::ConnectionLimit>,
+    connection: crate::engine::call::ConnectionHandle,
+    limit: Option<crate::engine::admission::ConnectionLimit>,
 }
 
 impl hyper::service::Service<http::Request<hyper::body::Incoming>> for WireService {
     type Response = http::Response<tonic::body::Body>;
     type Error = crate::BoxError;
-    type Future = crate::call::CallFuture;
+    type Future = crate::engine::call::CallFuture;
 
     fn call(&self, request: http::Request<hyper::body::Incoming>) -> Self::Future {
         let mut request = request.map(tonic::body::Body::new);
         self.info.insert_into(request.extensions_mut());
         request.extensions_mut().insert(self.connection.clone());
-        crate::call::serve(&self.shared, request, self.limit.as_ref())
+        crate::engine::call::serve(&self.shared, request, self.limit.as_ref())
     }
 }
 
 /// Spawns hyper's per-call tasks as server tasks.
 #[derive(Clone)]
-struct ServerExecutor(std::sync::Arc<crate::shared::Shared>);
+struct ServerExecutor(std::sync::Arc<crate::engine::shared::Shared>);
 
 impl<F> hyper::rt::Executor<F> for ServerExecutor
 where

@@ -16,7 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tonic::transport::{Channel, Endpoint, server::TcpConnectInfo};
 
 use super::Security;
-use crate::shared::{SERVER_DOWN, SHUT_DOWN, Shared};
+use crate::engine::shared::{SERVER_DOWN, SHUT_DOWN, Shared};
 
 /// Binds the listener and starts accepting; returns the bound address.
 pub(crate) async fn bind(shared: &Arc<Shared>) -> io::Result<SocketAddr> {

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::{TRANSPORT_ENV, TestServerBuilder, Transport};
+use crate::{TestServerBuilder, Transport, server::TRANSPORT_ENV};
 
 /// hyper's (and so a tonic server's) `SETTINGS_MAX_HEADER_LIST_SIZE` when none is set.
 pub(crate) const DEFAULT_MAX_HEADER_LIST_SIZE: u32 = 16 * 1024;

@@ -20,7 +20,7 @@ macro_rules! pipes {
             $($setting)*
             .start()
             .await;
-        let kit = crate::transports::memory::connect(server.shared_for_tests()).unwrap();
+        let kit = crate::transport::memory::connect(server.shared_for_tests()).unwrap();
         let (tonic, served) = tokio::io::duplex(256 * 1024);
         let incoming = tokio_stream::once(Ok::<_, std::io::Error>(served));
         let serving = Server::builder()
