@@ -334,6 +334,7 @@ pub mod journal;
 pub mod mock;
 mod protocol;
 pub mod server;
+mod sync;
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub mod tls;

@@ -19,14 +19,6 @@ use tonic::Status;
 
 use crate::server::settings::Settings;
 
-/// What a tonic server answers a call that load shedding refuses (`RESOURCE_EXHAUSTED`).
-pub(crate) const OVERLOADED: &str = "Too many active requests for the connection";
-
-/// The status of a call that load shedding refuses.
-pub(crate) fn overloaded() -> Status {
-    Status::resource_exhausted(OVERLOADED)
-}
-
 /// The permits of one connection (a direct channel and its clones count as one).
 #[derive(Clone, Debug)]
 pub(crate) struct ConnectionLimit {
@@ -74,7 +66,9 @@ impl Gate {
                 State::Open { .. } => return Poll::Ready(Ok(Duration::ZERO)),
                 State::New => match self.limit.permits.clone().try_acquire_owned() {
                     Ok(permit) => self.state = State::Open { _permit: permit },
-                    Err(_) if self.limit.load_shed => return Poll::Ready(Err(overloaded())),
+                    Err(_) if self.limit.load_shed => {
+                        return Poll::Ready(Err(crate::protocol::overloaded()));
+                    }
                     Err(_) => {
                         let acquire = Box::pin(self.limit.permits.clone().acquire_owned());
                         self.state = State::Waiting(acquire, Instant::now());

@@ -21,12 +21,9 @@ use crate::{
     engine::panic::{HandlerPanic, PanicSite},
     engine::shared::Shared,
     journal::{Record, Side, record_message},
+    protocol::BODY_BROKEN,
     protocol::frames::Frames,
 };
-
-/// h2's error for a body whose stream broke: what the server reads when the client resets the
-/// stream of a call, and what a client reads when the server dies mid-stream.
-pub(crate) const BODY_BROKEN: &str = "h2 protocol error: error reading a body from connection";
 
 /// A direct call's client side, as the server's side of the call sees it: the error that reset
 /// its stream, set when the client's request body fails (a message over the client's
@@ -81,7 +78,7 @@ impl Reset {
     /// the source (over HTTP/2 only the reset reaches the client's call).
     pub(crate) fn status(&self) -> Option<Status> {
         let cause = self.0.error.get()?.clone();
-        Some(crate::engine::call::stream_reset(Box::new(cause)))
+        Some(crate::protocol::stream_reset(Box::new(cause)))
     }
 
     pub(crate) fn is_set(&self) -> bool {

@@ -50,6 +50,9 @@ use crate::{
         record_response_headers, record_status, record_trailers,
     },
     protocol::frames::Frames,
+    protocol::{
+        BODY_BROKEN, GRPC_STATUS, STREAM_RESET, TRANSPORT_ERROR, grpc_timeout, stream_reset,
+    },
 };
 
 /// How a caught panic is handled.
@@ -62,10 +65,6 @@ pub(crate) enum Mode {
 }
 
 type Abort = Pin<Box<dyn Future<Output = ()> + Send>>;
-
-/// What a tonic client reports when the server dies under a call; a direct call cut off by
-/// `shutdown()` reports the same.
-const CUT_OFF: &str = "transport error";
 
 /// Whether a direct call must stop because the grace period is over. The watcher that wakes the
 /// call then is made only once the call waits, so a call that finishes at its first poll (most
@@ -422,18 +421,6 @@ fn recover(
     }
 }
 
-/// The status a tonic client sees for a service error: the `Status` itself, or, for any other
-/// error (the server resets the stream), [`STREAM_RESET`] with the error as its source.
-pub(crate) fn client_status(err: BoxError) -> Status {
-    Status::try_from_error(err).unwrap_or_else(stream_reset)
-}
-
-pub(crate) fn stream_reset(err: BoxError) -> Status {
-    let mut status = Status::internal(STREAM_RESET);
-    status.set_source(Arc::from(err));
-    status
-}
-
 /// What the journal records for a service error that reached the client as a reset stream.
 fn reset_status(err: &(dyn std::error::Error + Send + Sync + 'static)) -> Status {
     match err.downcast_ref::<Status>() {
@@ -441,9 +428,6 @@ fn reset_status(err: &(dyn std::error::Error + Send + Sync + 'static)) -> Status
         None => Status::internal(format!("{STREAM_RESET} (the service failed: {err})")),
     }
 }
-
-/// The message a tonic client gives a call whose stream the server reset.
-const STREAM_RESET: &str = "h2 protocol error: http2 error";
 
 /// The future of one call: the services' future, with panics caught.
 pub(crate) struct CallFuture {
@@ -469,8 +453,8 @@ impl CallFuture {
     /// Ends a direct call that the grace period's end cut off, dropping what it holds first.
     fn cut_off(&mut self) -> Poll<Result<Response<Body>, BoxError>> {
         release(&self.shared, &mut self.inner);
-        self.record(Status::unknown(CUT_OFF));
-        Poll::Ready(Err(Box::new(Status::unknown(CUT_OFF))))
+        self.record(Status::unknown(TRANSPORT_ERROR));
+        Poll::Ready(Err(Box::new(Status::unknown(TRANSPORT_ERROR))))
     }
 
     /// Ends the call with the answer of its services (or of its faults).
@@ -536,10 +520,6 @@ impl Drop for CallFuture {
         }
     }
 }
-
-/// Headers looked up by ready-made names: a `&str` name is parsed on every lookup.
-static GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
-static GRPC_TIMEOUT: http::HeaderName = http::HeaderName::from_static("grpc-timeout");
 
 impl Future for CallFuture {
     type Output = Result<Response<Body>, BoxError>;
@@ -619,7 +599,7 @@ impl CatchPanicBody {
     /// server that died mid-stream.
     fn cut_off(&mut self) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
         release(&self.shared, &mut self.inner);
-        let poll = Poll::Ready(Some(Err(Status::unknown(crate::engine::body::BODY_BROKEN))));
+        let poll = Poll::Ready(Some(Err(Status::unknown(BODY_BROKEN))));
         self.record(&poll);
         poll
     }
@@ -771,56 +751,3 @@ fn caught(
 
 /// What the journal says of a direct call whose client's request stream panicked.
 const CLIENT_PANICKED: &str = "the client's request stream panicked, so the call was cancelled";
-
-/// The deadline a client sent in `grpc-timeout`, parsed as tonic's server parses it: a malformed
-/// value means no deadline.
-pub(crate) fn grpc_timeout(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(&GRPC_TIMEOUT)?.to_str().ok()?;
-    if value.is_empty() || !value.is_char_boundary(value.len() - 1) {
-        return None;
-    }
-    let (amount, unit) = value.split_at(value.len() - 1);
-    if amount.len() > 8 {
-        return None;
-    }
-    let amount: u64 = amount.parse().ok()?;
-    Some(match unit {
-        "H" => Duration::from_secs(amount * 60 * 60),
-        "M" => Duration::from_secs(amount * 60),
-        "S" => Duration::from_secs(amount),
-        "m" => Duration::from_millis(amount),
-        "u" => Duration::from_micros(amount),
-        "n" => Duration::from_nanos(amount),
-        _ => return None,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(value: &str) -> Option<Duration> {
-        let mut headers = HeaderMap::new();
-        headers.insert("grpc-timeout", value.parse().unwrap());
-        grpc_timeout(&headers)
-    }
-
-    #[test]
-    fn grpc_timeout_units_parse_as_tonic_parses_them() {
-        assert_eq!(parse("3H"), Some(Duration::from_secs(3 * 3600)));
-        assert_eq!(parse("2M"), Some(Duration::from_secs(120)));
-        assert_eq!(parse("5S"), Some(Duration::from_secs(5)));
-        assert_eq!(parse("50m"), Some(Duration::from_millis(50)));
-        assert_eq!(parse("7u"), Some(Duration::from_micros(7)));
-        assert_eq!(parse("9n"), Some(Duration::from_nanos(9)));
-        assert_eq!(parse("99999999m"), Some(Duration::from_millis(99_999_999)));
-    }
-
-    #[test]
-    fn malformed_grpc_timeout_means_no_deadline() {
-        for value in ["", "m", "10", "10x", "-1m", "123456789m", "1.5S", "ms"] {
-            assert_eq!(parse(value), None, "grpc-timeout {value:?}");
-        }
-        assert_eq!(grpc_timeout(&HeaderMap::new()), None);
-    }
-}

@@ -125,9 +125,6 @@ impl fmt::Display for HandlerPanic {
     }
 }
 
-/// What mockall panics with when a call matches none of a mock's expectations.
-const MOCKALL_NO_MATCH: &str = "No matching expectation found";
-
 /// The message that fails a test whose server caught panics.
 pub(crate) fn report(panics: &[HandlerPanic]) -> String {
     let mut report = match panics.len() {
@@ -148,7 +145,8 @@ pub(crate) fn report(panics: &[HandlerPanic]) -> String {
         }
         report.push('\n');
     }
-    let unmatched = |panic: &HandlerPanic| panic.message.contains(MOCKALL_NO_MATCH);
+    let unmatched =
+        |panic: &HandlerPanic| panic.message.contains(crate::protocol::MOCKALL_NO_MATCH);
     if panics.iter().any(unmatched) {
         report.push_str(
             "A mockall mock panics on a call that none of its expectations matches: add an \

@@ -4,7 +4,7 @@ use std::{
     future::Future,
     panic::AssertUnwindSafe,
     sync::{
-        Arc, Mutex, MutexGuard, PoisonError,
+        Arc, Mutex,
         atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering},
     },
     task::{Poll, Waker},
@@ -16,6 +16,7 @@ use tokio::{runtime::Handle, sync::Notify, task::AbortHandle};
 use crate::engine::panic::{HandlerPanic, PanicSite};
 use crate::engine::stack::Stack;
 use crate::journal::Journal;
+use crate::sync::lock;
 
 /// Status message of a call that reaches a server after `shutdown()` or drop.
 pub(crate) const SHUT_DOWN: &str = "tonic-testkit: the test server was shut down, so this call \
@@ -28,10 +29,6 @@ pub(crate) const RUNTIME_GONE: &str = "tonic-testkit: the tokio runtime this tes
      started on has shut down, and the server's tasks ended with it, so this call cannot reach \
      it; start a TestServer in each test that uses one (every #[tokio::test] has its own \
      runtime), not once for several tests";
-
-/// Why a connection is refused while a [`Faults`](crate::Faults) handle has the server down.
-pub(crate) const SERVER_DOWN: &str = "tonic-testkit: the server is down (Faults::take_down); \
-     it accepts connections again when the time given to take_down has passed";
 
 pub(crate) struct Shared {
     stack: Mutex<Option<Stack>>,
@@ -277,6 +274,12 @@ impl Shared {
     }
 }
 
+impl crate::fault::Server for Shared {
+    fn drop_connections(&self) -> usize {
+        Shared::drop_connections(self)
+    }
+}
+
 impl Drop for Shared {
     fn drop(&mut self) {
         // Reached only when nobody can report any more; keep a panicking service's drop from
@@ -373,10 +376,4 @@ async fn wait_for(notify: &Notify, done: impl Fn() -> bool) {
         }
         notified.await;
     }
-}
-
-/// Locks a mutex that a panic elsewhere may have poisoned; the data stays consistent because
-/// no critical section here can panic half-way.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

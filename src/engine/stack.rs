@@ -16,7 +16,7 @@ use tower::{Service, ServiceExt};
 use crate::{
     BoxError,
     engine::router::{Services, ServicesFuture},
-    engine::shared::lock,
+    sync::lock,
 };
 
 pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, BoxError>> + Send>>;
@@ -110,7 +110,7 @@ where
             }
             Poll::Ready(Err(err)) => Box::pin(std::future::ready(Err(err.into()))),
             Poll::Pending if self.load_shed => {
-                Box::pin(std::future::ready(Err(crate::engine::admission::overloaded().into())))
+                Box::pin(std::future::ready(Err(crate::protocol::overloaded().into())))
             }
             Poll::Pending => {
                 Box::pin(

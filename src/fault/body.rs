@@ -81,7 +81,7 @@ impl FaultBody {
 /// with the reason as its source, where hyper's server finds it and resets the stream with it.
 pub(crate) fn reset_status(reason: h2::Reason) -> Status {
     let code = Status::from_error(Box::new(h2::Error::from(reason))).code();
-    let mut status = Status::new(code, crate::engine::body::BODY_BROKEN);
+    let mut status = Status::new(code, crate::protocol::BODY_BROKEN);
     status.set_source(std::sync::Arc::new(h2::Error::from(reason)));
     status
 }

@@ -62,14 +62,14 @@ where
 
     fn call(&mut self, request: Request<Body>) -> Calling {
         if self.faults.is_down() {
-            let status = Status::unavailable(crate::engine::shared::SERVER_DOWN);
+            let status = Status::unavailable(super::SERVER_DOWN);
             return Box::pin(std::future::ready(Ok(status.into_http())));
         }
         let plan = self.faults.plan(request.uri().path(), request.headers());
         // The ready clone goes with the call; `self` keeps a fresh one, as tower asks.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let deadline = crate::engine::call::grpc_timeout(request.headers());
+        let deadline = crate::protocol::grpc_timeout(request.headers());
         Box::pin(async move {
             let call = async move {
                 let call = async move {
@@ -94,7 +94,9 @@ where
                 None => call.await,
                 Some(deadline) => match tokio::time::timeout(deadline, call).await {
                     Ok(result) => result,
-                    Err(_) => Ok(tonic::Status::cancelled("Timeout expired").into_http()),
+                    Err(_) => {
+                        Ok(tonic::Status::cancelled(crate::protocol::TIMEOUT_EXPIRED).into_http())
+                    }
                 },
             }
         })

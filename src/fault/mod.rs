@@ -28,8 +28,19 @@ pub use rule::{FaultRule, Fired};
 pub use toxic::ConnectionToxics;
 pub(crate) use toxic::{ToxicIo, Toxics};
 
-use crate::{Transport, engine::shared::Shared, engine::shared::lock, journal::few::Few};
+use crate::{journal::few::Few, sync::lock};
 use rule::{Matcher, Rule};
+
+/// Why a connection is refused while a [`Faults`](crate::Faults) handle has the server down.
+pub(crate) const SERVER_DOWN: &str = "tonic-testkit: the server is down (Faults::take_down); \
+     it accepts connections again when the time given to take_down has passed";
+
+/// A server a [`Faults`] handle is attached to, as the handle sees it: what
+/// [`take_down`](Faults::take_down) cuts.
+pub(crate) trait Server: Send + Sync {
+    /// Cuts every open connection; returns how many were open.
+    fn drop_connections(&self) -> usize;
+}
 
 /// Injected faults for a test: which calls fail how, and what happens to the bytes of each
 /// connection.
@@ -55,7 +66,7 @@ use rule::{Matcher, Rule};
 /// fired on shows it in the call journal ([`Call::faults`](crate::journal::Call::faults)) and in
 /// [`fired`](Faults::fired).
 ///
-/// Over [`Transport::Direct`] there is no connection: dropping connections and connection toxics
+/// Over [`Transport::Direct`](crate::Transport::Direct) there is no connection: dropping connections and connection toxics
 /// do not apply there, and asking for them panics saying so.
 ///
 /// # Examples
@@ -103,7 +114,8 @@ struct Inner {
     toxics: Toxics,
     down: Mutex<Option<Deadline>>,
     any_down: AtomicBool,
-    servers: Mutex<Few<(Transport, Weak<Shared>)>>,
+    /// The servers the handle is attached to: whether each is a [`Transport::Direct`](crate::Transport::Direct) one, and the server.
+    servers: Mutex<Few<(bool, Weak<dyn Server>)>>,
     connections: AtomicU64,
 }
 
@@ -234,7 +246,7 @@ impl Faults {
     ///
     /// # Panics
     ///
-    /// When the handle is attached to a [`Transport::Direct`] server, which has no connections.
+    /// When the handle is attached to a [`Transport::Direct`](crate::Transport::Direct) server, which has no connections.
     #[track_caller]
     pub fn connections(&self) -> ConnectionToxics<'_> {
         self.check_connections("Faults::connections");
@@ -249,7 +261,7 @@ impl Faults {
     ///
     /// # Panics
     ///
-    /// When the handle is attached to a [`Transport::Direct`] server, which has no connections;
+    /// When the handle is attached to a [`Transport::Direct`](crate::Transport::Direct) server, which has no connections;
     /// a handle taken down and then attached to one panics when that server starts.
     ///
     /// # Examples
@@ -327,22 +339,23 @@ impl Faults {
     ///
     /// As [`check_transport`](Faults::check_transport).
     #[track_caller]
-    pub(crate) fn attach(&self, transport: Transport, shared: &Arc<Shared>) {
-        self.check_transport(transport);
-        lock(&self.inner.servers).push((transport, Arc::downgrade(shared)));
+    pub(crate) fn attach(&self, direct: bool, server: Weak<dyn Server>) {
+        self.check_transport(direct);
+        lock(&self.inner.servers).push((direct, server));
     }
 
-    /// Refuses what a server over `transport` cannot do with the handle as it is now. The
+    /// Refuses what a server cannot do with the handle as it is now, when it is a `direct` one
+    /// ([`Transport::Direct`](crate::Transport::Direct)). The
     /// builder calls it when the test calls `start` (for the test's line) and again as it
     /// attaches the handle.
     ///
     /// # Panics
     ///
-    /// Over [`Transport::Direct`], which has no connections, when the handle has connection
-    /// toxics or is [taken down](Faults::take_down).
+    /// Over [`Transport::Direct`](crate::Transport::Direct), which has no connections, when the
+    /// handle has connection toxics or is [taken down](Faults::take_down).
     #[track_caller]
-    pub(crate) fn check_transport(&self, transport: Transport) {
-        if transport != Transport::Direct {
+    pub(crate) fn check_transport(&self, direct: bool) {
+        if !direct {
             return;
         }
         assert!(
@@ -361,9 +374,9 @@ impl Faults {
 
     #[track_caller]
     fn check_connections(&self, what: &str) {
-        let direct = lock(&self.inner.servers).iter().any(|(transport, server)| {
-            *transport == Transport::Direct && server.strong_count() > 0
-        });
+        let direct = lock(&self.inner.servers)
+            .iter()
+            .any(|(direct, server)| *direct && server.strong_count() > 0);
         assert!(
             !direct,
             "{what} acts on connections, and this Faults is attached to a Transport::Direct \

@@ -19,7 +19,7 @@ use tokio::{
 };
 
 use super::{Deadline, rule::Rng};
-use crate::engine::shared::lock;
+use crate::sync::lock;
 
 /// The most bytes one toxic read takes at a time.
 const CHUNK: usize = 16 * 1024;

@@ -14,9 +14,8 @@ use tower::{Layer, Service, ServiceExt};
 use crate::{
     BoxError,
     assert::{Observed, StatusSource, metadata::show},
-    engine::call::client_status,
     handler::request::TestRequest,
-    protocol::method::check_method_path,
+    protocol::{client_status, method::check_method_path},
 };
 
 /// What an interceptor or layer did with a request: passed it on to the service (as the

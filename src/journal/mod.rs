@@ -10,7 +10,7 @@ mod wait;
 use std::{
     ops::Range,
     sync::{
-        Arc, Mutex, MutexGuard, OnceLock,
+        Arc, Mutex, OnceLock,
         atomic::{AtomicUsize, Ordering},
     },
     time::Duration,
@@ -23,6 +23,7 @@ use tokio::{sync::Notify, time::Instant};
 use tonic::{Status, metadata::MetadataMap};
 
 use crate::journal::few::Few;
+use crate::sync::lock;
 
 pub use call::Call;
 pub(crate) use wait::Wait;
@@ -179,9 +180,6 @@ struct Entry {
     duration: Option<Duration>,
     faults: Vec<String>,
 }
-
-/// The message of tonic's server for a call past its deadline.
-const TIMEOUT_EXPIRED: &str = "Timeout expired";
 
 /// What the journal says of a call that ended without a status.
 const CANCELLED: &str = "the call was cancelled before it ended (the client went away)";
@@ -419,7 +417,10 @@ impl Entry {
     /// The end the deadline gives the call if it has passed: the end the server then records.
     fn expired(&self, now: Instant) -> Option<(End, Duration)> {
         let deadline = self.deadline.filter(|deadline| now >= *deadline)?;
-        Some((End::Status(Status::cancelled(TIMEOUT_EXPIRED)), deadline - self.started))
+        Some((
+            End::Status(Status::cancelled(crate::protocol::TIMEOUT_EXPIRED)),
+            deadline - self.started,
+        ))
     }
 }
 
@@ -533,10 +534,6 @@ pub(crate) fn record_faults(record: &Record, faults: &[String]) {
 pub(crate) struct Message {
     pub(crate) compressed: bool,
     pub(crate) bytes: Bytes,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use super::{
     BoxFuture, Inner,
     matcher::{Arrived, Need},
 };
-use crate::{engine::shared::lock, protocol::frames::Frames};
+use crate::{protocol::frames::Frames, sync::lock};
 
 /// Answers the calls of one [`Stub`](crate::Stub).
 #[derive(Clone)]

@@ -17,8 +17,8 @@ use tonic::body::Body;
 
 use super::matcher::{Arrived, Matcher, Need};
 use super::{StubRule, StubService, Times};
-use crate::engine::shared::lock;
 use crate::protocol::method::check_method_path;
+use crate::sync::lock;
 
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 

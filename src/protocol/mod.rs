@@ -5,3 +5,71 @@
 pub(crate) mod descriptors;
 pub(crate) mod frames;
 pub(crate) mod method;
+mod timeout;
+
+use std::sync::Arc;
+
+use tonic::Status;
+
+use crate::BoxError;
+pub(crate) use timeout::grpc_timeout;
+
+// What a tonic client reports.
+
+/// The message a tonic client gives a call whose stream the server reset.
+pub(crate) const STREAM_RESET: &str = "h2 protocol error: http2 error";
+
+/// What a tonic client reports when the server dies under a call; a direct call cut off by
+/// `shutdown()` reports the same.
+pub(crate) const TRANSPORT_ERROR: &str = "transport error";
+
+/// h2's error for a body whose stream broke: what the server reads when the client resets the
+/// stream of a call, and what a client reads when the server dies mid-stream.
+pub(crate) const BODY_BROKEN: &str = "h2 protocol error: error reading a body from connection";
+
+/// What a tonic client reports when the server closes the connection with `ENHANCE_YOUR_CALM`
+/// (the code is h2's reason mapped to gRPC's).
+pub(crate) const WAY_TOO_LARGE: &str = "h2 protocol error: http2 error";
+
+// What a tonic server answers.
+
+/// The message of tonic's server for a call past its deadline.
+pub(crate) const TIMEOUT_EXPIRED: &str = "Timeout expired";
+
+/// What a tonic server answers a call that load shedding refuses (`RESOURCE_EXHAUSTED`).
+pub(crate) const OVERLOADED: &str = "Too many active requests for the connection";
+
+/// The status of a call that load shedding refuses.
+pub(crate) fn overloaded() -> Status {
+    Status::resource_exhausted(OVERLOADED)
+}
+
+// What a tonic channel sends.
+
+/// The user agent a tonic 0.14 channel sends, alone or after the one the client set.
+pub(crate) const TONIC_USER_AGENT: &str = "tonic/0.14.9";
+
+// What mockall panics with.
+
+/// What mockall panics with when a call matches none of a mock's expectations.
+pub(crate) const MOCKALL_NO_MATCH: &str = "No matching expectation found";
+
+// The gRPC headers the kit reads.
+
+/// Headers looked up by ready-made names: a `&str` name is parsed on every lookup.
+pub(crate) static GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
+pub(crate) static GRPC_TIMEOUT: http::HeaderName = http::HeaderName::from_static("grpc-timeout");
+
+// How tonic turns a service's error into the status its client sees.
+
+/// The status a tonic client sees for a service error: the `Status` itself, or, for any other
+/// error (the server resets the stream), [`STREAM_RESET`] with the error as its source.
+pub(crate) fn client_status(err: BoxError) -> Status {
+    Status::try_from_error(err).unwrap_or_else(stream_reset)
+}
+
+pub(crate) fn stream_reset(err: BoxError) -> Status {
+    let mut status = Status::internal(STREAM_RESET);
+    status.set_source(Arc::from(err));
+    status
+}

@@ -606,7 +606,7 @@ impl<L> TestServerBuilder<L> {
             None => Transport::from_env(),
         };
         if let Some(faults) = &self.faults {
-            faults.check_transport(transport);
+            faults.check_transport(transport == Transport::Direct);
         }
         self.standard.check(&self.services);
         if let Some(stub) = &self.stub {
@@ -631,7 +631,8 @@ impl<L> TestServerBuilder<L> {
                 tls,
             );
             if let Some(faults) = &self.faults {
-                faults.attach(transport, &shared);
+                let server = std::sync::Arc::downgrade(&shared);
+                faults.attach(transport == Transport::Direct, server);
             }
             let local_addr = match transport {
                 Transport::Tcp => Some(tcp::bind(&shared).await.unwrap_or_else(|err| {

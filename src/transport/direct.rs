@@ -72,7 +72,8 @@ impl DirectChannel {
         // Without an endpoint timeout the request's deadline alone ends the call, and the
         // server's own enforcement of it answers what the client's would.
         let timeout = settings.timeout.map(|timeout| {
-            call::grpc_timeout(&parts.headers).map_or(timeout, |deadline| deadline.min(timeout))
+            crate::protocol::grpc_timeout(&parts.headers)
+                .map_or(timeout, |deadline| deadline.min(timeout))
         });
         // hyper refuses a header list of the server's limit or more with 431, and closes the
         // connection (GOAWAY `ENHANCE_YOUR_CALM`) on one of more than four times the limit.
@@ -80,7 +81,7 @@ impl DirectChannel {
         let size = header_list_size(&parts);
         let call = if !self.shared.is_closed() && size >= max {
             let answer = match size > max.saturating_mul(4) {
-                true => Err(Status::resource_exhausted(WAY_TOO_LARGE)),
+                true => Err(Status::resource_exhausted(crate::protocol::WAY_TOO_LARGE)),
                 false => Ok(too_large()),
             };
             call::answer(&self.shared, answer)
@@ -125,13 +126,6 @@ impl Future for DirectCall {
         }
     }
 }
-
-/// What a tonic client reports when the server closes the connection with `ENHANCE_YOUR_CALM`
-/// (the code is h2's reason mapped to gRPC's).
-const WAY_TOO_LARGE: &str = "h2 protocol error: http2 error";
-
-/// The user agent a tonic 0.14 channel sends, alone or after the one the client set.
-pub(crate) const TONIC_USER_AGENT: &str = "tonic/0.14.9";
 
 /// Gives a request what a tonic channel adds on its way to the server, so a handler or layer
 /// sees over Direct what it sees over Memory: the channel's origin (tonic's `AddOrigin` replaces

@@ -22,7 +22,8 @@ use tokio::{sync::mpsc, time::Instant};
 use tonic::{Code, Status, TimeoutExpired, body::Body, transport::Endpoint};
 use tower::ServiceExt;
 
-use super::{direct::TONIC_USER_AGENT, memory::AUTHORITY};
+use super::memory::AUTHORITY;
+use crate::protocol::TONIC_USER_AGENT;
 
 /// What a tonic channel does to each request on its way to the server: tonic's `AddOrigin`,
 /// `UserAgent` and `GrpcTimeout` services, with the endpoint's values.

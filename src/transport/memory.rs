@@ -14,7 +14,8 @@ use tokio::io::DuplexStream;
 use tonic::transport::{Channel, Endpoint, server::TcpConnectInfo};
 
 use super::Security;
-use crate::engine::shared::{SERVER_DOWN, SHUT_DOWN, Shared};
+use crate::engine::shared::{SHUT_DOWN, Shared};
+use crate::fault::SERVER_DOWN;
 
 /// What handlers see as the server's address on in-process transports.
 pub(crate) const IN_PROCESS_SERVER_ADDR: SocketAddr =

@@ -16,7 +16,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tonic::transport::{Channel, Endpoint, server::TcpConnectInfo};
 
 use super::Security;
-use crate::engine::shared::{SERVER_DOWN, SHUT_DOWN, Shared};
+use crate::engine::shared::{SHUT_DOWN, Shared};
+use crate::fault::SERVER_DOWN;
 
 /// Binds the listener and starts accepting; returns the bound address.
 pub(crate) async fn bind(shared: &Arc<Shared>) -> io::Result<SocketAddr> {
