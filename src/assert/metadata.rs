@@ -1,13 +1,11 @@
 //! Metadata assertions: headers of requests and responses, trailers of statuses.
 
-use std::{fmt::Write as _, sync::OnceLock};
+use std::fmt::Write as _;
 
 use tonic::{
     Request, Response, Status,
     metadata::{KeyAndValueRef, MetadataMap},
 };
-
-use crate::handler::collect::StreamOutcome;
 
 /// Anything that carries metadata: a `Request` (its metadata), a `Response` (its headers), a
 /// `Status` (its trailers), a call's `Result<Response<T>, Status>` (headers or trailers), a
@@ -28,7 +26,7 @@ use crate::handler::collect::StreamOutcome;
 /// assert_eq!(name, "the response headers");
 /// assert_eq!(metadata.get("x-request-id").unwrap(), "r-1");
 /// ```
-pub trait MetadataSource {
+pub trait MetadataSource: super::sealed::Sealed {
     /// What the metadata is called in failure messages ("the response headers"), and the map.
     fn metadata_part(&self) -> (&'static str, &MetadataMap);
 }
@@ -62,19 +60,6 @@ impl<T> MetadataSource for Result<Response<T>, Status> {
         match self {
             Ok(response) => response.metadata_part(),
             Err(status) => status.metadata_part(),
-        }
-    }
-}
-
-impl<T> MetadataSource for StreamOutcome<T> {
-    fn metadata_part(&self) -> (&'static str, &MetadataMap) {
-        static NONE: OnceLock<MetadataMap> = OnceLock::new();
-        match self.end() {
-            Some(status) => ("the trailers that ended the stream", status.metadata()),
-            None => (
-                "the trailers of a stream stopped at its limit",
-                NONE.get_or_init(MetadataMap::new),
-            ),
         }
     }
 }
@@ -249,7 +234,7 @@ fn values_of(metadata: &MetadataMap, key: &str) -> Vec<Vec<u8>> {
         false => tonic::metadata::AsciiMetadataKey::from_bytes(key.as_bytes()).is_ok(),
     };
     if !valid {
-        panic!("{}", crate::handler::request::invalid_key(key));
+        panic!("{}", crate::protocol::invalid_key(key));
     }
     if key.ends_with("-bin") {
         metadata

@@ -5,10 +5,23 @@ use std::fmt;
 
 use tonic::{Code, Status};
 
-use crate::handler::collect::StreamOutcome;
-
 pub(crate) mod details;
 pub(crate) mod metadata;
+
+/// Seals [`StatusSource`] and [`MetadataSource`]: the assertion macros read what the kit and
+/// tonic define, and 0.x can add to the traits without breaking anyone.
+pub(crate) mod sealed {
+    /// Implemented by the types the assertion macros read.
+    pub trait Sealed {}
+
+    impl Sealed for tonic::Status {}
+    impl<T> Sealed for Result<T, tonic::Status> {}
+    impl<T> Sealed for tonic::Request<T> {}
+    impl<T> Sealed for tonic::Response<T> {}
+    impl Sealed for tonic::metadata::MetadataMap {}
+    impl<S: Sealed + ?Sized> Sealed for &S {}
+    impl<S: Sealed + ?Sized> Sealed for Box<S> {}
+}
 
 pub use metadata::MetadataSource;
 
@@ -25,7 +38,11 @@ pub enum Observed<'a> {
 }
 
 /// Anything that carries how a call ended: a `Status`, a call's `Result<T, Status>`, a
-/// [`StreamOutcome`], an [`Intercepted`](crate::handler::Intercepted), or a reference to one of them.
+/// [`StreamOutcome`](crate::StreamOutcome), an [`Intercepted`](crate::handler::Intercepted), or a
+/// reference to one of them.
+///
+/// The trait is sealed: the macros read the kit's and tonic's types, and new ones come with the
+/// kit.
 ///
 /// # Examples
 ///
@@ -38,7 +55,7 @@ pub enum Observed<'a> {
 /// assert!(matches!(result.observe(), Observed::Success(shown) if shown == "7"));
 /// assert!(matches!(Status::not_found("x").observe(), Observed::Status(s) if s.code() == Code::NotFound));
 /// ```
-pub trait StatusSource {
+pub trait StatusSource: sealed::Sealed {
     /// The status, or what stands in its place.
     fn observe(&self) -> Observed<'_>;
 }
@@ -54,15 +71,6 @@ impl<T: fmt::Debug> StatusSource for Result<T, Status> {
         match self {
             Ok(value) => Observed::Success(format!("{value:?}")),
             Err(status) => Observed::Status(status),
-        }
-    }
-}
-
-impl<T> StatusSource for StreamOutcome<T> {
-    fn observe(&self) -> Observed<'_> {
-        match self.end() {
-            Some(status) => Observed::Status(status),
-            None => Observed::Pending(self.not_ended()),
         }
     }
 }
@@ -84,6 +92,10 @@ impl<S: StatusSource + ?Sized> StatusSource for Box<S> {
 ///
 /// A `&str` or `String` matches exactly; [`contains`] and [`starts_with`] match a part; a
 /// closure `|text: &str| -> bool` is a predicate.
+///
+/// Unlike [`StatusSource`] and [`MetadataSource`], this trait is open: a test implements it for
+/// a matcher of its own (a regular expression, a parsed number) and the macros take it, with its
+/// [`describe`](TextMatcher::describe) in their failure messages.
 ///
 /// # Examples
 ///

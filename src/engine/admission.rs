@@ -17,7 +17,7 @@ use tokio::{
 };
 use tonic::Status;
 
-use crate::server::settings::Settings;
+use crate::engine::settings::Settings;
 
 /// The permits of one connection (a direct channel and its clones count as one).
 #[derive(Clone, Debug)]

@@ -5,5 +5,6 @@ pub(crate) mod body;
 pub(crate) mod call;
 pub(crate) mod panic;
 pub(crate) mod router;
+pub(crate) mod settings;
 pub(crate) mod shared;
 pub(crate) mod stack;

@@ -265,66 +265,6 @@ where
     }
 }
 
-#[cfg(feature = "router")]
-impl<L> crate::TestServerBuilder<L> {
-    /// Serves `routes`, a tonic [`Routes`](tonic::service::Routes) as production code builds it
-    /// (`Routes::new(..)`, `RoutesBuilder::routes()`), as it is: its own router takes the calls
-    /// that reach it and answers a method it does not serve `UNIMPLEMENTED`, as it does in a
-    /// `tonic::transport::Server`. Its calls go through the server's journal, faults, layers and
-    /// panic catching like every other call, over every transport.
-    ///
-    /// The services inside a `Routes` have no names the kit can read, so `routes` are the
-    /// fallback of the services added by name:
-    ///
-    /// - a service added with [`add_service`](Self::add_service) takes the calls to its name,
-    ///   and `routes` every other call (tonic's router refuses a name served twice: add each
-    ///   service once);
-    /// - a [`Stub`](crate::Stub) answers the calls `routes` do not take: it replaces the
-    ///   fallback of their router;
-    /// - [`health`](Self::health) reports, and [`reflection`](Self::reflection) lists, only the
-    ///   services added by name.
-    ///
-    /// # Panics
-    ///
-    /// When the builder already has routes: one `Routes` holds any number of services, as
-    /// `tonic::transport::Server::add_routes` takes one; add them all to it.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tonic::{Code, service::Routes};
-    /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// // Arrange: the routes production code builds.
-    /// let mut routes = Routes::builder();
-    /// routes.add_service(Probe::new().server());
-    /// let server = TestServer::builder().add_routes(routes.routes()).start().await;
-    /// let mut client = server.client(ProbeClient::new);
-    ///
-    /// // Act
-    /// let reply = client.unary(ProbeRequest { text: "routed".into(), count: 0 }).await;
-    ///
-    /// // Assert: served, and journaled.
-    /// assert_eq!(reply.unwrap().into_inner().text, "routed");
-    /// assert_eq!(server.calls()[0].code(), Some(Code::Ok));
-    /// # }
-    /// ```
-    #[cfg_attr(docsrs, doc(cfg(feature = "router")))]
-    #[track_caller]
-    pub fn add_routes(mut self, routes: tonic::service::Routes) -> Self {
-        assert!(
-            self.routes.add_routes(routes),
-            "add_routes(..) was called twice on this TestServer; one Routes holds any number of \
-             services (tonic's Server takes one too): add them all to one Routes \
-             (Routes::add_service, or one RoutesBuilder)"
-        );
-        self
-    }
-}
-
 /// Collects the services of a server being built.
 #[derive(Default)]
 pub(crate) struct ServicesBuilder {

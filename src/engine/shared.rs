@@ -48,7 +48,7 @@ pub(crate) struct Shared {
     pub(crate) journal: Journal,
     pub(crate) faults: Option<crate::Faults>,
     /// tonic's server settings the builder was given.
-    pub(crate) settings: crate::server::settings::Settings,
+    pub(crate) settings: crate::engine::settings::Settings,
     /// The server's CA and TLS configuration, when it serves TLS.
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<crate::tls::TestTls>,
@@ -59,7 +59,7 @@ impl Shared {
         stack: Stack,
         journal: Journal,
         faults: Option<crate::Faults>,
-        settings: crate::server::settings::Settings,
+        settings: crate::engine::settings::Settings,
         #[cfg(feature = "tls")] tls: Option<crate::tls::TestTls>,
     ) -> Arc<Self> {
         Arc::new(Self {

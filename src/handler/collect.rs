@@ -6,11 +6,14 @@ use std::{
     future::{Future, IntoFuture},
     panic::Location,
     pin::Pin,
+    sync::OnceLock,
     time::Duration,
 };
 
 use tokio_stream::{Stream, StreamExt};
-use tonic::{Code, Status, Streaming};
+use tonic::{Code, Status, Streaming, metadata::MetadataMap};
+
+use crate::assert::{Observed, StatusSource, metadata::MetadataSource};
 
 /// How long [`collect`] waits for a stream to end unless [`Collect::timeout`] says otherwise,
 /// measured on the tokio clock (so it passes at once under `start_paused`).
@@ -308,5 +311,29 @@ impl<T: fmt::Debug> fmt::Debug for StreamOutcome<T> {
             .field("messages", &self.messages)
             .field("end", &self.end)
             .finish()
+    }
+}
+
+impl<T> crate::assert::sealed::Sealed for StreamOutcome<T> {}
+
+impl<T> StatusSource for StreamOutcome<T> {
+    fn observe(&self) -> Observed<'_> {
+        match self.end() {
+            Some(status) => Observed::Status(status),
+            None => Observed::Pending(self.not_ended()),
+        }
+    }
+}
+
+impl<T> MetadataSource for StreamOutcome<T> {
+    fn metadata_part(&self) -> (&'static str, &MetadataMap) {
+        static NONE: OnceLock<MetadataMap> = OnceLock::new();
+        match self.end() {
+            Some(status) => ("the trailers that ended the stream", status.metadata()),
+            None => (
+                "the trailers of a stream stopped at its limit",
+                NONE.get_or_init(MetadataMap::new),
+            ),
+        }
     }
 }

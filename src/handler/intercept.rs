@@ -82,6 +82,8 @@ impl Intercepted {
     }
 }
 
+impl crate::assert::sealed::Sealed for Intercepted {}
+
 impl StatusSource for Intercepted {
     fn observe(&self) -> Observed<'_> {
         match self {

@@ -311,25 +311,18 @@ impl<T> fmt::Debug for TestRequest<T> {
     }
 }
 
-pub(crate) fn invalid_key(key: &str) -> String {
-    format!(
-        "invalid metadata key {key:?}: keys are lower-case ASCII letters, digits and '-', '_', \
-         '.', and must not be empty"
-    )
-}
-
 /// Appends `key: value` to `metadata`: binary under a `-bin` key, visible ASCII otherwise.
 /// (`let else`, not `unwrap_or_else`: in a closure the panics would point at the kit.)
 #[track_caller]
 pub(crate) fn append_metadata(metadata: &mut MetadataMap, key: &str, value: &[u8]) {
     if key.ends_with("-bin") {
         let Ok(key) = BinaryMetadataKey::from_bytes(key.as_bytes()) else {
-            panic!("{}", invalid_key(key));
+            panic!("{}", crate::protocol::invalid_key(key));
         };
         metadata.append_bin(key, BinaryMetadataValue::from_bytes(value));
     } else {
         let Ok(key) = AsciiMetadataKey::from_bytes(key.as_bytes()) else {
-            panic!("{}", invalid_key(key));
+            panic!("{}", crate::protocol::invalid_key(key));
         };
         let Ok(value) = AsciiMetadataValue::try_from(value) else {
             panic!(

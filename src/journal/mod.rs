@@ -16,13 +16,13 @@ use std::{
     time::Duration,
 };
 
-use bytes::Bytes;
 use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use tokio::{sync::Notify, time::Instant};
 use tonic::{Status, metadata::MetadataMap};
 
 use crate::journal::few::Few;
+pub(crate) use crate::protocol::frames::Message;
 use crate::sync::lock;
 
 pub use call::Call;
@@ -526,14 +526,6 @@ impl End {
 /// Notes the fault rules that acted on a call.
 pub(crate) fn record_faults(record: &Record, faults: &[String]) {
     record.update(|entry| entry.faults.extend_from_slice(faults));
-}
-
-/// A message as it went over the wire: its bytes (after the 5-byte gRPC prefix), and whether
-/// they were compressed.
-#[derive(Clone, Debug)]
-pub(crate) struct Message {
-    pub(crate) compressed: bool,
-    pub(crate) bytes: Bytes,
 }
 
 #[cfg(test)]

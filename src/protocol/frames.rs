@@ -3,7 +3,13 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use crate::journal::Message;
+/// A message as it went over the wire: its bytes (after the 5-byte gRPC prefix), and whether
+/// they were compressed.
+#[derive(Clone, Debug)]
+pub(crate) struct Message {
+    pub(crate) compressed: bool,
+    pub(crate) bytes: Bytes,
+}
 
 /// Splits gRPC length-prefixed messages out of body data.
 ///

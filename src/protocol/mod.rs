@@ -73,3 +73,13 @@ pub(crate) fn stream_reset(err: BoxError) -> Status {
     status.set_source(Arc::from(err));
     status
 }
+
+// What tonic's metadata accepts.
+
+/// Why a metadata key is refused, as tonic's `MetadataKey` refuses it.
+pub(crate) fn invalid_key(key: &str) -> String {
+    format!(
+        "invalid metadata key {key:?}: keys are lower-case ASCII letters, digits and '-', '_', \
+         '.', and must not be empty"
+    )
+}

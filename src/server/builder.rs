@@ -66,21 +66,21 @@ use crate::{
 pub struct TestServerBuilder<L = Identity> {
     /// Also filled by `add_routes` (router.rs).
     pub(crate) routes: ServicesBuilder,
-    services: Vec<&'static str>,
-    layers: ServiceBuilder<L>,
-    transport: Option<Transport>,
-    grace_period: Duration,
-    journal_limit: usize,
-    journal_byte_limit: usize,
+    pub(super) services: Vec<&'static str>,
+    pub(super) layers: ServiceBuilder<L>,
+    pub(super) transport: Option<Transport>,
+    pub(super) grace_period: Duration,
+    pub(super) journal_limit: usize,
+    pub(super) journal_byte_limit: usize,
     #[cfg(feature = "descriptors")]
-    descriptors: Option<crate::protocol::descriptors::Descriptors>,
-    stub: Option<Stub>,
-    faults: Option<Faults>,
+    pub(super) descriptors: Option<crate::protocol::descriptors::Descriptors>,
+    pub(super) stub: Option<Stub>,
+    pub(super) faults: Option<Faults>,
     #[cfg(feature = "tls")]
-    tls: Option<crate::tls::TlsMode>,
-    standard: crate::server::standard::Standard,
+    pub(super) tls: Option<crate::tls::TlsMode>,
+    pub(super) standard: crate::server::standard::Standard,
     /// tonic's server settings, set by the methods in settings/mod.rs.
-    pub(crate) settings: crate::server::settings::Settings,
+    pub(crate) settings: crate::engine::settings::Settings,
 }
 
 impl TestServerBuilder {
@@ -100,7 +100,7 @@ impl TestServerBuilder {
             #[cfg(feature = "tls")]
             tls: None,
             standard: crate::server::standard::Standard::default(),
-            settings: crate::server::settings::Settings::default(),
+            settings: crate::engine::settings::Settings::default(),
         }
     }
 }
@@ -171,6 +171,64 @@ impl<L> TestServerBuilder<L> {
         self
     }
 
+    /// Serves `routes`, a tonic [`Routes`](tonic::service::Routes) as production code builds it
+    /// (`Routes::new(..)`, `RoutesBuilder::routes()`), as it is: its own router takes the calls
+    /// that reach it and answers a method it does not serve `UNIMPLEMENTED`, as it does in a
+    /// `tonic::transport::Server`. Its calls go through the server's journal, faults, layers and
+    /// panic catching like every other call, over every transport.
+    ///
+    /// The services inside a `Routes` have no names the kit can read, so `routes` are the
+    /// fallback of the services added by name:
+    ///
+    /// - a service added with [`add_service`](Self::add_service) takes the calls to its name,
+    ///   and `routes` every other call (tonic's router refuses a name served twice: add each
+    ///   service once);
+    /// - a [`Stub`](crate::Stub) answers the calls `routes` do not take: it replaces the
+    ///   fallback of their router;
+    /// - [`health`](Self::health) reports, and [`reflection`](Self::reflection) lists, only the
+    ///   services added by name.
+    ///
+    /// # Panics
+    ///
+    /// When the builder already has routes: one `Routes` holds any number of services, as
+    /// `tonic::transport::Server::add_routes` takes one; add them all to it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic::{Code, service::Routes};
+    /// use tonic_testkit::TestServer;
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// // Arrange: the routes production code builds.
+    /// let mut routes = Routes::builder();
+    /// routes.add_service(Probe::new().server());
+    /// let server = TestServer::builder().add_routes(routes.routes()).start().await;
+    /// let mut client = server.client(ProbeClient::new);
+    ///
+    /// // Act
+    /// let reply = client.unary(ProbeRequest { text: "routed".into(), count: 0 }).await;
+    ///
+    /// // Assert: served, and journaled.
+    /// assert_eq!(reply.unwrap().into_inner().text, "routed");
+    /// assert_eq!(server.calls()[0].code(), Some(Code::Ok));
+    /// # }
+    /// ```
+    #[cfg(feature = "router")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "router")))]
+    #[track_caller]
+    pub fn add_routes(mut self, routes: tonic::service::Routes) -> Self {
+        assert!(
+            self.routes.add_routes(routes),
+            "add_routes(..) was called twice on this TestServer; one Routes holds any number of \
+             services (tonic's Server takes one too): add them all to one Routes \
+             (Routes::add_service, or one RoutesBuilder)"
+        );
+        self
+    }
+
     /// Answers every call that no added service takes with `stub`'s rules: methods answered by
     /// scripted replies and closures, with no trait impl. A server can have a stub and no
     /// services at all.
@@ -207,93 +265,6 @@ impl<L> TestServerBuilder<L> {
             "this TestServer already has a Faults handle; add the rules to that one"
         );
         self.faults = Some(faults.clone());
-        self
-    }
-
-    /// Serves gRPC server reflection (`grpc.reflection.v1` and `v1alpha`, as grpcurl, Postman
-    /// and grpcio's reflection client use them) from `file_descriptor_set`: the encoded
-    /// `FileDescriptorSet` the build already makes (protox: `fds.encode_to_vec()` written to
-    /// `OUT_DIR`; tonic-prost-build: `file_descriptor_set_path`).
-    ///
-    /// As a real server would, reflection lists only the services this server serves: those
-    /// added with `add_service`, the health service when [`health`](Self::health) is on, and the
-    /// two reflection services. Services the set describes but the server does not serve are
-    /// not listed; their files and symbols can still be looked up. Call it again to add another
-    /// set (one for a service from another crate, say); a file in two sets is served once.
-    ///
-    /// # Panics
-    ///
-    /// - here, when the bytes are not an encoded `FileDescriptorSet`;
-    /// - at start, when the server serves a service that no set describes (the message names
-    ///   it), or when a reflection service was also added with `add_service`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokio_stream::StreamExt;
-    /// use tonic_reflection::pb::v1::{
-    ///     ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
-    ///     server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
-    /// };
-    /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_examples::{FILE_DESCRIPTOR_SET, hello::Greeter};
-    /// use tonic_testkit_examples::hello::pb::hello_service_server::HelloServiceServer;
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// // Arrange
-    /// let server = TestServer::builder()
-    ///     .add_service(HelloServiceServer::new(Greeter))
-    ///     .reflection(FILE_DESCRIPTOR_SET)
-    ///     .start()
-    ///     .await;
-    /// let mut reflection = server.client(ServerReflectionClient::new);
-    ///
-    /// // Act
-    /// let list = MessageRequest::ListServices(String::new());
-    /// let request = ServerReflectionRequest { message_request: Some(list), ..Default::default() };
-    /// let mut replies = reflection
-    ///     .server_reflection_info(tokio_stream::iter([request]))
-    ///     .await
-    ///     .unwrap()
-    ///     .into_inner();
-    /// let reply = replies.next().await.unwrap().unwrap();
-    ///
-    /// // Assert
-    /// let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
-    ///     panic!("not a list of services: {reply:?}");
-    /// };
-    /// let names: Vec<_> = list.service.into_iter().map(|service| service.name).collect();
-    /// assert_eq!(
-    ///     names,
-    ///     [
-    ///         "hello.HelloService",
-    ///         "grpc.reflection.v1.ServerReflection",
-    ///         "grpc.reflection.v1alpha.ServerReflection",
-    ///     ]
-    /// );
-    /// # }
-    /// ```
-    #[cfg(feature = "reflection")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "reflection")))]
-    #[track_caller]
-    pub fn reflection(mut self, file_descriptor_set: impl Into<Bytes>) -> Self {
-        let set = crate::server::reflection::DescriptorSet::new(file_descriptor_set.into());
-        self.standard.reflection.push(set);
-        self
-    }
-
-    /// Serves the gRPC health service (`grpc.health.v1.Health`, tonic-health's): at start every
-    /// service added with `add_service` is `SERVING`, and so is `""`, the whole server. The test
-    /// flips them with [`TestServer::health`]; see [`Health`](crate::server::Health) for an example.
-    ///
-    /// # Panics
-    ///
-    /// At start, when a health service was also added with `add_service`.
-    #[cfg(feature = "health")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "health")))]
-    pub fn health(mut self) -> Self {
-        self.standard.health = true;
         self
     }
 
@@ -335,225 +306,10 @@ impl<L> TestServerBuilder<L> {
         self
     }
 
-    /// Serves TLS (HTTP/2 negotiated by ALPN), as a tonic server with `ServerTlsConfig` does,
-    /// over [`Transport::Memory`] and [`Transport::Tcp`].
-    ///
-    /// At start the server makes a throwaway CA and a certificate for `localhost`, `127.0.0.1`
-    /// and `::1`, in memory. The channels it hands out trust that CA, so clients work unchanged;
-    /// [`TestServer::tls`] gives the CA's PEM to clients outside the kit, and
-    /// [`TestServer::uri`] is an `https://` URI.
-    ///
-    /// # Panics
-    ///
-    /// At start, over [`Transport::Direct`]: its calls are function calls, with no connection to
-    /// encrypt. Choose [`Transport::Memory`] or [`Transport::Tcp`] with
-    /// [`transport`](TestServerBuilder::transport), also when the suite runs with
-    /// `TONIC_TESTKIT_TRANSPORT=direct`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tonic_testkit::{TestServer, Transport};
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// // Arrange
-    /// let server = TestServer::builder()
-    ///     .transport(Transport::Memory)
-    ///     .tls()
-    ///     .add_service(Probe::new().server())
-    ///     .start()
-    ///     .await;
-    /// let mut client = server.client(ProbeClient::new); // trusts the server's CA
-    ///
-    /// // Act
-    /// let reply = client.unary(ProbeRequest { text: "over TLS".into(), count: 0 }).await;
-    ///
-    /// // Assert
-    /// assert_eq!(reply.unwrap().into_inner().text, "over TLS");
-    /// assert!(!server.tls().unwrap().is_mutual());
-    /// # }
-    /// ```
-    #[cfg(feature = "tls")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
-    pub fn tls(mut self) -> Self {
-        self.tls = Some(crate::tls::TlsMode::Server);
-        self
-    }
-
-    /// Serves mutual TLS: [TLS](TestServerBuilder::tls), and the server requires a client
-    /// certificate signed by its CA, as a tonic server with `ServerTlsConfig::client_ca_root`
-    /// does. A client without one, or with one from another CA, cannot connect.
-    ///
-    /// The channels the server hands out present a certificate for [`DEFAULT_CLIENT_NAME`];
-    /// [`TestServer::channel_with_identity`] presents one minted for a name of the test's
-    /// choosing, and handlers read it with `request.peer_certs()`.
-    ///
-    /// [`DEFAULT_CLIENT_NAME`]: crate::tls::DEFAULT_CLIENT_NAME
-    ///
-    /// # Panics
-    ///
-    /// At start, over [`Transport::Direct`], as [`tls`](TestServerBuilder::tls) does.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    ///
-    /// use tonic::{Request, Response, Status};
-    /// use tonic_testkit::{TestServer, Transport};
-    /// use tonic_testkit_support::{ProbeClient, ProbeReply, ProbeRequest, ProbeServer, ProbeService};
-    ///
-    /// /// Answers with the size of the certificate chain the client presented.
-    /// struct Whoami;
-    ///
-    /// #[tonic::async_trait]
-    /// impl ProbeService for Whoami {
-    ///     async fn unary(&self, request: Request<ProbeRequest>) -> Result<Response<ProbeReply>, Status> {
-    ///         let certs = request.peer_certs().ok_or_else(|| Status::unauthenticated("no cert"))?;
-    ///         Ok(Response::new(ProbeReply { text: "known".into(), index: certs.len() as u32 }))
-    ///     }
-    /// }
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// // Arrange
-    /// let server = TestServer::builder()
-    ///     .transport(Transport::Tcp)
-    ///     .mtls()
-    ///     .add_service(ProbeServer::new(Whoami))
-    ///     .start()
-    ///     .await;
-    /// let alice = server.tls().unwrap().client_identity("alice");
-    /// let mut client = ProbeClient::new(server.channel_with_identity(&alice));
-    ///
-    /// // Act
-    /// let reply = client.unary(ProbeRequest::default()).await.unwrap().into_inner();
-    ///
-    /// // Assert: the handler saw alice's certificate.
-    /// assert_eq!(reply.index, 1);
-    /// # }
-    /// ```
-    #[cfg(feature = "tls")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
-    pub fn mtls(mut self) -> Self {
-        self.tls = Some(crate::tls::TlsMode::Mutual);
-        self
-    }
-
     /// How long [`TestServer::shutdown`] lets calls in progress finish before aborting them
     /// (default [`DEFAULT_GRACE_PERIOD`]).
     pub fn grace_period(mut self, grace_period: Duration) -> Self {
         self.grace_period = grace_period;
-        self
-    }
-
-    /// How many calls the journal keeps ([`DEFAULT_JOURNAL_LIMIT`] unless set); later calls are
-    /// served but only counted. `0` turns the journal off.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let server =
-    ///     TestServer::builder().add_service(Probe::new().server()).journal_limit(1).start().await;
-    /// let mut client = server.client(ProbeClient::new);
-    ///
-    /// client.unary(ProbeRequest::default()).await.unwrap();
-    /// client.unary(ProbeRequest::default()).await.unwrap();
-    ///
-    /// assert_eq!(server.calls().len(), 1);
-    /// # }
-    /// ```
-    pub fn journal_limit(mut self, calls: usize) -> Self {
-        self.journal_limit = calls;
-        self
-    }
-
-    /// Tells the server its services' methods from `file_descriptor_set`, the encoded
-    /// `FileDescriptorSet` the build already makes (the one [`reflection`](Self::reflection)
-    /// takes), so that a journal [`Call`](crate::journal::Call) read as the wrong message type
-    /// ([`request::<T>`](crate::journal::Call::request), [`response::<T>`](crate::journal::Call::response)) fails
-    /// naming the method's type, instead of decoding into whatever the bytes make of `T`. A
-    /// [`Stub::with_descriptors`](crate::Stub::with_descriptors) added with
-    /// [`add_stub`](Self::add_stub) gives the server its descriptors when this is not called.
-    /// Types are compared by name, as the stub compares them.
-    ///
-    /// # Panics
-    ///
-    /// When `file_descriptor_set` is not an encoded `FileDescriptorSet`.
-    ///
-    /// # Examples
-    ///
-    /// ```should_panic
-    /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_support::{FILE_DESCRIPTOR_SET, Probe, ProbeClient, ProbeReply, ProbeRequest};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let server = TestServer::builder()
-    ///     .add_service(Probe::new().server())
-    ///     .descriptors(FILE_DESCRIPTOR_SET)
-    ///     .start()
-    ///     .await;
-    /// server.client(ProbeClient::new).unary(ProbeRequest::default()).await.unwrap();
-    ///
-    /// // Panics: request message 0 of /probe.Probe/Unary was asked for as ProbeReply (..),
-    /// // and the method takes probe.ProbeRequest; ask for that message
-    /// let _ = server.calls()[0].request::<ProbeReply>(0);
-    /// # }
-    /// ```
-    #[cfg(feature = "descriptors")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "descriptors")))]
-    #[track_caller]
-    pub fn descriptors(mut self, file_descriptor_set: impl AsRef<[u8]>) -> Self {
-        let descriptors = crate::protocol::descriptors::Descriptors::decode(
-            file_descriptor_set.as_ref(),
-            "TestServerBuilder::descriptors",
-        );
-        self.descriptors = Some(descriptors);
-        self
-    }
-
-    /// How many bytes of messages the journal keeps, requests and responses together, over all
-    /// calls ([`DEFAULT_JOURNAL_BYTE_LIMIT`], 32 MiB, unless set). Once a message does not fit,
-    /// the journal counts the messages that follow, both ways, without keeping them, and says so
-    /// where it prints; [`Call::request`](crate::journal::Call::request) or
-    /// [`Call::response`](crate::journal::Call::response) for one of them panics saying why. The bound
-    /// keeps a long stream from costing the test its size in memory.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let server = TestServer::builder()
-    ///     .add_service(Probe::new().server())
-    ///     .journal_byte_limit(8)
-    ///     .start()
-    ///     .await;
-    /// let mut client = server.client(ProbeClient::new);
-    /// let text = |text: &str| ProbeRequest { text: text.into(), count: 0 };
-    ///
-    /// // Each message encodes to 7 bytes: the first fits in 8, the second does not.
-    /// let messages = tokio_stream::iter([text("hello"), text("world")]);
-    /// client.client_stream(messages).await.unwrap();
-    ///
-    /// let call = &server.calls()[0];
-    /// assert_eq!(call.request_count(), 2);
-    /// assert_eq!(call.request::<ProbeRequest>(0).text, "hello");
-    /// # }
-    /// ```
-    pub fn journal_byte_limit(mut self, bytes: usize) -> Self {
-        self.journal_byte_limit = bytes;
         self
     }
 
@@ -614,7 +370,7 @@ impl<L> TestServerBuilder<L> {
         }
         self.settings.check_transport(transport, self.transport.is_none());
         #[cfg(feature = "tls")]
-        let tls = crate::tls::TlsMode::start(self.tls, transport, self.transport.is_none());
+        let tls = super::tls::start(self.tls, transport, self.transport.is_none());
         let journal = self.journal();
         async move {
             let standard = self.standard.add(&mut self.routes, &mut self.services).await;

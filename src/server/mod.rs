@@ -9,11 +9,13 @@ pub(crate) mod builder;
 pub(crate) mod channel;
 #[cfg(feature = "health")]
 mod health;
+mod journal;
 mod port;
 #[cfg(feature = "reflection")]
 pub(crate) mod reflection;
 pub(crate) mod settings;
 pub(crate) mod standard;
+mod teardown;
 pub(crate) mod test_server;
 #[cfg(feature = "tls")]
 mod tls;

@@ -116,3 +116,114 @@ fn check_not_added(services: &[&'static str], name: &str, call: &str) {
          with {call}; keep one of the two ({call} serves it for every transport)"
     );
 }
+
+impl<L> crate::TestServerBuilder<L> {
+    /// Serves gRPC server reflection (`grpc.reflection.v1` and `v1alpha`, as grpcurl, Postman
+    /// and grpcio's reflection client use them) from `file_descriptor_set`: the encoded
+    /// `FileDescriptorSet` the build already makes (protox: `fds.encode_to_vec()` written to
+    /// `OUT_DIR`; tonic-prost-build: `file_descriptor_set_path`).
+    ///
+    /// As a real server would, reflection lists only the services this server serves: those
+    /// added with `add_service`, the health service when [`health`](Self::health) is on, and the
+    /// two reflection services. Services the set describes but the server does not serve are
+    /// not listed; their files and symbols can still be looked up. Call it again to add another
+    /// set (one for a service from another crate, say); a file in two sets is served once.
+    ///
+    /// # Panics
+    ///
+    /// - here, when the bytes are not an encoded `FileDescriptorSet`;
+    /// - at start, when the server serves a service that no set describes (the message names
+    ///   it), or when a reflection service was also added with `add_service`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tokio_stream::StreamExt;
+    /// use tonic_reflection::pb::v1::{
+    ///     ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+    ///     server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    /// };
+    /// use tonic_testkit::TestServer;
+    /// use tonic_testkit_examples::{FILE_DESCRIPTOR_SET, hello::Greeter};
+    /// use tonic_testkit_examples::hello::pb::hello_service_server::HelloServiceServer;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// // Arrange
+    /// let server = TestServer::builder()
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .reflection(FILE_DESCRIPTOR_SET)
+    ///     .start()
+    ///     .await;
+    /// let mut reflection = server.client(ServerReflectionClient::new);
+    ///
+    /// // Act
+    /// let list = MessageRequest::ListServices(String::new());
+    /// let request = ServerReflectionRequest { message_request: Some(list), ..Default::default() };
+    /// let mut replies = reflection
+    ///     .server_reflection_info(tokio_stream::iter([request]))
+    ///     .await
+    ///     .unwrap()
+    ///     .into_inner();
+    /// let reply = replies.next().await.unwrap().unwrap();
+    ///
+    /// // Assert
+    /// let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
+    ///     panic!("not a list of services: {reply:?}");
+    /// };
+    /// let names: Vec<_> = list.service.into_iter().map(|service| service.name).collect();
+    /// assert_eq!(
+    ///     names,
+    ///     [
+    ///         "hello.HelloService",
+    ///         "grpc.reflection.v1.ServerReflection",
+    ///         "grpc.reflection.v1alpha.ServerReflection",
+    ///     ]
+    /// );
+    /// # }
+    /// ```
+    #[cfg(feature = "reflection")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "reflection")))]
+    #[track_caller]
+    pub fn reflection(mut self, file_descriptor_set: impl Into<bytes::Bytes>) -> Self {
+        let set = crate::server::reflection::DescriptorSet::new(file_descriptor_set.into());
+        self.standard.reflection.push(set);
+        self
+    }
+
+    /// Serves the gRPC health service (`grpc.health.v1.Health`, tonic-health's): at start every
+    /// service added with `add_service` is `SERVING`, and so is `""`, the whole server. The test
+    /// flips them with [`TestServer::health`]; see [`Health`](crate::server::Health) for an example.
+    ///
+    /// # Panics
+    ///
+    /// At start, when a health service was also added with `add_service`.
+    #[cfg(feature = "health")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "health")))]
+    pub fn health(mut self) -> Self {
+        self.standard.health = true;
+        self
+    }
+}
+
+impl crate::TestServer {
+    /// The health this server reports over `grpc.health.v1.Health`, for the test to flip:
+    /// `server.health().set_not_serving("users.UserService").await`. See
+    /// [`Health`](crate::server::Health) for an example.
+    ///
+    /// # Panics
+    ///
+    /// When the server was started without [`TestServerBuilder::health`].
+    #[cfg(feature = "health")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "health")))]
+    #[track_caller]
+    pub fn health(&self) -> &crate::server::Health {
+        match &self.standard.health {
+            Some(health) => health,
+            None => panic!(
+                "TestServer::health(): this server has no health service; start it with \
+                 TestServer::builder().health() (feature `health`) to serve grpc.health.v1.Health"
+            ),
+        }
+    }
+}

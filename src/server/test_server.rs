@@ -1,6 +1,6 @@
 //! [`TestServer`]: an in-process gRPC server for one test, and its builder.
 
-use std::{fmt, future::Future, net::SocketAddr, panic::Location, sync::Arc, time::Duration};
+use std::{fmt, net::SocketAddr, sync::Arc, time::Duration};
 
 use http::Uri;
 use tonic::transport::Endpoint;
@@ -9,9 +9,6 @@ use crate::{
     Stub, TestChannel, TestServerBuilder, Transport,
     engine::panic::report,
     engine::shared::Shared,
-    journal::Call,
-    protocol::method::check_method_path,
-    server::HandlerPanic,
     transport::{Security, direct::DirectChannel, endpoint, memory, tcp},
 };
 
@@ -23,7 +20,7 @@ pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(1);
 const DIRECT_ENDPOINT: &str = "http://localhost";
 
 /// The panic of a second `shutdown()`.
-const SHUTDOWN_TWICE: &str = "TestServer::shutdown() was called twice; the server was already \
+pub(super) const SHUTDOWN_TWICE: &str = "TestServer::shutdown() was called twice; the server was already \
      shut down by the first call. Call it once, at the end of the test (dropping the server also \
      shuts it down).";
 
@@ -70,17 +67,17 @@ const SHUTDOWN_TWICE: &str = "TestServer::shutdown() was called twice; the serve
 #[must_use = "the server shuts down when this guard is dropped: keep it in a variable for as long \
               as the test makes calls"]
 pub struct TestServer {
-    shared: Arc<Shared>,
-    transport: Transport,
-    local_addr: Option<SocketAddr>,
-    services: Vec<&'static str>,
-    grace_period: Duration,
-    stub: Option<Stub>,
-    finished: std::sync::atomic::AtomicBool,
+    pub(super) shared: Arc<Shared>,
+    pub(super) transport: Transport,
+    pub(super) local_addr: Option<SocketAddr>,
+    pub(super) services: Vec<&'static str>,
+    pub(super) grace_period: Duration,
+    pub(super) stub: Option<Stub>,
+    pub(super) finished: std::sync::atomic::AtomicBool,
     /// The health service's handle, which [`health`](TestServer::health) lends out: it shares
     /// its statuses with the health service the server runs, so it lives as long as the server.
     #[cfg(feature = "health")]
-    standard: crate::server::standard::Running,
+    pub(super) standard: crate::server::standard::Running,
 }
 
 impl TestServer {
@@ -352,26 +349,6 @@ impl TestServer {
         Some(format!("{scheme}://{addr}").parse().expect("a URI built from a SocketAddr"))
     }
 
-    /// The health this server reports over `grpc.health.v1.Health`, for the test to flip:
-    /// `server.health().set_not_serving("users.UserService").await`. See
-    /// [`Health`](crate::server::Health) for an example.
-    ///
-    /// # Panics
-    ///
-    /// When the server was started without [`TestServerBuilder::health`].
-    #[cfg(feature = "health")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "health")))]
-    #[track_caller]
-    pub fn health(&self) -> &crate::server::Health {
-        match &self.standard.health {
-            Some(health) => health,
-            None => panic!(
-                "TestServer::health(): this server has no health service; start it with \
-                 TestServer::builder().health() (feature `health`) to serve grpc.health.v1.Health"
-            ),
-        }
-    }
-
     /// Cuts every open connection to this server, as a crashed peer or a broken network would,
     /// and returns how many were open. Calls in progress on them fail on the client side with a
     /// transport error; channels reconnect on their next call, so the server stays usable.
@@ -400,258 +377,8 @@ impl TestServer {
         self.shared.drop_connections()
     }
 
-    /// Every call the server has seen so far, oldest first, on every transport: method,
-    /// metadata, request messages, status, response count and duration. See [`Call`].
-    pub fn calls(&self) -> Vec<Call> {
-        self.shared.journal.calls()
-    }
-
-    /// The calls to one method (a full `/package.Service/Method` path), oldest first.
-    ///
-    /// # Panics
-    ///
-    /// When `method` is not a `/package.Service/Method` path.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
-    /// let mut client = server.client(ProbeClient::new);
-    ///
-    /// let mut request = tonic::Request::new(ProbeRequest { text: "a".into(), count: 0 });
-    /// request.metadata_mut().insert("x-tenant", "acme".parse().unwrap());
-    /// client.unary(request).await.unwrap();
-    ///
-    /// let calls = server.calls_to("/probe.Probe/Unary");
-    /// assert_eq!(calls.len(), 1);
-    /// assert_eq!(calls[0].metadata().get("x-tenant").unwrap(), "acme");
-    /// assert!(server.calls_to("/probe.Probe/Bidi").is_empty());
-    /// # }
-    /// ```
-    #[track_caller]
-    pub fn calls_to(&self, method: &str) -> Vec<Call> {
-        check_method_path(method, "TestServer::calls_to");
-        self.calls().into_iter().filter(|call| call.method() == method).collect()
-    }
-
-    /// Waits until `n` calls have ended, however they ended, and gives every call that has,
-    /// oldest first: grpcio's `rpc.termination()`, for calls the test does not await itself
-    /// (made in a task of their own, or by the code under test). The journal wakes the wait as
-    /// each call ends; nothing polls. A call has ended once the server sent its status, or its
-    /// client went away, or its deadline passed before its answer.
-    ///
-    /// A wait that does not end fails the test, after [`DEFAULT_WAIT_TIMEOUT`](crate::journal::DEFAULT_WAIT_TIMEOUT)
-    /// of tokio time unless [`WaitForCalls::timeout`](crate::journal::WaitForCalls::timeout) says
-    /// otherwise, with the calls the server saw, those still running marked.
-    ///
-    /// # Panics
-    ///
-    /// When the wait times out, and at once when the journal keeps fewer than `n` calls
-    /// ([`TestServerBuilder::journal_limit`]): only the calls it keeps are counted.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeReply, ProbeRequest};
-    ///
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() {
-    /// // Arrange
-    /// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
-    /// let mut client = server.client(ProbeClient::new);
-    ///
-    /// // Act: the call runs in a task of its own, as code under test may make it.
-    /// let slow = ProbeRequest { text: "sleep:100".into(), count: 0 };
-    /// tokio::spawn(async move { client.unary(slow).await });
-    ///
-    /// // Assert
-    /// let calls = server.wait_for_ended_calls(1).await;
-    /// assert_eq!(calls[0].response::<ProbeReply>(0).text, "slept 100 ms");
-    /// # }
-    /// ```
-    #[track_caller]
-    pub fn wait_for_ended_calls(&self, n: usize) -> crate::journal::WaitForCalls {
-        crate::journal::WaitForCalls::new(&self.shared.journal, crate::journal::Wait::Ended, n)
-    }
-
-    /// Waits until `n` calls have been cancelled by their client (it dropped the call before
-    /// it ended), and gives every call that was, oldest first: grpcio's `rpc.cancelled()`. The
-    /// journal records such a call as `CANCELLED "the call was cancelled before it ended (the
-    /// client went away)"`, on every transport, once the server has dropped the handler's
-    /// future or stream: when the wait returns, what the handler does as it is dropped is
-    /// done. Bounded as [`wait_for_ended_calls`](Self::wait_for_ended_calls) is.
-    ///
-    /// Over HTTP/2 (memory, TCP) a bidi call whose response stream the client dropped goes on
-    /// while its request stream is open (hyper's client resets the stream only once both are
-    /// gone); over Direct, dropping the response stream cancels it.
-    ///
-    /// # Panics
-    ///
-    /// As [`wait_for_ended_calls`](Self::wait_for_ended_calls).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// // Arrange: a call the probe never answers.
-    /// let probe = Probe::new();
-    /// let server = TestServer::builder().add_service(probe.server()).start().await;
-    /// let mut client = server.client(ProbeClient::new);
-    /// let hang = ProbeRequest { text: "hang".into(), count: 0 };
-    /// let call = tokio::spawn(async move { client.unary(hang).await });
-    /// probe.hangs_started(1).await;
-    ///
-    /// // Act: the client goes away.
-    /// call.abort();
-    ///
-    /// // Assert: the server saw it go, and dropped the handler.
-    /// let cancelled = server.wait_for_cancelled_calls(1).await;
-    /// assert_eq!(cancelled[0].method(), "/probe.Probe/Unary");
-    /// assert_eq!(probe.dropped_hangs(), 1);
-    /// # }
-    /// ```
-    #[track_caller]
-    pub fn wait_for_cancelled_calls(&self, n: usize) -> crate::journal::WaitForCalls {
-        crate::journal::WaitForCalls::new(&self.shared.journal, crate::journal::Wait::Cancelled, n)
-    }
-
-    /// Takes the panics the server has caught so far, so a test that provokes one on purpose can
-    /// assert on it; the server will not report them again at shutdown.
-    ///
-    /// See [`HandlerPanic`] for an example.
-    pub fn take_panics(&self) -> Vec<HandlerPanic> {
-        self.shared.take_panics()
-    }
-
-    /// Shuts the server down and drops its services in this task.
-    ///
-    /// New connections and calls are refused at once. Calls in progress get the grace period
-    /// ([`DEFAULT_GRACE_PERIOD`] unless [`TestServerBuilder::grace_period`] set one) to finish;
-    /// whatever still runs then (a stuck handler, an open bidi stream) is aborted, and its
-    /// client sees what it would see if a real server died: `UNKNOWN "transport error"` before
-    /// the response, `UNKNOWN "h2 protocol error: error reading a body from connection"` in the
-    /// middle of a response stream. Direct calls get the same grace and the same statuses. When
-    /// this returns, no task of the server is left, and the services have been dropped here, so a
-    /// mock's unmet expectations panic in the test: the copies that calls held were dropped as
-    /// the calls ended, a mock's panic there caught and reported with the rest.
-    ///
-    /// It returns within the grace period and a quarter of a second more, wherever it is called
-    /// from and whatever the runtimes do, with one exception: a handler that blocks its thread
-    /// (a `std::thread::sleep`, a blocking lock) holds `shutdown()` for as long as it blocks,
-    /// since the services it holds cannot be dropped before its poll returns. A task that
-    /// nothing polls any more (its runtime is not running, as when a server started on a
-    /// `current_thread` runtime is shut down from another one) is given up on after that
-    /// quarter of a second, with whatever it holds.
-    ///
-    /// Calls made afterwards, through any channel of this server, fail with `UNAVAILABLE` and a
-    /// message saying the server was shut down.
-    ///
-    /// # Panics
-    ///
-    /// - when the server caught panics that the test did not [take](TestServer::take_panics):
-    ///   the message lists each one;
-    /// - when a service panicked as it was dropped (a mock's unmet expectation): the message
-    ///   carries the mock's own;
-    /// - when called a second time.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tonic::Code;
-    /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
-    /// let mut client = server.client(ProbeClient::new);
-    ///
-    /// server.shutdown().await;
-    ///
-    /// let status = client.unary(ProbeRequest::default()).await.unwrap_err();
-    /// assert_eq!(status.code(), Code::Unavailable);
-    /// assert!(status.message().contains("the test server was shut down"));
-    /// # }
-    /// ```
-    #[track_caller]
-    pub fn shutdown(&self) -> impl Future<Output = ()> + Send + '_ {
-        // Checked here, in a plain function, so that the panic points at the test's line.
-        if self.shared.is_closed() {
-            panic!("{SHUTDOWN_TWICE}");
-        }
-        let location = Location::caller();
-        async move {
-            if !self.shared.close() {
-                panic!("{SHUTDOWN_TWICE} (the second call: {location})");
-            }
-            // A task past the grace period is aborted; aborted tasks end at their next poll.
-            // With nothing running, no timer is set.
-            if !self.shared.calls_done() {
-                let _ = tokio::time::timeout(self.grace_period, self.shared.calls_ended()).await;
-            }
-            self.shared.seal_and_abort();
-            self.shared.settle().await;
-            self.finish();
-        }
-    }
-
-    /// Checks, at this line of the test, what the server has seen so far, and fails the test
-    /// if anything is wrong:
-    ///
-    /// - panics the server caught (handler panics, a mock's "No matching expectation found");
-    /// - calls that no rule of the [`Stub`] answered;
-    /// - [`Stub`] rules whose `times(n)` is not met yet.
-    ///
-    /// The message lists the calls the server saw and names this line. Panics and unexpected
-    /// calls it reports are not reported again at shutdown. Every step of the server's
-    /// bookkeeping for a call happens before its client gets the answer, so a call the test has
-    /// awaited is always counted.
-    ///
-    /// A mockall mock's own `times(n)` is checked when the mock is dropped, which the server does
-    /// at [`shutdown`](TestServer::shutdown): await that at the line where the counts must hold.
-    ///
-    /// # Panics
-    ///
-    /// When any of the above is found.
-    ///
-    /// # Examples
-    ///
-    /// ```should_panic
-    /// use tonic_testkit::{Reply, Stub, TestServer};
-    /// use tonic_testkit_support::ProbeReply;
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let stub = Stub::new();
-    /// stub.on("/probe.Probe/Unary").times(1).reply(Reply::message(ProbeReply::default()));
-    /// let server = TestServer::builder().add_stub(&stub).start().await;
-    ///
-    /// // No call was made: "... answered 0 of the 1 calls it expects".
-    /// server.verify().await;
-    /// # }
-    /// ```
-    #[track_caller]
-    pub fn verify(&self) -> impl Future<Output = ()> + Send + '_ {
-        let location = Location::caller();
-        async move {
-            if let Some(problems) = self.problems() {
-                panic!("{problems}\nChecked by server.verify() at {location}.");
-            }
-        }
-    }
-
     /// The report of what the server caught and the stub found, with the journal.
-    fn problems(&self) -> Option<String> {
+    pub(super) fn problems(&self) -> Option<String> {
         let panics = self.shared.take_panics();
         let stub = self.stub.as_ref().map(Stub::problems).unwrap_or_default();
         let mut parts = Vec::new();
@@ -669,24 +396,13 @@ impl TestServer {
     }
 
     /// Drops the services here and fails the test with what the server caught.
-    fn finish(&self) {
+    pub(super) fn finish(&self) {
         self.finished.store(true, std::sync::atomic::Ordering::Release);
         self.shared.release_services();
         if let Some(problems) = self.problems()
             && !std::thread::panicking()
         {
             panic!("{problems}");
-        }
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        // Also reached when a `shutdown()` was cancelled part-way (a timeout around it).
-        if !self.finished.load(std::sync::atomic::Ordering::Acquire) {
-            self.shared.close();
-            self.shared.seal_and_abort();
-            self.finish();
         }
     }
 }

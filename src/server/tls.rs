@@ -3,8 +3,9 @@
 
 use tonic::transport::ClientTlsConfig;
 
-use crate::tls::{ClientIdentity, TestTls, chain};
-use crate::{TestChannel, TestServer, Transport, transport::Security};
+use crate::server::TRANSPORT_ENV;
+use crate::tls::{ClientIdentity, TestTls, TlsMode, chain};
+use crate::{TestChannel, TestServer, TestServerBuilder, Transport, transport::Security};
 
 impl TestServer {
     /// The server's TLS: its throwaway CA (the PEM for clients outside the kit) and the client
@@ -119,4 +120,144 @@ impl TestServer {
             ),
         }
     }
+}
+
+impl<L> TestServerBuilder<L> {
+    /// Serves TLS (HTTP/2 negotiated by ALPN), as a tonic server with `ServerTlsConfig` does,
+    /// over [`Transport::Memory`] and [`Transport::Tcp`].
+    ///
+    /// At start the server makes a throwaway CA and a certificate for `localhost`, `127.0.0.1`
+    /// and `::1`, in memory. The channels it hands out trust that CA, so clients work unchanged;
+    /// [`TestServer::tls`] gives the CA's PEM to clients outside the kit, and
+    /// [`TestServer::uri`] is an `https://` URI.
+    ///
+    /// # Panics
+    ///
+    /// At start, over [`Transport::Direct`]: its calls are function calls, with no connection to
+    /// encrypt. Choose [`Transport::Memory`] or [`Transport::Tcp`] with
+    /// [`transport`](TestServerBuilder::transport), also when the suite runs with
+    /// `TONIC_TESTKIT_TRANSPORT=direct`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic_testkit::{TestServer, Transport};
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// // Arrange
+    /// let server = TestServer::builder()
+    ///     .transport(Transport::Memory)
+    ///     .tls()
+    ///     .add_service(Probe::new().server())
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(ProbeClient::new); // trusts the server's CA
+    ///
+    /// // Act
+    /// let reply = client.unary(ProbeRequest { text: "over TLS".into(), count: 0 }).await;
+    ///
+    /// // Assert
+    /// assert_eq!(reply.unwrap().into_inner().text, "over TLS");
+    /// assert!(!server.tls().unwrap().is_mutual());
+    /// # }
+    /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls(mut self) -> Self {
+        self.tls = Some(crate::tls::TlsMode::Server);
+        self
+    }
+
+    /// Serves mutual TLS: [TLS](TestServerBuilder::tls), and the server requires a client
+    /// certificate signed by its CA, as a tonic server with `ServerTlsConfig::client_ca_root`
+    /// does. A client without one, or with one from another CA, cannot connect.
+    ///
+    /// The channels the server hands out present a certificate for [`DEFAULT_CLIENT_NAME`];
+    /// [`TestServer::channel_with_identity`] presents one minted for a name of the test's
+    /// choosing, and handlers read it with `request.peer_certs()`.
+    ///
+    /// [`DEFAULT_CLIENT_NAME`]: crate::tls::DEFAULT_CLIENT_NAME
+    ///
+    /// # Panics
+    ///
+    /// At start, over [`Transport::Direct`], as [`tls`](TestServerBuilder::tls) does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// use tonic::{Request, Response, Status};
+    /// use tonic_testkit::{TestServer, Transport};
+    /// use tonic_testkit_support::{ProbeClient, ProbeReply, ProbeRequest, ProbeServer, ProbeService};
+    ///
+    /// /// Answers with the size of the certificate chain the client presented.
+    /// struct Whoami;
+    ///
+    /// #[tonic::async_trait]
+    /// impl ProbeService for Whoami {
+    ///     async fn unary(&self, request: Request<ProbeRequest>) -> Result<Response<ProbeReply>, Status> {
+    ///         let certs = request.peer_certs().ok_or_else(|| Status::unauthenticated("no cert"))?;
+    ///         Ok(Response::new(ProbeReply { text: "known".into(), index: certs.len() as u32 }))
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// // Arrange
+    /// let server = TestServer::builder()
+    ///     .transport(Transport::Tcp)
+    ///     .mtls()
+    ///     .add_service(ProbeServer::new(Whoami))
+    ///     .start()
+    ///     .await;
+    /// let alice = server.tls().unwrap().client_identity("alice");
+    /// let mut client = ProbeClient::new(server.channel_with_identity(&alice));
+    ///
+    /// // Act
+    /// let reply = client.unary(ProbeRequest::default()).await.unwrap().into_inner();
+    ///
+    /// // Assert: the handler saw alice's certificate.
+    /// assert_eq!(reply.index, 1);
+    /// # }
+    /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn mtls(mut self) -> Self {
+        self.tls = Some(crate::tls::TlsMode::Mutual);
+        self
+    }
+}
+
+/// Makes the server's CA and certificates for a server over `transport` (`from_env`: the
+/// transport is the default the environment chose) when the builder asked for TLS (`mode`).
+/// It takes the `Option` itself, so that the builder calls it without a closure (as
+/// `Option::map` would), which would make the panic point at the kit instead of the test.
+///
+/// # Panics
+///
+/// Over [`Transport::Direct`], which has no connection to encrypt.
+#[track_caller]
+pub(crate) fn start(
+    mode: Option<TlsMode>,
+    transport: Transport,
+    from_env: bool,
+) -> Option<TestTls> {
+    let mode = mode?;
+    if transport == Transport::Direct {
+        let chosen = match from_env {
+            true => format!(" (the default that {TRANSPORT_ENV}=direct chose)"),
+            false => String::new(),
+        };
+        panic!(
+            "tonic-testkit: TestServerBuilder::{name}() asks for TLS, and this server's \
+             transport is Transport::Direct{chosen}, which has no connection to encrypt: its \
+             calls are function calls in the test's task. Serve TLS over Transport::Memory or \
+             Transport::Tcp: .transport(Transport::Memory).{name}()",
+            name = mode.name()
+        );
+    }
+    Some(TestTls::generate(mode == TlsMode::Mutual))
 }

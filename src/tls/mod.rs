@@ -12,9 +12,6 @@ pub use authority::{ClientIdentity, DEFAULT_CLIENT_NAME, TestTls};
 pub(crate) use peer_certs::connect_info;
 pub(crate) use server::accept;
 
-use crate::Transport;
-use crate::server::TRANSPORT_ENV;
-
 /// What TLS a builder asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TlsMode {
@@ -31,37 +28,6 @@ impl TlsMode {
             TlsMode::Server => "tls",
             TlsMode::Mutual => "mtls",
         }
-    }
-
-    /// Makes the server's CA and certificates for a server over `transport` (`from_env`: the
-    /// transport is the default the environment chose) when the builder asked for TLS (`mode`).
-    /// It takes the `Option` itself, so that the builder calls it without a closure (as
-    /// `Option::map` would), which would make the panic point at the kit instead of the test.
-    ///
-    /// # Panics
-    ///
-    /// Over [`Transport::Direct`], which has no connection to encrypt.
-    #[track_caller]
-    pub(crate) fn start(
-        mode: Option<Self>,
-        transport: Transport,
-        from_env: bool,
-    ) -> Option<TestTls> {
-        let mode = mode?;
-        if transport == Transport::Direct {
-            let chosen = match from_env {
-                true => format!(" (the default that {TRANSPORT_ENV}=direct chose)"),
-                false => String::new(),
-            };
-            panic!(
-                "tonic-testkit: TestServerBuilder::{name}() asks for TLS, and this server's \
-                 transport is Transport::Direct{chosen}, which has no connection to encrypt: its \
-                 calls are function calls in the test's task. Serve TLS over Transport::Memory or \
-                 Transport::Tcp: .transport(Transport::Memory).{name}()",
-                name = mode.name()
-            );
-        }
-        Some(TestTls::generate(mode == TlsMode::Mutual))
     }
 }
 

@@ -1,0 +1,243 @@
+//! What a test server's journal gives the test: the calls it saw, and waits for calls the test
+//! does not await itself; and how much the builder lets it keep.
+
+use crate::journal::Call;
+use crate::protocol::method::check_method_path;
+use crate::{TestServer, TestServerBuilder};
+
+impl<L> TestServerBuilder<L> {
+    /// How many calls the journal keeps ([`DEFAULT_JOURNAL_LIMIT`] unless set); later calls are
+    /// served but only counted. `0` turns the journal off.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic_testkit::TestServer;
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server =
+    ///     TestServer::builder().add_service(Probe::new().server()).journal_limit(1).start().await;
+    /// let mut client = server.client(ProbeClient::new);
+    ///
+    /// client.unary(ProbeRequest::default()).await.unwrap();
+    /// client.unary(ProbeRequest::default()).await.unwrap();
+    ///
+    /// assert_eq!(server.calls().len(), 1);
+    /// # }
+    /// ```
+    pub fn journal_limit(mut self, calls: usize) -> Self {
+        self.journal_limit = calls;
+        self
+    }
+
+    /// Tells the server its services' methods from `file_descriptor_set`, the encoded
+    /// `FileDescriptorSet` the build already makes (the one [`reflection`](Self::reflection)
+    /// takes), so that a journal [`Call`](crate::journal::Call) read as the wrong message type
+    /// ([`request::<T>`](crate::journal::Call::request), [`response::<T>`](crate::journal::Call::response)) fails
+    /// naming the method's type, instead of decoding into whatever the bytes make of `T`. A
+    /// [`Stub::with_descriptors`](crate::Stub::with_descriptors) added with
+    /// [`add_stub`](Self::add_stub) gives the server its descriptors when this is not called.
+    /// Types are compared by name, as the stub compares them.
+    ///
+    /// # Panics
+    ///
+    /// When `file_descriptor_set` is not an encoded `FileDescriptorSet`.
+    ///
+    /// # Examples
+    ///
+    /// ```should_panic
+    /// use tonic_testkit::TestServer;
+    /// use tonic_testkit_support::{FILE_DESCRIPTOR_SET, Probe, ProbeClient, ProbeReply, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = TestServer::builder()
+    ///     .add_service(Probe::new().server())
+    ///     .descriptors(FILE_DESCRIPTOR_SET)
+    ///     .start()
+    ///     .await;
+    /// server.client(ProbeClient::new).unary(ProbeRequest::default()).await.unwrap();
+    ///
+    /// // Panics: request message 0 of /probe.Probe/Unary was asked for as ProbeReply (..),
+    /// // and the method takes probe.ProbeRequest; ask for that message
+    /// let _ = server.calls()[0].request::<ProbeReply>(0);
+    /// # }
+    /// ```
+    #[cfg(feature = "descriptors")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "descriptors")))]
+    #[track_caller]
+    pub fn descriptors(mut self, file_descriptor_set: impl AsRef<[u8]>) -> Self {
+        let descriptors = crate::protocol::descriptors::Descriptors::decode(
+            file_descriptor_set.as_ref(),
+            "TestServerBuilder::descriptors",
+        );
+        self.descriptors = Some(descriptors);
+        self
+    }
+
+    /// How many bytes of messages the journal keeps, requests and responses together, over all
+    /// calls ([`DEFAULT_JOURNAL_BYTE_LIMIT`], 32 MiB, unless set). Once a message does not fit,
+    /// the journal counts the messages that follow, both ways, without keeping them, and says so
+    /// where it prints; [`Call::request`](crate::journal::Call::request) or
+    /// [`Call::response`](crate::journal::Call::response) for one of them panics saying why. The bound
+    /// keeps a long stream from costing the test its size in memory.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic_testkit::TestServer;
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = TestServer::builder()
+    ///     .add_service(Probe::new().server())
+    ///     .journal_byte_limit(8)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(ProbeClient::new);
+    /// let text = |text: &str| ProbeRequest { text: text.into(), count: 0 };
+    ///
+    /// // Each message encodes to 7 bytes: the first fits in 8, the second does not.
+    /// let messages = tokio_stream::iter([text("hello"), text("world")]);
+    /// client.client_stream(messages).await.unwrap();
+    ///
+    /// let call = &server.calls()[0];
+    /// assert_eq!(call.request_count(), 2);
+    /// assert_eq!(call.request::<ProbeRequest>(0).text, "hello");
+    /// # }
+    /// ```
+    pub fn journal_byte_limit(mut self, bytes: usize) -> Self {
+        self.journal_byte_limit = bytes;
+        self
+    }
+}
+
+impl TestServer {
+    /// Every call the server has seen so far, oldest first, on every transport: method,
+    /// metadata, request messages, status, response count and duration. See [`Call`].
+    pub fn calls(&self) -> Vec<Call> {
+        self.shared.journal.calls()
+    }
+
+    /// The calls to one method (a full `/package.Service/Method` path), oldest first.
+    ///
+    /// # Panics
+    ///
+    /// When `method` is not a `/package.Service/Method` path.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic_testkit::TestServer;
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
+    /// let mut client = server.client(ProbeClient::new);
+    ///
+    /// let mut request = tonic::Request::new(ProbeRequest { text: "a".into(), count: 0 });
+    /// request.metadata_mut().insert("x-tenant", "acme".parse().unwrap());
+    /// client.unary(request).await.unwrap();
+    ///
+    /// let calls = server.calls_to("/probe.Probe/Unary");
+    /// assert_eq!(calls.len(), 1);
+    /// assert_eq!(calls[0].metadata().get("x-tenant").unwrap(), "acme");
+    /// assert!(server.calls_to("/probe.Probe/Bidi").is_empty());
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn calls_to(&self, method: &str) -> Vec<Call> {
+        check_method_path(method, "TestServer::calls_to");
+        self.calls().into_iter().filter(|call| call.method() == method).collect()
+    }
+
+    /// Waits until `n` calls have ended, however they ended, and gives every call that has,
+    /// oldest first: grpcio's `rpc.termination()`, for calls the test does not await itself
+    /// (made in a task of their own, or by the code under test). The journal wakes the wait as
+    /// each call ends; nothing polls. A call has ended once the server sent its status, or its
+    /// client went away, or its deadline passed before its answer.
+    ///
+    /// A wait that does not end fails the test, after [`DEFAULT_WAIT_TIMEOUT`](crate::journal::DEFAULT_WAIT_TIMEOUT)
+    /// of tokio time unless [`WaitForCalls::timeout`](crate::journal::WaitForCalls::timeout) says
+    /// otherwise, with the calls the server saw, those still running marked.
+    ///
+    /// # Panics
+    ///
+    /// When the wait times out, and at once when the journal keeps fewer than `n` calls
+    /// ([`TestServerBuilder::journal_limit`]): only the calls it keeps are counted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic_testkit::TestServer;
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeReply, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// // Arrange
+    /// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
+    /// let mut client = server.client(ProbeClient::new);
+    ///
+    /// // Act: the call runs in a task of its own, as code under test may make it.
+    /// let slow = ProbeRequest { text: "sleep:100".into(), count: 0 };
+    /// tokio::spawn(async move { client.unary(slow).await });
+    ///
+    /// // Assert
+    /// let calls = server.wait_for_ended_calls(1).await;
+    /// assert_eq!(calls[0].response::<ProbeReply>(0).text, "slept 100 ms");
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn wait_for_ended_calls(&self, n: usize) -> crate::journal::WaitForCalls {
+        crate::journal::WaitForCalls::new(&self.shared.journal, crate::journal::Wait::Ended, n)
+    }
+
+    /// Waits until `n` calls have been cancelled by their client (it dropped the call before
+    /// it ended), and gives every call that was, oldest first: grpcio's `rpc.cancelled()`. The
+    /// journal records such a call as `CANCELLED "the call was cancelled before it ended (the
+    /// client went away)"`, on every transport, once the server has dropped the handler's
+    /// future or stream: when the wait returns, what the handler does as it is dropped is
+    /// done. Bounded as [`wait_for_ended_calls`](Self::wait_for_ended_calls) is.
+    ///
+    /// Over HTTP/2 (memory, TCP) a bidi call whose response stream the client dropped goes on
+    /// while its request stream is open (hyper's client resets the stream only once both are
+    /// gone); over Direct, dropping the response stream cancels it.
+    ///
+    /// # Panics
+    ///
+    /// As [`wait_for_ended_calls`](Self::wait_for_ended_calls).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic_testkit::TestServer;
+    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// // Arrange: a call the probe never answers.
+    /// let probe = Probe::new();
+    /// let server = TestServer::builder().add_service(probe.server()).start().await;
+    /// let mut client = server.client(ProbeClient::new);
+    /// let hang = ProbeRequest { text: "hang".into(), count: 0 };
+    /// let call = tokio::spawn(async move { client.unary(hang).await });
+    /// probe.hangs_started(1).await;
+    ///
+    /// // Act: the client goes away.
+    /// call.abort();
+    ///
+    /// // Assert: the server saw it go, and dropped the handler.
+    /// let cancelled = server.wait_for_cancelled_calls(1).await;
+    /// assert_eq!(cancelled[0].method(), "/probe.Probe/Unary");
+    /// assert_eq!(probe.dropped_hangs(), 1);
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn wait_for_cancelled_calls(&self, n: usize) -> crate::journal::WaitForCalls {
+        crate::journal::WaitForCalls::new(&self.shared.journal, crate::journal::Wait::Cancelled, n)
+    }
+}
