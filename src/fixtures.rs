@@ -7,7 +7,8 @@
 
 use crate::Transport;
 
-/// An rstest fixture: the transport chosen by [`TONIC_TESTKIT_TRANSPORT`](crate::server::TRANSPORT_ENV).
+/// An rstest fixture: the transport chosen by
+/// [`TONIC_TESTKIT_TRANSPORT`](crate::server::TRANSPORT_ENV).
 ///
 /// Name a test argument `transport` to receive it, or use `#[values(..)]` to run a test once per
 /// transport:
@@ -33,12 +34,12 @@ pub fn transport() -> Transport {
     Transport::from_env()
 }
 
-/// The fixture's other half, written out as `#[rstest::fixture]` writes it (rstest 0.28:
-/// `struct transport {}` whose `get()` and `default()` resolve the fixture), for `#[rstest]`
-/// tests that name an argument `transport`: they call `transport::default()`. Written out
-/// because the macro's `default()` is not `#[track_caller]`, so a bad
-/// [`TONIC_TESTKIT_TRANSPORT`](crate::server::TRANSPORT_ENV) would panic pointing at this file; here the
-/// panic points at the test. tests/fixtures.rs and tests/locations.rs check it against the
+/// The fixture's other half, written out as `#[rstest::fixture]` writes it (rstest 0.28: `struct
+/// transport {}` whose `get()` and `default()` resolve the fixture), for `#[rstest]` tests that
+/// name an argument `transport`: they call `transport::default()`. Written out because the macro's
+/// `default()` is not `#[track_caller]`, so a bad
+/// [`TONIC_TESTKIT_TRANSPORT`](crate::server::TRANSPORT_ENV) would panic pointing at this file;
+/// here the panic points at the test. tests/fixtures.rs and tests/locations.rs check it against the
 /// rstest the tests use.
 #[doc(hidden)]
 #[allow(non_camel_case_types)]

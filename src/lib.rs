@@ -45,8 +45,8 @@
 //! | [`Memory`](Transport::Memory) (default) | HTTP/2 over an in-memory pipe per connection | real HTTP/2 without ports |
 //! | [`Tcp`](Transport::Tcp) | HTTP/2 over loopback TCP | a real socket, an address for outside clients |
 //!
-//! The environment variable [`TONIC_TESTKIT_TRANSPORT`](server::TRANSPORT_ENV)`=direct|memory|tcp` sets
-//! the default for a whole run, so one suite runs over every transport without edits:
+//! The environment variable [`TONIC_TESTKIT_TRANSPORT`](server::TRANSPORT_ENV)`=direct|memory|tcp`
+//! sets the default for a whole run, so one suite runs over every transport without edits:
 //!
 //! ```text
 //! TONIC_TESTKIT_TRANSPORT=direct cargo test
@@ -277,9 +277,9 @@
 //!
 //! # rstest
 //!
-//! Fixtures build servers and clients; `#[values(..)]` runs one body over every transport.
-//! With the `rstest` feature the crate provides a [`transport`](fn@fixtures::transport) fixture that
-//! follows the environment variable.
+//! Fixtures build servers and clients; `#[values(..)]` runs one body over every transport. With the
+//! `rstest` feature the crate provides a [`transport`](fn@fixtures::transport) fixture that follows
+//! the environment variable.
 //!
 //! ```
 //! use rstest::{fixture, rstest};

@@ -9,8 +9,8 @@ use tonic::{
 
 /// Anything that carries metadata: a `Request` (its metadata), a `Response` (its headers), a
 /// `Status` (its trailers), a call's `Result<Response<T>, Status>` (headers or trailers), a
-/// [`StreamOutcome`] (the trailers that ended the stream), a `MetadataMap`, or a reference to
-/// one of them.
+/// [`StreamOutcome`](crate::StreamOutcome) (the trailers that ended the stream), a `MetadataMap`,
+/// or a reference to one of them.
 ///
 /// # Examples
 ///
@@ -75,8 +75,8 @@ impl<S: MetadataSource + ?Sized> MetadataSource for &S {
 /// compared and returned as its bytes (non-UTF-8 bytes are replaced in the returned text).
 ///
 /// The first argument is anything that is a [`MetadataSource`]: a `Request`, a `Response`, a
-/// `Status`, a call's `Result`, a [`StreamOutcome`], a `MetadataMap`, or a reference to one. It
-/// is borrowed, not moved.
+/// `Status`, a call's `Result`, a [`StreamOutcome`](crate::StreamOutcome), a `MetadataMap`, or a
+/// reference to one. It is borrowed, not moved.
 ///
 /// # Panics
 ///

@@ -206,7 +206,7 @@ impl TextMatcher for StartsWith {
 /// (an `OK` one for a success) for further checks.
 ///
 /// The first argument is anything that is a [`StatusSource`]: a `Status`, the
-/// `Result<Response<T>, Status>` of a call, a [`StreamOutcome`], an
+/// `Result<Response<T>, Status>` of a call, a [`StreamOutcome`](crate::StreamOutcome), an
 /// [`Intercepted`](crate::handler::Intercepted), or a reference to one. It is borrowed, not moved.
 /// The message is checked with a [`TextMatcher`]: a string for the exact text, [`contains`] or
 /// [`starts_with`] for a part, or a closure `|message: &str| ...`.

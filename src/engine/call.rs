@@ -1,25 +1,5 @@
-//! The path of one call through a test server, the same for every transport. In order:
-//!
-//! 1. **admit**: a server that is shut down answers `UNAVAILABLE` (a direct call is refused as
-//!    soon as `shutdown()` starts; a wire call was already refused at its connection);
-//! 2. **journal**: the call is recorded, with its deadline;
-//! 3. **faults**: the rules of the server's [`Faults`](crate::Faults) act as a proxy in front of
-//!    the server would: a delay, then an end that replaces the call (a status, a hang, a dropped
-//!    connection), so a call they fail never reaches the server's layers; then the connection's
-//!    concurrency limit (`concurrency_limit_per_connection`), where a call waits for a permit or
-//!    load shedding refuses it, as tonic's server puts them in front of its layers;
-//! 4. **deadline**: the `grpc-timeout` the client sent, or the server's `timeout` if shorter,
-//!    enforced until the response headers, as tonic's server enforces it (it runs from step 3
-//!    on: a fault's delay counts against it, the wait for a permit does not);
-//! 5. **layers, then route**: the services behind the test's layers and interceptors, called as
-//!    the call arrives (or once its faults let it through), a panic in a layer's `call` or
-//!    `poll_ready` caught as a handler's is;
-//! 6. **response**: the body, with the faults' message delays and cuts, panics in its stream
-//!    caught, its headers, every message and its trailers noted in the journal.
-//!
-//! Panics anywhere in steps 5 and 6 are caught: over the wire the call is answered `INTERNAL`
-//! and the panic kept for the report; over the direct transport the panic is kept and resumed in
-//! the caller's task, where it would have surfaced had the call been a plain function call.
+//! One call: how [`serve`] runs it through the stages of the pipeline, and [`CallFuture`],
+//! which polls them with panics caught.
 
 use std::{
     any::Any,
@@ -28,31 +8,24 @@ use std::{
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
-    time::Duration,
 };
 
-use bytes::Bytes;
-use http::{HeaderMap, Request, Response, uri::PathAndQuery};
-use http_body::Frame;
+use http::{Request, Response, uri::PathAndQuery};
 use tokio::time::Sleep;
 use tonic::{Status, TimeoutExpired, body::Body};
 
+use super::faults::{ConnectionHandle, Faulted};
+use super::response::{CatchPanicBody, record_head};
 use crate::{
     BoxError,
-    engine::admission::{ConnectionLimit, Gate},
+    engine::admission::ConnectionLimit,
     engine::body::{RequestBody, Reset},
     engine::panic::{HandlerPanic, PanicSite},
     engine::shared::{LiveCall, SHUT_DOWN, Shared},
     engine::stack::StackFuture,
-    fault::{End as PlanEnd, FaultBody, Plan},
-    journal::{
-        End, Record, Side, record_cancelled, record_faults, record_message,
-        record_response_headers, record_status, record_trailers,
-    },
+    journal::{Record, record_cancelled, record_faults, record_status},
     protocol::frames::Frames,
-    protocol::{
-        BODY_BROKEN, GRPC_STATUS, STREAM_RESET, TRANSPORT_ERROR, grpc_timeout, stream_reset,
-    },
+    protocol::{STREAM_RESET, TRANSPORT_ERROR, grpc_timeout, stream_reset},
 };
 
 /// How a caught panic is handled.
@@ -72,7 +45,7 @@ type Abort = Pin<Box<dyn Future<Output = ()> + Send>>;
 ///
 /// Until its response ends, a direct call counts as running in the server (`live`), so that
 /// `shutdown()` gives it the grace period, and waits for it to drop the services it holds.
-struct AbortWatch {
+pub(super) struct AbortWatch {
     watcher: Option<Abort>,
     live: LiveCall,
 }
@@ -93,103 +66,15 @@ impl AbortWatch {
 }
 
 /// Polls `abort` (a direct call's watch for the end of the grace period); `true` once it fired.
-fn cut_off(abort: &mut Option<AbortWatch>, cx: &mut Context<'_>, waiting: bool) -> bool {
+pub(super) fn cut_off(abort: &mut Option<AbortWatch>, cx: &mut Context<'_>, waiting: bool) -> bool {
     abort.as_mut().is_some_and(|abort| abort.fired(cx, waiting))
 }
 
 /// Drops what a call holds (the services, a mock among them) where a panic in a `Drop` is
 /// caught and kept for the report, as `shutdown()` keeps it for the server's own copy.
-fn release<T>(shared: &Shared, held: &mut Option<T>) {
+pub(super) fn release<T>(shared: &Shared, held: &mut Option<T>) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(|| *held = None)) {
         shared.record_panic(HandlerPanic::new(PanicSite::Drop, "", payload));
-    }
-}
-
-/// The faults a rule plan holds for one call, in the order the call meets them, then the
-/// connection's concurrency limit.
-struct Faulted {
-    /// The request, until the services are called with it.
-    request: Option<Request<Body>>,
-    /// Before the services: the delay, then the end that replaces the call.
-    delay: Option<Pin<Box<Sleep>>>,
-    end: Option<PlanEnd>,
-    /// On the response: a delay between messages, a cut after some of them.
-    message_delay: Option<Duration>,
-    cut: Option<(usize, Status)>,
-    /// The connection the call came on, for `drop_connection`.
-    connection: Option<ConnectionHandle>,
-    /// The connection's concurrency limit, holding the call's permit once it is let in, and
-    /// how long the call waited for it.
-    gate: Option<Gate>,
-    waited: Duration,
-}
-
-impl Faulted {
-    fn new(
-        plan: Plan,
-        request: Request<Body>,
-        connection: Option<ConnectionHandle>,
-        gate: Option<Gate>,
-    ) -> Box<Self> {
-        let delay = (!plan.delay.is_zero()).then(|| Box::pin(tokio::time::sleep(plan.delay)));
-        let Plan { end, message_delay, cut, .. } = plan;
-        let request = Some(request);
-        let waited = Duration::ZERO;
-        Box::new(Self { request, delay, end, message_delay, cut, connection, gate, waited })
-    }
-
-    /// Whether the call waits for a permit of its connection (its deadline does not run yet).
-    fn is_waiting(&self) -> bool {
-        self.gate.as_ref().is_some_and(Gate::is_waiting)
-    }
-
-    /// Runs the part before the services: `Ready(Some(answer))` when the faults end the call,
-    /// `Ready(None)` when it goes on to the services.
-    fn before(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Response<Body>, BoxError>>> {
-        if let Some(delay) = &mut self.delay {
-            std::task::ready!(delay.as_mut().poll(cx));
-            self.delay = None;
-        }
-        match self.end.take() {
-            None => {}
-            Some(PlanEnd::Hang) => {
-                self.end = Some(PlanEnd::Hang);
-                return Poll::Pending;
-            }
-            Some(PlanEnd::Fail(status)) => return Poll::Ready(Some(Ok(status.into_http()))),
-            Some(PlanEnd::DropConnection) => {
-                return Poll::Ready(Some(Err(self.drop_connection())));
-            }
-        }
-        if let Some(gate) = &mut self.gate {
-            match std::task::ready!(gate.poll_admit(cx)) {
-                Ok(waited) => self.waited = waited,
-                Err(refused) => return Poll::Ready(Some(Ok(refused.into_http()))),
-            }
-        }
-        Poll::Ready(None)
-    }
-
-    fn drop_connection(&self) -> BoxError {
-        let connection = self.connection.as_ref().and_then(|connection| connection.0.get());
-        let Some(task) = connection else {
-            panic!(
-                "tonic-testkit: a fault rule asked to drop the connection of this call, and \
-                 Transport::Direct has no connection; run the test over Transport::Memory or \
-                 Transport::Tcp, or fail the call with .fail(..) instead"
-            );
-        };
-        task.abort();
-        Box::new(Status::unavailable("tonic-testkit: the connection was dropped by a fault rule"))
-    }
-
-    /// The response with the faults' message delays and cut.
-    fn respond(&mut self, response: Response<Body>) -> Response<Body> {
-        if self.message_delay.is_none() && self.cut.is_none() {
-            return response;
-        }
-        let (message_delay, cut) = (self.message_delay, self.cut.take());
-        response.map(|body| Body::new(FaultBody::new(body, message_delay, cut)))
     }
 }
 
@@ -397,11 +282,6 @@ pub(crate) fn answer(shared: &Arc<Shared>, answer: Result<Response<Body>, Status
     }
 }
 
-/// The connection a wire call came on, so a fault can drop it. Filled in once the connection's
-/// task is spawned; the kit removes it from the request before any service sees it.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct ConnectionHandle(pub(crate) Arc<std::sync::OnceLock<tokio::task::AbortHandle>>);
-
 /// What tonic's server does with a service error: a `Status` (or a deadline) becomes a status
 /// response; any other error resets the stream, which a tonic client reports as
 /// [`STREAM_RESET`]. The direct transport has no stream to reset and answers that status itself,
@@ -491,19 +371,9 @@ impl CallFuture {
     }
 }
 
-/// Records the head of a call's answer: its response headers or, for a trailers-only answer
-/// (its status in its one header block), its trailers and its end.
-fn record_head(record: &Record, headers: &HeaderMap) {
-    match grpc_status(headers) {
-        Some(_) => record_trailers(record, headers, trailers_end(headers)),
-        // The deadline holds until the response headers, as on tonic's server.
-        None => record_response_headers(record, headers),
-    }
-}
-
 /// Drops `inner` (the handler's future or stream) before the call is recorded as cancelled, so
 /// a test that waits for the cancellation sees what the handler did as it was dropped.
-fn drop_then_cancel<T>(inner: &mut Option<T>, record: Option<&Record>) {
+pub(super) fn drop_then_cancel<T>(inner: &mut Option<T>, record: Option<&Record>) {
     let dropped = catch_unwind(AssertUnwindSafe(|| *inner = None));
     if let Some(record) = record {
         record_cancelled(record);
@@ -563,161 +433,10 @@ impl Future for CallFuture {
     }
 }
 
-/// A response body with panics in its stream caught; for a direct call, it also fails once the
-/// client reset the stream, as a stream in progress does over HTTP/2.
-struct CatchPanicBody {
-    inner: Option<Body>,
-    shared: Arc<Shared>,
-    path: PathAndQuery,
-    mode: Mode,
-    abort: Option<AbortWatch>,
-    record: Option<Record>,
-    /// The response messages being split out of the body, for the journal.
-    frames: Frames,
-    reset: Option<Reset>,
-}
-
-impl CatchPanicBody {
-    /// Notes a frame (or error) on its way to the client in the journal.
-    fn record(&mut self, poll: &Poll<Option<Result<Frame<Bytes>, Status>>>) {
-        let Some(record) = &self.record else { return };
-        match poll {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(data) = frame.data_ref() {
-                    let message = |message| record_message(record, Side::Response, message);
-                    self.frames.feed(data, message);
-                } else if let Some(trailers) = frame.trailers_ref() {
-                    record_trailers(record, trailers, trailers_end(trailers));
-                }
-            }
-            Poll::Ready(Some(Err(status))) => record_status(record, status.clone()),
-            _ => {}
-        }
-    }
-
-    /// Ends a direct call's stream that the grace period's end cut off, as a client reads a
-    /// server that died mid-stream.
-    fn cut_off(&mut self) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
-        release(&self.shared, &mut self.inner);
-        let poll = Poll::Ready(Some(Err(Status::unknown(BODY_BROKEN))));
-        self.record(&poll);
-        poll
-    }
-}
-
-impl Drop for CatchPanicBody {
-    fn drop(&mut self) {
-        if self.record.is_some() {
-            drop_then_cancel(&mut self.inner, self.record.as_ref());
-        }
-    }
-}
-
-impl http_body::Body for CatchPanicBody {
-    type Data = Bytes;
-    type Error = Status;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
-        let this = &mut *self;
-        if this.inner.is_some() && cut_off(&mut this.abort, cx, false) {
-            return this.cut_off();
-        }
-        let Some(inner) = this.inner.as_mut() else {
-            return Poll::Ready(None);
-        };
-        if let Some(status) = this.reset.as_ref().and_then(Reset::status) {
-            // The client reset the stream: the rest of the answer never reaches it.
-            this.inner = None;
-            this.abort = None;
-            if let Some(record) = this.record.take() {
-                record_cancelled(&record);
-            }
-            return Poll::Ready(Some(Err(status)));
-        }
-        let outcome = {
-            let _polling = this.shared.polling();
-            catch_unwind(AssertUnwindSafe(|| Pin::new(inner).poll_frame(cx)))
-        };
-        match outcome {
-            Ok(Poll::Pending) if cut_off(&mut this.abort, cx, true) => this.cut_off(),
-            Ok(poll) => {
-                this.record(&poll);
-                if ends(&poll) {
-                    // Nothing follows the trailers: hyper stops there, and a direct client must
-                    // too (tonic's body after an error status would yield it again and again).
-                    this.abort = None;
-                    this.inner = None;
-                }
-                poll
-            }
-            Err(payload) => {
-                let _ = catch_unwind(AssertUnwindSafe(|| this.inner = None));
-                let record = this.record.take();
-                let (shared, path, mode) = (&this.shared, &this.path, this.mode);
-                let reset = this.reset.as_ref();
-                let site = PanicSite::Stream;
-                let status = caught(shared, site, path, mode, payload, record.as_ref(), reset);
-                let mut trailers = HeaderMap::new();
-                match status.add_header(&mut trailers) {
-                    Ok(()) => {
-                        if let Some(record) = &record {
-                            record_trailers(record, &trailers, None);
-                        }
-                        Poll::Ready(Some(Ok(Frame::trailers(trailers))))
-                    }
-                    Err(status) => Poll::Ready(Some(Err(status))),
-                }
-            }
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        let reset = self.reset.as_ref().is_some_and(Reset::is_set);
-        self.inner.as_ref().is_none_or(|inner| !reset && inner.is_end_stream())
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        match &self.inner {
-            Some(body) => body.size_hint(),
-            None => http_body::SizeHint::with_exact(0),
-        }
-    }
-}
-
-/// Whether a response body frame is its last: the trailers, an error, or the end.
-fn ends(poll: &Poll<Option<Result<Frame<Bytes>, Status>>>) -> bool {
-    match poll {
-        Poll::Ready(Some(Ok(frame))) => frame.is_trailers(),
-        Poll::Ready(_) => true,
-        Poll::Pending => false,
-    }
-}
-
-/// How a response's trailers end the call. The common end, `grpc-status: 0` alone, skips
-/// tonic's general parse (a copy of the trailers, a message to decode) and makes no `Status`.
-fn trailers_end(trailers: &HeaderMap) -> Option<End> {
-    if trailers.len() == 1 && grpc_status(trailers).is_some_and(|code| code == "0") {
-        return Some(End::Ok);
-    }
-    Status::from_header_map(trailers).map(End::Status)
-}
-
-/// The `grpc-status` of a call's headers or trailers. They hold a few entries, so a scan
-/// costs less than hashing the name.
-fn grpc_status(headers: &HeaderMap) -> Option<&http::HeaderValue> {
-    match headers.len() {
-        0..=8 => headers.iter().find_map(|(name, value)| (name == GRPC_STATUS).then_some(value)),
-        _ => headers.get(&GRPC_STATUS),
-    }
-}
-
 /// Records a caught panic; resumes it in direct mode, or returns the status that answers it. A
 /// panic of the client's own request stream (direct calls only) was recorded as the client's
 /// where it happened, and is only resumed.
-fn caught(
+pub(super) fn caught(
     shared: &Shared,
     site: PanicSite,
     path: &PathAndQuery,

@@ -66,8 +66,8 @@ pub(crate) trait Server: Send + Sync {
 /// fired on shows it in the call journal ([`Call::faults`](crate::journal::Call::faults)) and in
 /// [`fired`](Faults::fired).
 ///
-/// Over [`Transport::Direct`](crate::Transport::Direct) there is no connection: dropping connections and connection toxics
-/// do not apply there, and asking for them panics saying so.
+/// Over [`Transport::Direct`](crate::Transport::Direct) there is no connection: dropping
+/// connections and connection toxics do not apply there, and asking for them panics saying so.
 ///
 /// # Examples
 ///
@@ -114,7 +114,8 @@ struct Inner {
     toxics: Toxics,
     down: Mutex<Option<Deadline>>,
     any_down: AtomicBool,
-    /// The servers the handle is attached to: whether each is a [`Transport::Direct`](crate::Transport::Direct) one, and the server.
+    /// The servers the handle is attached to: whether each is a
+    /// [`Transport::Direct`](crate::Transport::Direct) one, and the server.
     servers: Mutex<Few<(bool, Weak<dyn Server>)>>,
     connections: AtomicU64,
 }
@@ -246,7 +247,8 @@ impl Faults {
     ///
     /// # Panics
     ///
-    /// When the handle is attached to a [`Transport::Direct`](crate::Transport::Direct) server, which has no connections.
+    /// When the handle is attached to a [`Transport::Direct`](crate::Transport::Direct) server,
+    /// which has no connections.
     #[track_caller]
     pub fn connections(&self) -> ConnectionToxics<'_> {
         self.check_connections("Faults::connections");
@@ -261,8 +263,9 @@ impl Faults {
     ///
     /// # Panics
     ///
-    /// When the handle is attached to a [`Transport::Direct`](crate::Transport::Direct) server, which has no connections;
-    /// a handle taken down and then attached to one panics when that server starts.
+    /// When the handle is attached to a [`Transport::Direct`](crate::Transport::Direct) server,
+    /// which has no connections; a handle taken down and then attached to one panics when that
+    /// server starts.
     ///
     /// # Examples
     ///

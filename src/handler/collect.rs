@@ -237,8 +237,9 @@ fn timed_out<T: fmt::Debug>(caller: &Location<'_>, timeout: Duration, messages: 
 
 /// What a response stream sent and how it ended. Made by awaiting [`collect`].
 ///
-/// It is a [`StatusSource`](crate::matchers::StatusSource) and a [`MetadataSource`](crate::matchers::MetadataSource)
-/// (the trailers), so `assert_status!` and `assert_metadata!` take it as they take a `Status`.
+/// It is a [`StatusSource`](crate::matchers::StatusSource) and a
+/// [`MetadataSource`](crate::matchers::MetadataSource) (the trailers), so `assert_status!` and
+/// `assert_metadata!` take it as they take a `Status`.
 ///
 /// # Examples
 ///

@@ -320,10 +320,10 @@ impl<L> TestServerBuilder<L> {
     ///
     /// - when no service was added;
     /// - over TCP, when no loopback port can be bound (the message carries the OS error);
-    /// - when [`TONIC_TESTKIT_TRANSPORT`](crate::server::TRANSPORT_ENV) holds an invalid value and no
-    ///   transport was chosen with [`transport`](TestServerBuilder::transport);
-    /// - when TLS was asked for ([`tls`](TestServerBuilder::tls), [`mtls`](TestServerBuilder::mtls))
-    ///   and the transport is [`Transport::Direct`];
+    /// - when [`TONIC_TESTKIT_TRANSPORT`](crate::server::TRANSPORT_ENV) holds an invalid value and
+    ///   no transport was chosen with [`transport`](TestServerBuilder::transport);
+    /// - when TLS was asked for ([`tls`](TestServerBuilder::tls),
+    ///   [`mtls`](TestServerBuilder::mtls)) and the transport is [`Transport::Direct`];
     /// - when the transport is [`Transport::Direct`] and the [`faults`](TestServerBuilder::faults)
     ///   handle has connection toxics or is [taken down](Faults::take_down): there are no
     ///   connections to act on;

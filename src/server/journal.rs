@@ -6,8 +6,9 @@ use crate::protocol::method::check_method_path;
 use crate::{TestServer, TestServerBuilder};
 
 impl<L> TestServerBuilder<L> {
-    /// How many calls the journal keeps ([`DEFAULT_JOURNAL_LIMIT`] unless set); later calls are
-    /// served but only counted. `0` turns the journal off.
+    /// How many calls the journal keeps
+    /// ([`DEFAULT_JOURNAL_LIMIT`](crate::journal::DEFAULT_JOURNAL_LIMIT) unless set); later calls
+    /// are served but only counted. `0` turns the journal off.
     ///
     /// # Examples
     ///
@@ -35,11 +36,12 @@ impl<L> TestServerBuilder<L> {
     /// Tells the server its services' methods from `file_descriptor_set`, the encoded
     /// `FileDescriptorSet` the build already makes (the one [`reflection`](Self::reflection)
     /// takes), so that a journal [`Call`](crate::journal::Call) read as the wrong message type
-    /// ([`request::<T>`](crate::journal::Call::request), [`response::<T>`](crate::journal::Call::response)) fails
-    /// naming the method's type, instead of decoding into whatever the bytes make of `T`. A
+    /// ([`request::<T>`](crate::journal::Call::request),
+    /// [`response::<T>`](crate::journal::Call::response)) fails naming the method's type, instead
+    /// of decoding into whatever the bytes make of `T`. A
     /// [`Stub::with_descriptors`](crate::Stub::with_descriptors) added with
-    /// [`add_stub`](Self::add_stub) gives the server its descriptors when this is not called.
-    /// Types are compared by name, as the stub compares them.
+    /// [`add_stub`](Self::add_stub) gives the server its descriptors when this is not called. Types
+    /// are compared by name, as the stub compares them.
     ///
     /// # Panics
     ///
@@ -78,11 +80,12 @@ impl<L> TestServerBuilder<L> {
     }
 
     /// How many bytes of messages the journal keeps, requests and responses together, over all
-    /// calls ([`DEFAULT_JOURNAL_BYTE_LIMIT`], 32 MiB, unless set). Once a message does not fit,
-    /// the journal counts the messages that follow, both ways, without keeping them, and says so
-    /// where it prints; [`Call::request`](crate::journal::Call::request) or
-    /// [`Call::response`](crate::journal::Call::response) for one of them panics saying why. The bound
-    /// keeps a long stream from costing the test its size in memory.
+    /// calls ([`DEFAULT_JOURNAL_BYTE_LIMIT`](crate::journal::DEFAULT_JOURNAL_BYTE_LIMIT), 32 MiB,
+    /// unless set). Once a message does not fit, the journal counts the messages that follow, both
+    /// ways, without keeping them, and says so where it prints;
+    /// [`Call::request`](crate::journal::Call::request) or
+    /// [`Call::response`](crate::journal::Call::response) for one of them panics saying why. The
+    /// bound keeps a long stream from costing the test its size in memory.
     ///
     /// # Examples
     ///
@@ -161,9 +164,10 @@ impl TestServer {
     /// each call ends; nothing polls. A call has ended once the server sent its status, or its
     /// client went away, or its deadline passed before its answer.
     ///
-    /// A wait that does not end fails the test, after [`DEFAULT_WAIT_TIMEOUT`](crate::journal::DEFAULT_WAIT_TIMEOUT)
-    /// of tokio time unless [`WaitForCalls::timeout`](crate::journal::WaitForCalls::timeout) says
-    /// otherwise, with the calls the server saw, those still running marked.
+    /// A wait that does not end fails the test, after
+    /// [`DEFAULT_WAIT_TIMEOUT`](crate::journal::DEFAULT_WAIT_TIMEOUT) of tokio time unless
+    /// [`WaitForCalls::timeout`](crate::journal::WaitForCalls::timeout) says otherwise, with the
+    /// calls the server saw, those still running marked.
     ///
     /// # Panics
     ///

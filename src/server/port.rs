@@ -37,8 +37,8 @@ pub fn free_port() -> u16 {
     match portpicker::pick_unused_port() {
         Some(port) => port,
         None => panic!(
-            "tonic_testkit::server::free_port: no free TCP port was found on this machine; free some \
-             ports, or let the outside process bind port 0 and report the port it got"
+            "tonic_testkit::server::free_port: no free TCP port was found on this machine; free \
+             some ports, or let the outside process bind port 0 and report the port it got"
         ),
     }
 }

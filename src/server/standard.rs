@@ -193,7 +193,8 @@ impl<L> crate::TestServerBuilder<L> {
 
     /// Serves the gRPC health service (`grpc.health.v1.Health`, tonic-health's): at start every
     /// service added with `add_service` is `SERVING`, and so is `""`, the whole server. The test
-    /// flips them with [`TestServer::health`]; see [`Health`](crate::server::Health) for an example.
+    /// flips them with [`TestServer::health`](crate::TestServer::health); see
+    /// [`Health`](crate::server::Health) for an example.
     ///
     /// # Panics
     ///
@@ -213,7 +214,8 @@ impl crate::TestServer {
     ///
     /// # Panics
     ///
-    /// When the server was started without [`TestServerBuilder::health`].
+    /// When the server was started without
+    /// [`TestServerBuilder::health`](crate::TestServerBuilder::health).
     #[cfg(feature = "health")]
     #[cfg_attr(docsrs, doc(cfg(feature = "health")))]
     #[track_caller]

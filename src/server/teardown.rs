@@ -3,9 +3,13 @@
 
 use std::{future::Future, panic::Location};
 
-use super::test_server::SHUTDOWN_TWICE;
 use crate::TestServer;
 use crate::server::HandlerPanic;
+
+/// The panic of a second `shutdown()`.
+const SHUTDOWN_TWICE: &str = "TestServer::shutdown() was called twice; the server was already \
+     shut down by the first call. Call it once, at the end of the test (dropping the server also \
+     shuts it down).";
 
 impl TestServer {
     /// Takes the panics the server has caught so far, so a test that provokes one on purpose can
@@ -19,14 +23,15 @@ impl TestServer {
     /// Shuts the server down and drops its services in this task.
     ///
     /// New connections and calls are refused at once. Calls in progress get the grace period
-    /// ([`DEFAULT_GRACE_PERIOD`] unless [`TestServerBuilder::grace_period`] set one) to finish;
-    /// whatever still runs then (a stuck handler, an open bidi stream) is aborted, and its
-    /// client sees what it would see if a real server died: `UNKNOWN "transport error"` before
-    /// the response, `UNKNOWN "h2 protocol error: error reading a body from connection"` in the
-    /// middle of a response stream. Direct calls get the same grace and the same statuses. When
-    /// this returns, no task of the server is left, and the services have been dropped here, so a
-    /// mock's unmet expectations panic in the test: the copies that calls held were dropped as
-    /// the calls ended, a mock's panic there caught and reported with the rest.
+    /// ([`DEFAULT_GRACE_PERIOD`](crate::server::DEFAULT_GRACE_PERIOD) unless
+    /// [`TestServerBuilder::grace_period`](crate::TestServerBuilder::grace_period) set one) to
+    /// finish; whatever still runs then (a stuck handler, an open bidi stream) is aborted, and its
+    /// client sees what it would see if a real server died: `UNKNOWN "transport error"` before the
+    /// response, `UNKNOWN "h2 protocol error: error reading a body from connection"` in the middle
+    /// of a response stream. Direct calls get the same grace and the same statuses. When this
+    /// returns, no task of the server is left, and the services have been dropped here, so a mock's
+    /// unmet expectations panic in the test: the copies that calls held were dropped as the calls
+    /// ended, a mock's panic there caught and reported with the rest.
     ///
     /// It returns within the grace period and a quarter of a second more, wherever it is called
     /// from and whatever the runtimes do, with one exception: a handler that blocks its thread
@@ -92,8 +97,8 @@ impl TestServer {
     /// if anything is wrong:
     ///
     /// - panics the server caught (handler panics, a mock's "No matching expectation found");
-    /// - calls that no rule of the [`Stub`] answered;
-    /// - [`Stub`] rules whose `times(n)` is not met yet.
+    /// - calls that no rule of the [`Stub`](crate::Stub) answered;
+    /// - [`Stub`](crate::Stub) rules whose `times(n)` is not met yet.
     ///
     /// The message lists the calls the server saw and names this line. Panics and unexpected
     /// calls it reports are not reported again at shutdown. Every step of the server's

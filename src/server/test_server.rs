@@ -19,11 +19,6 @@ pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(1);
 /// The endpoint a direct channel stands for: that of the memory transport.
 const DIRECT_ENDPOINT: &str = "http://localhost";
 
-/// The panic of a second `shutdown()`.
-pub(super) const SHUTDOWN_TWICE: &str = "TestServer::shutdown() was called twice; the server was already \
-     shut down by the first call. Call it once, at the end of the test (dropping the server also \
-     shuts it down).";
-
 /// A running in-process gRPC server: the guard a test holds while it makes calls.
 ///
 /// Start one with [`TestServer::builder`], get clients with [`client`](TestServer::client) or

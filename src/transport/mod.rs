@@ -248,7 +248,7 @@ where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     C: std::future::Future<Output = Option<(IO, PeerInfo)>> + Send + 'static,
 {
-    let connection = crate::engine::call::ConnectionHandle::default();
+    let connection = crate::engine::faults::ConnectionHandle::default();
     let handle = connection.clone();
     let executor = ServerExecutor(shared.clone());
     let (server, stopping) = (shared.clone(), shared.stopping());
@@ -285,7 +285,7 @@ where
 struct WireService {
     shared: std::sync::Arc<crate::engine::shared::Shared>,
     info: PeerInfo,
-    connection: crate::engine::call::ConnectionHandle,
+    connection: crate::engine::faults::ConnectionHandle,
     limit: Option<crate::engine::admission::ConnectionLimit>,
 }
 
