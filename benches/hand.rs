@@ -51,6 +51,7 @@ impl HandClient {
             Transport::Direct => HandClient::Direct(ProbeClient::new(Probe::new().server())),
             Transport::Memory => memory(),
             Transport::Tcp => tcp().await,
+            other => unreachable!("no hand-written set-up over {other:?}"),
         }
     }
 

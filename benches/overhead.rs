@@ -69,7 +69,7 @@ fn main() {
 fn hand_sides(transport: Transport) -> Vec<Side> {
     match transport {
         Transport::Direct => vec![Side::Hand, Side::Mended],
-        Transport::Memory | Transport::Tcp => vec![Side::Hand],
+        _ => vec![Side::Hand],
     }
 }
 

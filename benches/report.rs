@@ -236,6 +236,7 @@ fn transport_index(transport: Transport) -> u8 {
         Transport::Direct => 0,
         Transport::Memory => 1,
         Transport::Tcp => 2,
+        other => unreachable!("no report column for {other:?}"),
     }
 }
 

@@ -26,8 +26,9 @@ pub(crate) mod sealed {
 pub use metadata::MetadataSource;
 
 /// What a value says about how a call ended, for [`assert_status!`](crate::assert_status) and
-/// the details assertions.
+/// the details assertions. `#[non_exhaustive]`: a later version may tell more cases apart.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Observed<'a> {
     /// A status: an error, or the `OK` a finished stream ended with.
     Status(&'a Status),

@@ -26,6 +26,9 @@ pub const TRANSPORT_ENV: &str = "TONIC_TESTKIT_TRANSPORT";
 /// | [`Memory`](Transport::Memory) | an in-memory duplex pipe per connection | none | yes | `INTERNAL` to the client, test fails at shutdown |
 /// | [`Tcp`](Transport::Tcp) | a loopback TCP connection | `127.0.0.1:0` | yes | `INTERNAL` to the client, test fails at shutdown |
 ///
+/// The enum is `#[non_exhaustive]`: a later version may add a transport, so a `match` on one
+/// needs a `_` arm; [`Transport::ALL`] lists those of this version.
+///
 /// # Examples
 ///
 /// ```
@@ -38,6 +41,7 @@ pub const TRANSPORT_ENV: &str = "TONIC_TESTKIT_TRANSPORT";
 /// assert_eq!(Transport::default(), Transport::Memory);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Transport {
     /// No socket and no HTTP/2: the client calls the routed services in the caller's task.
     ///
