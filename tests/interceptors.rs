@@ -9,8 +9,10 @@ use std::{
     time::Duration,
 };
 
+use common::every_transport;
 use common::probe;
 use rstest::rstest;
+use rstest_reuse::apply;
 use tonic::{Code, Request, Status, body::Body, service::InterceptorLayer};
 use tonic_testkit::{
     TestRequest, TestServer, Transport, assert_metadata, assert_status, intercept, through_layer,
@@ -215,11 +217,9 @@ async fn through_layer_rejects_a_path_without_the_method_shape() {
 }
 
 /// The interceptor tested alone above behaves the same on a running server.
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn the_same_interceptor_on_a_server_passes_and_rejects_alike(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn the_same_interceptor_on_a_server_passes_and_rejects_alike(transport: Transport) {
     let server = TestServer::builder()
         .transport(transport)
         .add_service(Probe::new().server())

@@ -6,7 +6,9 @@
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use common::every_transport;
 use rstest::rstest;
+use rstest_reuse::apply;
 use tonic_testkit::{TestServer, Transport};
 mod common;
 
@@ -22,10 +24,8 @@ fn one_at_a_time() -> MutexGuard<'static, ()> {
 const SERVERS: usize = 1_000;
 const CYCLES: usize = 10_000;
 
-#[rstest]
-fn a_thousand_servers_start_answer_and_shut_down_at_once(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+#[apply(every_transport)]
+fn a_thousand_servers_start_answer_and_shut_down_at_once(transport: Transport) {
     let _turn = one_at_a_time();
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -94,10 +94,8 @@ async fn cycle(transport: Transport, i: usize) {
     server.shutdown().await;
 }
 
-#[rstest]
-fn ten_thousand_cycles_leave_no_descriptor_and_no_task_behind(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+#[apply(every_transport)]
+fn ten_thousand_cycles_leave_no_descriptor_and_no_task_behind(transport: Transport) {
     let _turn = one_at_a_time();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let started = std::time::Instant::now();

@@ -2,7 +2,9 @@
 
 use std::task::Poll;
 
+use common::{every_transport, http2_transports};
 use rstest::rstest;
+use rstest_reuse::apply;
 use tokio_stream::StreamExt;
 use tonic::{Code, Request, Status};
 use tonic_testkit::{TestServer, Transport};
@@ -19,11 +21,9 @@ The server saw 1 call:
   1. /probe.Probe/Unary: Internal \"the handler for /probe.Probe/Unary panicked: boom\", 1 \
 request (12 bytes), 0 responses";
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test]
-async fn a_handler_panic_answers_internal_with_the_panic_text(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_handler_panic_answers_internal_with_the_panic_text(transport: Transport) {
     let (server, mut client) = start(transport).await;
 
     let status = client.unary(probe("panic:boom", 0)).await.unwrap_err();
@@ -36,15 +36,13 @@ async fn a_handler_panic_answers_internal_with_the_panic_text(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test]
 #[should_panic(expected = "tonic-testkit: the test server caught a panic:
   - the handler for /probe.Probe/Unary panicked: boom (the client was answered INTERNAL)
 Fix the code that panicked; if the test provokes a handler panic on purpose, take it with \
 `server.take_panics()` and assert on it.")]
-async fn a_handler_panic_fails_the_test_at_shutdown(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_handler_panic_fails_the_test_at_shutdown(transport: Transport) {
     let (server, mut client) = start(transport).await;
     // The test does not look at the status: the panic must still fail it.
     let _ = client.unary(probe("panic:boom", 0)).await;
@@ -52,11 +50,9 @@ async fn a_handler_panic_fails_the_test_at_shutdown(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test]
-async fn a_handler_panic_fails_the_test_when_the_server_is_dropped(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_handler_panic_fails_the_test_when_the_server_is_dropped(transport: Transport) {
     let (server, mut client) = start(transport).await;
     let _ = client.unary(probe("panic:boom", 0)).await;
 
@@ -98,11 +94,9 @@ request (12 bytes), 0 responses"
     );
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test]
-async fn a_response_stream_panic_ends_the_stream_with_internal(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_response_stream_panic_ends_the_stream_with_internal(transport: Transport) {
     let (server, mut client) = start(transport).await;
 
     let replies = client.server_stream(probe("panic-at:1", 3)).await.unwrap().into_inner();
@@ -121,11 +115,9 @@ async fn a_response_stream_panic_ends_the_stream_with_internal(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test]
-async fn streaming_handler_panics_are_caught_in_every_shape(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn streaming_handler_panics_are_caught_in_every_shape(transport: Transport) {
     let (server, mut client) = start(transport).await;
 
     let client_stream =
@@ -196,11 +188,9 @@ async fn start_with_interceptor(transport: Transport, probe: &Probe) -> TestServ
 const LAYER_PANIC: &str =
     "a layer or interceptor of the server panicked on /probe.Probe/Unary: interceptor boom";
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test]
-async fn an_interceptor_panic_answers_internal_with_the_panic_text(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn an_interceptor_panic_answers_internal_with_the_panic_text(transport: Transport) {
     let server = start_with_interceptor(transport, &Probe::new()).await;
     let mut client = server.client(ProbeClient::new);
 
@@ -213,7 +203,7 @@ async fn an_interceptor_panic_answers_internal_with_the_panic_text(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test]
 #[should_panic(expected = "tonic-testkit: the test server caught a panic:
   - a layer or interceptor of the server panicked on /probe.Probe/Unary: interceptor boom (the \
@@ -223,20 +213,16 @@ Fix the code that panicked; if the test provokes a handler panic on purpose, tak
 The server saw 1 call:
   1. /probe.Probe/Unary: Internal \"a layer or interceptor of the server panicked on \
 /probe.Probe/Unary: interceptor boom\", 0 requests, 0 responses")]
-async fn an_interceptor_panic_fails_the_test_at_shutdown(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn an_interceptor_panic_fails_the_test_at_shutdown(transport: Transport) {
     let server = start_with_interceptor(transport, &Probe::new()).await;
     let _ = server.client(ProbeClient::new).unary(with_boom("a")).await;
 
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test]
-async fn an_interceptor_panic_leaves_the_other_calls_on_its_connection_alone(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn an_interceptor_panic_leaves_the_other_calls_on_its_connection_alone(transport: Transport) {
     let service = Probe::new();
     let server = start_with_interceptor(transport, &service).await;
     let mut client = server.client(ProbeClient::new);
@@ -302,11 +288,9 @@ where
     }
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_layer_panic_in_poll_ready_is_caught_as_a_handlers(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_layer_panic_in_poll_ready_is_caught_as_a_handlers(transport: Transport) {
     let server = TestServer::builder()
         .transport(transport)
         .add_service(Probe::new().server())

@@ -1,12 +1,39 @@
 //! Helpers shared by the integration tests.
 
-#![allow(dead_code)] // each test file uses its own subset
+#![allow(dead_code, unused_macros)] // each test file uses its own subset
 
 use std::time::Duration;
 
 use tonic::Request;
 use tonic_testkit::{Faults, TestChannel, TestServer, Transport};
 use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+
+// The transport matrix, written once. A test takes `transport: Transport` and applies a template
+// in place of `#[rstest]`; each case is a test named after its transport
+// (`name::transport_1_Transport__Direct`), as with `#[values]` written out:
+//
+//     #[apply(every_transport)]
+//     #[tokio::test]
+//     async fn a_behaviour(transport: Transport) { .. }
+
+/// Every transport: Direct, Memory and Tcp.
+#[rstest_reuse::template]
+#[rstest]
+pub fn every_transport(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+}
+
+/// The transports that carry HTTP/2 (Memory and Tcp): for what a direct call has no wire for.
+#[rstest_reuse::template]
+#[rstest]
+pub fn http2_transports(#[values(Transport::Memory, Transport::Tcp)] transport: Transport) {}
+
+/// The in-process transports (Direct and Memory): for what a socket has and they have not.
+#[rstest_reuse::template]
+#[rstest]
+pub fn in_process_transports(#[values(Transport::Direct, Transport::Memory)] transport: Transport) {
+}
 
 /// A probe request; the text chooses what the probe service does.
 pub fn probe(text: &str, count: u32) -> ProbeRequest {
