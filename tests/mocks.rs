@@ -63,6 +63,7 @@ fn expecting_one_call() -> ProbeServer<MockProbe> {
     ProbeServer::new(mock)
 }
 
+/// The whole report of an unmet expectation: pinned here, and the other tests check their line.
 const UNMET: &str = "tonic-testkit: the test server caught a panic:
   - a service panicked when the server dropped it (a mock with unmet expectations?): \
 MockProbe::unary: Expectation(<anything>) called 0 time(s) which is fewer than expected 1
@@ -73,11 +74,9 @@ The server saw 1 call:
 
 #[apply(every_transport)]
 #[tokio::test]
-#[should_panic(expected = "tonic-testkit: the test server caught a panic:
+#[should_panic(expected = "caught a panic:
   - a service panicked when the server dropped it (a mock with unmet expectations?): \
-MockProbe::unary: Expectation(<anything>) called 0 time(s) which is fewer than expected 1
-A mock panics when it is dropped with unmet expectations: make the calls it expects, or change \
-its `times(..)`.")]
+MockProbe::unary: Expectation(<anything>) called 0 time(s) which is fewer than expected 1")]
 async fn an_unmet_expectation_fails_the_test_at_shutdown(transport: Transport) {
     let server =
         TestServer::builder().transport(transport).add_service(expecting_one_call()).start().await;

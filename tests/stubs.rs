@@ -309,21 +309,20 @@ async fn an_unexpected_call_is_answered_internal_and_fails_the_test(transport: T
     let result = client.unary(probe("a", 0)).await;
 
     assert_status!(result, Code::Internal, NO_RULE);
+    // The report's advice between the problems and the calls is pinned by
+    // an_unmet_times_fails_the_test_at_shutdown.
     let message = panic_message(move || drop(server));
-    assert_eq!(
-        message,
-        "tonic-testkit: the stub's expectations were not met (1 problem):
+    let problem = "tonic-testkit: the stub's expectations were not met (1 problem):
   - unexpected call to /probe.Probe/Unary: the stub has no rule for this method: add one with \
 stub.on(\"/probe.Probe/Unary\")
-Give the stub a rule for each call the code under test makes, matching what it sends, with the \
-calls it expects; if the code should not make a call, fix the code.
-The server saw 2 calls:
+Give the stub a rule";
+    let calls = format!(
+        "The server saw 2 calls:
   1. /probe.Probe/ServerStream: Ok, 1 request (3 bytes), 1 response (5 bytes)
-  2. /probe.Probe/Unary: Internal \"tonic-testkit: no stub rule answers this call to \
-/probe.Probe/Unary; the stub has no rule for this method: add one with \
-stub.on(\\\"/probe.Probe/Unary\\\")\", 0 requests, 0 responses",
-        "over {transport}"
+  2. /probe.Probe/Unary: Internal {NO_RULE:?}, 0 requests, 0 responses"
     );
+    assert!(message.starts_with(problem), "over {transport}: the report was:\n{message}");
+    assert!(message.ends_with(&calls), "over {transport}: the report was:\n{message}");
 }
 
 #[apply(every_transport)]
@@ -389,22 +388,21 @@ async fn verify_fails_at_its_own_line_and_does_not_report_twice(transport: Trans
     let line = line!() + 1;
     let message = verify_message(server.verify());
 
-    assert_eq!(
-        message,
-        format!(
-            "tonic-testkit: the stub's expectations were not met (1 problem):
+    let problem = "tonic-testkit: the stub's expectations were not met (1 problem):
   - unexpected call to /probe.Probe/ServerStream: the stub has no rule for this method: add one \
 with stub.on(\"/probe.Probe/ServerStream\")
-Give the stub a rule for each call the code under test makes, matching what it sends, with the \
-calls it expects; if the code should not make a call, fix the code.
-The server saw 2 calls:
+Give the stub a rule";
+    assert!(message.starts_with(problem), "over {transport}: the report was:\n{message}");
+    assert!(
+        message.ends_with(&format!(
+            "The server saw 2 calls:
   1. /probe.Probe/Unary: Ok, 1 request (3 bytes), 1 response (3 bytes)
   2. /probe.Probe/ServerStream: Internal \"tonic-testkit: no stub rule answers this call to \
 /probe.Probe/ServerStream; the stub has no rule for this method: add one with \
 stub.on(\\\"/probe.Probe/ServerStream\\\")\", 0 requests, 0 responses
 Checked by server.verify() at tests/stubs.rs:{line}:41."
-        ),
-        "over {transport}"
+        )),
+        "over {transport}: the report was:\n{message}"
     );
     // Reported once: the rule is met, and the unexpected call was reported by verify().
     server.shutdown().await;

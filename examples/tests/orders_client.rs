@@ -470,8 +470,7 @@ async fn a_call_that_almost_matches_is_reported_with_what_the_client_sent() {
     - rule \"customer c-1\" (stub.on(\"/orders.Orders/RegisterOrder\").when_eq(..).expect(1).reply(..) at examples/tests/orders_client.rs:{line}:10)
         when_eq(..) did not match: expected RegisterOrderRequest {{ customer_id: \"c-1\", items: [\"book\", \"pen\"], address: Some(Address {{ street: \"Rua Augusta 1\", city: \"Lisbon\", zip: \"1100\" }}) }}, the call had RegisterOrderRequest {{ customer_id: \"c-2\", items: [\"book\", \"pen\"], address: Some(Address {{ street: \"Rua Augusta 1\", city: \"Lisbon\", zip: \"1100\" }}) }}
   - rule \"customer c-1\" (stub.on(\"/orders.Orders/RegisterOrder\").when_eq(..).expect(1).reply(..) at examples/tests/orders_client.rs:{line}:10) expects exactly 1 call, and answered 0 calls
-Give the stub a rule for each call the code under test makes, matching what it sends, with the calls it expects; if the code should not make a call, fix the code.
-The server saw 1 call:"
+Give the stub a rule"
     );
     assert!(report.starts_with(&expected), "the report was:\n{report}");
 }
