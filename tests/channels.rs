@@ -12,7 +12,7 @@ use std::{
     time::Duration,
 };
 
-use common::probe;
+use common::{STREAM_RESET, probe};
 use rstest::rstest;
 use rstest_reuse::{apply, template};
 use tokio::time::{Instant, sleep, timeout};
@@ -209,8 +209,7 @@ async fn the_endpoint_timeout_ends_a_slow_call_on_the_client_without_telling_the
     test_server.shutdown().await;
     let call = &test_server.calls()[1];
     let ended = call.status().unwrap();
-    let cancelled = "the call was cancelled before it ended (the client went away)";
-    assert_eq!((ended.code(), ended.message()), (Code::Cancelled, cancelled), "{server:?}");
+    assert_eq!(ended.code(), Code::Cancelled, "{server:?}: {ended:?}");
     assert_eq!(call.duration(), Some(Duration::from_millis(50)), "{server:?}");
 }
 
@@ -445,7 +444,7 @@ async fn the_max_header_list_size_decides_how_large_a_response_header_the_client
         None => {
             let failed = result.unwrap_err();
             let status = (failed.code(), failed.message());
-            assert_eq!(status, (Code::Internal, "h2 protocol error: http2 error"), "{server:?}");
+            assert_eq!(status, (Code::Internal, STREAM_RESET), "{server:?}");
             let reset = "stream error detected: unspecific protocol error detected";
             assert_eq!(reason(&failed), reset, "{server:?}");
         }

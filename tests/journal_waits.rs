@@ -138,8 +138,7 @@ async fn a_wait_for_cancelled_calls_returns_once_the_client_went_away_and_the_ha
     methods.sort_unstable();
     assert_eq!(methods, ["/probe.Probe/ServerStream", "/probe.Probe/Unary"], "{transport}");
     for call in &cancelled {
-        let cancelled = "the call was cancelled before it ended (the client went away)";
-        assert_status!(call.status().unwrap(), Code::Cancelled, cancelled);
+        assert_status!(call.status().unwrap(), Code::Cancelled; "{transport}");
     }
     assert_eq!(probe_service.dropped_hangs(), 2, "{transport}: both handlers were dropped");
     server.shutdown().await;

@@ -11,7 +11,7 @@ use std::{
     time::Duration,
 };
 
-use common::{every_transport, http2_transports};
+use common::{STREAM_RESET, every_transport, http2_transports};
 use rstest::rstest;
 use rstest_reuse::apply;
 use tokio::{
@@ -364,7 +364,7 @@ async fn first_refused(
 
 const TOO_LARGE: (Code, &str) =
     (Code::Unknown, "grpc-status header missing, mapped from HTTP status code 431");
-const WAY_TOO_LARGE: (Code, &str) = (Code::ResourceExhausted, "h2 protocol error: http2 error");
+const WAY_TOO_LARGE: (Code, &str) = (Code::ResourceExhausted, STREAM_RESET);
 
 #[apply(every_transport)]
 #[tokio::test]

@@ -10,8 +10,8 @@ use std::{
     time::Duration,
 };
 
-use common::http2_transports;
 use common::{SERVER_DOWN, probe};
+use common::{STREAM_RESET, http2_transports};
 use rstest::rstest;
 use rstest_reuse::apply;
 use tokio::time::Instant;
@@ -124,7 +124,7 @@ async fn a_plaintext_client_gets_no_answer_from_a_tls_server() {
     let status = client.unary(probe("", 0)).await.unwrap_err();
 
     // The server's TLS alert, read as HTTP/2, is a frame of the wrong size.
-    assert_status!(status, Code::Internal, "h2 protocol error: http2 error");
+    assert_status!(status, Code::Internal, STREAM_RESET);
     assert_eq!(reason(&status), "connection error detected: frame with invalid size");
     assert_eq!(whoami.seen().len(), 0, "calls reached the handler");
     server.shutdown().await;

@@ -78,6 +78,14 @@ pub fn with_timeout(text: &str, timeout: Duration) -> Request<ProbeRequest> {
 /// What a tonic client reports when the connection under its call is cut.
 pub const TRANSPORT_ERROR: &str = "transport error";
 
+/// What a tonic client reports for a call whose stream the server reset, or whose connection
+/// the server closed with an HTTP/2 error (h2's text, with a code mapped from the reason).
+pub const STREAM_RESET: &str = "h2 protocol error: http2 error";
+
+/// h2's error for a body whose stream broke: what a client reads when the server resets a stream
+/// or goes away mid-answer, and what a server reads when the client does.
+pub const BODY_BROKEN: &str = "h2 protocol error: error reading a body from connection";
+
 /// What a call reads while a server is taken down by `Faults::take_down`.
 pub const SERVER_DOWN: &str = "tonic-testkit: the server is down (Faults::take_down); it accepts \
 connections again when the time given to take_down has passed";
