@@ -15,9 +15,8 @@ mod common;
 use common::probe;
 use tonic_testkit_support::{Probe, ProbeClient, ProbeReply, ProbeRequest};
 
-const SHUT_DOWN: &str = "tonic-testkit: the test server was shut down, so this call cannot \
-reach it; make calls before `shutdown()` (or before the server is dropped), or start a new \
-TestServer";
+/// The start of a late call's message (tests/misuse.rs pins it whole).
+const SHUT_DOWN: &str = "tonic-testkit: the test server was shut down, so this call cannot";
 
 /// Opens a bidi call and waits for the answer to its first message, so the call is known to be
 /// running in the server. The call stays open until the returned sender is dropped.
@@ -125,7 +124,7 @@ async fn calls_after_shutdown_are_unavailable_and_say_why(transport: Transport) 
     for client in [&mut used, &mut unused] {
         let status = client.unary(probe("late", 0)).await.unwrap_err();
         assert_eq!(status.code(), Code::Unavailable, "{transport}: {status:?}");
-        assert_eq!(status.message(), SHUT_DOWN, "{transport}");
+        assert!(status.message().starts_with(SHUT_DOWN), "{transport}: {status:?}");
     }
 }
 
@@ -154,7 +153,7 @@ async fn dropping_the_server_shuts_it_down(transport: Transport) {
     for client in [&mut used, &mut unused] {
         let status = client.unary(probe("late", 0)).await.unwrap_err();
         assert_eq!(status.code(), Code::Unavailable, "{transport}: {status:?}");
-        assert_eq!(status.message(), SHUT_DOWN, "{transport}");
+        assert!(status.message().starts_with(SHUT_DOWN), "{transport}: {status:?}");
     }
 }
 
