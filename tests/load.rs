@@ -3,6 +3,8 @@
 //!
 //! The tests of this file count the process's file descriptors, so they take turns (a lock)
 //! and live in a binary of their own: tests of other files run in other processes.
+//! `TONIC_TESTKIT_SKIP_SLOW=1` skips the thousand servers and the ten thousand cycles
+//! (tests/common's `skip_slow`).
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -26,6 +28,9 @@ const CYCLES: usize = 10_000;
 
 #[apply(every_transport)]
 fn a_thousand_servers_start_answer_and_shut_down_at_once(transport: Transport) {
+    if common::skip_slow() {
+        return;
+    }
     let _turn = one_at_a_time();
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -96,6 +101,9 @@ async fn cycle(transport: Transport, i: usize) {
 
 #[apply(every_transport)]
 fn ten_thousand_cycles_leave_no_descriptor_and_no_task_behind(transport: Transport) {
+    if common::skip_slow() {
+        return;
+    }
     let _turn = one_at_a_time();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let started = std::time::Instant::now();

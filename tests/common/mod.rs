@@ -75,6 +75,28 @@ pub fn with_timeout(text: &str, timeout: Duration) -> Request<ProbeRequest> {
     request
 }
 
+/// The switch for the slow tests (tests/load.rs, tests/interop_python.rs, the property tests of
+/// tests/properties.rs): with `TONIC_TESTKIT_SKIP_SLOW=1` each returns at once, saying so on its
+/// output, for a quick local run. CI leaves it unset and runs them.
+///
+/// # Panics
+///
+/// When the variable holds anything but `1` or `0`.
+pub fn skip_slow() -> bool {
+    let skip = match std::env::var("TONIC_TESTKIT_SKIP_SLOW").as_deref() {
+        Err(std::env::VarError::NotPresent) | Ok("" | "0") => false,
+        Ok("1") => true,
+        other => panic!(
+            "TONIC_TESTKIT_SKIP_SLOW={other:?}: set it to 1 to skip the slow tests, or leave it \
+             unset to run them"
+        ),
+    };
+    if skip {
+        println!("skipped: TONIC_TESTKIT_SKIP_SLOW=1");
+    }
+    skip
+}
+
 /// What a tonic client reports when the connection under its call is cut.
 pub const TRANSPORT_ERROR: &str = "transport error";
 
