@@ -5,8 +5,10 @@ mod common;
 
 use std::time::Duration;
 
+use common::{every_transport, http2_transports};
 use common::{probe, start};
 use rstest::rstest;
+use rstest_reuse::apply;
 use tonic::{Code, Status};
 use tonic_testkit::{
     StreamOutcome, TestRequest, Transport, assert_metadata, assert_status, collect,
@@ -41,11 +43,9 @@ async fn a_handler_stream_is_collected_to_its_ok_end() {
     assert_status!(outcome, Code::Ok, "");
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_client_stream_is_collected_to_its_ok_end(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_client_stream_is_collected_to_its_ok_end(transport: Transport) {
     let (server, mut client) = start(transport).await;
     let stream = client.server_stream(probe("tick", 3)).await.unwrap().into_inner();
 
@@ -56,11 +56,9 @@ async fn a_client_stream_is_collected_to_its_ok_end(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn the_first_error_ends_the_outcome_with_its_status_and_trailers(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn the_first_error_ends_the_outcome_with_its_status_and_trailers(transport: Transport) {
     let (server, mut client) = start(transport).await;
     let stream = client.server_stream(probe("fail-at:2", 5)).await.unwrap().into_inner();
 
@@ -96,11 +94,9 @@ async fn a_limit_stops_an_endless_handler_stream_and_drops_it() {
     assert_eq!(probe_service.dropped_hangs(), 1, "the rest of the stream was dropped");
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_limit_stops_an_endless_client_stream(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_limit_stops_an_endless_client_stream(transport: Transport) {
     let (server, mut client) = start(transport).await;
     let stream = client.server_stream(probe("endless", 10)).await.unwrap().into_inner();
 
@@ -146,11 +142,9 @@ async fn a_stream_that_never_ends_fails_within_the_timeout() {
     collect(stream).timeout(Duration::from_secs(2)).await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test(start_paused = true)]
-async fn an_endless_client_stream_fails_with_the_place_it_was_collected(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn an_endless_client_stream_fails_with_the_place_it_was_collected(transport: Transport) {
     let (server, mut client) = start(transport).await;
     let stream = client.server_stream(probe("endless", 0)).await.unwrap().into_inner();
     let line = line!() + 1;
@@ -192,11 +186,9 @@ fn probe_reply(text: &str, index: u32) -> ProbeReply {
     ProbeReply { text: text.to_owned(), index }
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test]
-async fn a_client_stream_that_ends_ok_keeps_the_trailers_the_server_sent(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_client_stream_that_ends_ok_keeps_the_trailers_the_server_sent(transport: Transport) {
     let (server, mut client) = start(transport).await;
     let stream = client.server_stream(probe("tick", 1)).await.unwrap().into_inner();
 

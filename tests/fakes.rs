@@ -1,7 +1,11 @@
 //! Fakes with defaults: a server trait generated with `generate_default_stubs(true)` lets a test
 //! implement only the methods it needs; the others answer `UNIMPLEMENTED`, on every transport.
 
+mod common;
+
+use common::every_transport;
 use rstest::rstest;
+use rstest_reuse::apply;
 use tonic::{Code, Request, Response, Status};
 use tonic_testkit::{TestServer, Transport, assert_status};
 use tonic_testkit_support::{ProbeClient, ProbeReply, ProbeRequest, ProbeServer, ProbeService};
@@ -17,11 +21,9 @@ impl ProbeService for Greeter {
     }
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_fake_answers_what_it_implements_and_unimplemented_for_the_rest(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_fake_answers_what_it_implements_and_unimplemented_for_the_rest(transport: Transport) {
     let server = TestServer::builder()
         .transport(transport)
         .add_service(ProbeServer::new(Greeter))

@@ -1,7 +1,11 @@
 //! rstest fixtures: sync and async fixtures that build a server and client, the crate's
 //! `transport` fixture, and one test body run over every transport with `#[values]`.
 
+mod common;
+
+use common::every_transport;
 use rstest::{fixture, rstest};
+use rstest_reuse::apply;
 use tonic_testkit::fixtures::transport;
 use tonic_testkit::{TestChannel, TestServer, Transport};
 use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
@@ -64,12 +68,9 @@ async fn awt_awaits_the_fixture_before_the_body(#[future] server: TestServer) {
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn one_body_runs_over_every_transport(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-    probe: Probe,
-) {
+async fn one_body_runs_over_every_transport(transport: Transport, probe: Probe) {
     let server = server(transport, probe).await;
     let mut client = server.client(ProbeClient::new);
 

@@ -2,7 +2,11 @@
 //! start, unknown names, flips seen by `Check` and by a `Watch` stream, and the checks on the
 //! names a test flips; each body over every transport.
 
+mod common;
+
+use common::every_transport;
 use rstest::rstest;
+use rstest_reuse::apply;
 use tokio_stream::StreamExt;
 use tonic::{Code, server::NamedService};
 use tonic_health::pb::{
@@ -37,11 +41,9 @@ async fn check(client: &mut HealthClient<TestChannel>, name: &str) -> ServingSta
     client.check(service(name)).await.unwrap().into_inner().status()
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn every_service_and_the_server_are_serving_at_start(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn every_service_and_the_server_are_serving_at_start(transport: Transport) {
     let (server, mut client) = start(transport).await;
 
     let statuses = [
@@ -54,11 +56,9 @@ async fn every_service_and_the_server_are_serving_at_start(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn an_unknown_service_is_not_found_by_check_and_by_watch(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn an_unknown_service_is_not_found_by_check_and_by_watch(transport: Transport) {
     let (server, mut client) = start(transport).await;
 
     let checked = client.check(service("users.Users")).await;
@@ -69,11 +69,9 @@ async fn an_unknown_service_is_not_found_by_check_and_by_watch(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_service_flipped_to_not_serving_and_back_is_seen_by_check(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_service_flipped_to_not_serving_and_back_is_seen_by_check(transport: Transport) {
     let (server, mut client) = start(transport).await;
 
     server.health().set_not_serving(USERS).await;
@@ -86,11 +84,9 @@ async fn a_service_flipped_to_not_serving_and_back_is_seen_by_check(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_watch_stream_sees_each_flip(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_watch_stream_sees_each_flip(transport: Transport) {
     let (server, mut client) = start(transport).await;
     let mut watch = client.watch(service(USERS)).await.unwrap().into_inner();
     let mut next = async || watch.next().await.unwrap().unwrap().status();
@@ -110,11 +106,9 @@ async fn a_watch_stream_sees_each_flip(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn the_whole_server_can_be_flipped(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn the_whole_server_can_be_flipped(transport: Transport) {
     let (server, mut client) = start(transport).await;
 
     server.health().set_not_serving("").await;

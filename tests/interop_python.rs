@@ -6,6 +6,9 @@
 //! The Python environment (a virtual environment with the pinned packages, and the generated
 //! stubs) lives in target/interop. `python3 tests/interop/prepare.py` makes it; these tests run
 //! that script once per run, so a fresh clone needs only python3 and access to PyPI.
+//! `TONIC_TESTKIT_SKIP_SLOW=1` skips them (tests/common's `skip_slow`).
+
+mod common;
 
 use std::{
     net::SocketAddr,
@@ -135,6 +138,9 @@ async fn examples_server() -> TestServer {
 
 #[tokio::test]
 async fn python_gets_a_unary_reply() {
+    if common::skip_slow() {
+        return;
+    }
     let server = examples_server().await;
 
     let seen = run("unary", &server).await;
@@ -149,6 +155,9 @@ async fn python_gets_a_unary_reply() {
 
 #[tokio::test]
 async fn python_sees_not_found_with_its_message() {
+    if common::skip_slow() {
+        return;
+    }
     let server = examples_server().await;
 
     let seen = run("not_found", &server).await;
@@ -162,6 +171,9 @@ async fn python_sees_not_found_with_its_message() {
 
 #[tokio::test]
 async fn a_python_client_stream_reaches_the_handler_in_order() {
+    if common::skip_slow() {
+        return;
+    }
     let server = examples_server().await;
 
     let seen = run("client_stream", &server).await;
@@ -177,6 +189,9 @@ async fn a_python_client_stream_reaches_the_handler_in_order() {
 
 #[tokio::test]
 async fn python_reads_a_server_stream_to_its_end() {
+    if common::skip_slow() {
+        return;
+    }
     let server = examples_server().await;
 
     let seen = run("server_stream", &server).await;
@@ -197,6 +212,9 @@ async fn python_reads_a_server_stream_to_its_end() {
 
 #[tokio::test]
 async fn metadata_goes_both_ways_between_python_and_the_handler() {
+    if common::skip_slow() {
+        return;
+    }
     let server = examples_server().await;
 
     let seen = run("metadata", &server).await;
@@ -213,6 +231,9 @@ async fn metadata_goes_both_ways_between_python_and_the_handler() {
 
 #[tokio::test]
 async fn python_gets_the_error_details_in_the_trailers() {
+    if common::skip_slow() {
+        return;
+    }
     let server = examples_server().await;
 
     let seen = run("trailers", &server).await;
@@ -236,6 +257,9 @@ async fn python_gets_the_error_details_in_the_trailers() {
 
 #[tokio::test]
 async fn python_sees_deadline_exceeded_when_the_server_is_too_slow() {
+    if common::skip_slow() {
+        return;
+    }
     let server = examples_server().await;
 
     let seen = run("deadline", &server).await;
@@ -262,6 +286,9 @@ async fn python_sees_deadline_exceeded_when_the_server_is_too_slow() {
 
 #[tokio::test]
 async fn python_lists_and_describes_the_services_by_reflection() {
+    if common::skip_slow() {
+        return;
+    }
     let server = examples_server().await;
 
     let seen = run("reflection", &server).await;
@@ -353,6 +380,9 @@ async fn tls_server(mutual: bool) -> TestServer {
 
 #[tokio::test]
 async fn python_calls_over_tls_trusting_the_kits_ca() {
+    if common::skip_slow() {
+        return;
+    }
     let server = tls_server(false).await;
     let ca = pem_file(&server, "ca", server.tls().expect("a TLS server").ca_pem());
 
@@ -366,6 +396,9 @@ async fn python_calls_over_tls_trusting_the_kits_ca() {
 
 #[tokio::test]
 async fn python_without_the_kits_ca_is_refused() {
+    if common::skip_slow() {
+        return;
+    }
     let server = tls_server(false).await;
 
     let seen = run_with("tls_unary", &server, vec![("INTEROP_TLS", "1".into())]).await;
@@ -377,6 +410,9 @@ async fn python_without_the_kits_ca_is_refused() {
 
 #[tokio::test]
 async fn python_presents_a_client_certificate_minted_by_the_kit_over_mtls() {
+    if common::skip_slow() {
+        return;
+    }
     let server = tls_server(true).await;
     let tls = server.tls().expect("an mTLS server");
     let identity = tls.client_identity("python-client");
@@ -401,6 +437,9 @@ async fn python_presents_a_client_certificate_minted_by_the_kit_over_mtls() {
 
 #[tokio::test]
 async fn python_without_a_client_certificate_is_refused_by_mtls() {
+    if common::skip_slow() {
+        return;
+    }
     let server = tls_server(true).await;
     let ca = pem_file(&server, "ca", server.tls().expect("an mTLS server").ca_pem());
 

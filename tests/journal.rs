@@ -4,19 +4,19 @@ mod common;
 
 use std::time::Duration;
 
+use common::{every_transport, http2_transports};
 use common::{probe, start};
 use rstest::rstest;
+use rstest_reuse::apply;
 use tonic::{Code, Request};
 use tonic_testkit::{TestChannel, TestServer, Transport, assert_metadata, assert_status};
 use tonic_testkit_support::{Probe, ProbeClient, ProbeReply, ProbeRequest};
 
 const UNARY: &str = "/probe.Probe/Unary";
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_unary_call_is_recorded_with_its_metadata_message_and_status(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_unary_call_is_recorded_with_its_metadata_message_and_status(transport: Transport) {
     let (server, mut client) = start(transport).await;
     let mut request = Request::new(probe("hello", 0));
     request.metadata_mut().insert("x-tenant", "acme".parse().unwrap());
@@ -34,11 +34,9 @@ async fn a_unary_call_is_recorded_with_its_metadata_message_and_status(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn streaming_calls_record_every_request_and_count_every_response(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn streaming_calls_record_every_request_and_count_every_response(transport: Transport) {
     let (server, mut client) = start(transport).await;
     let messages = vec![probe("a", 0), probe("b", 0), probe("c", 0)];
 
@@ -59,11 +57,9 @@ async fn streaming_calls_record_every_request_and_count_every_response(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_running_stream_shows_every_response_sent_so_far(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_running_stream_shows_every_response_sent_so_far(transport: Transport) {
     let (server, mut client) = start(transport).await;
     let (requests, outbox) = tokio::sync::mpsc::unbounded_channel();
     let outbox = tokio_stream::wrappers::UnboundedReceiverStream::new(outbox);
@@ -83,11 +79,9 @@ async fn a_running_stream_shows_every_response_sent_so_far(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn an_error_status_is_recorded_with_its_trailers(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn an_error_status_is_recorded_with_its_trailers(transport: Transport) {
     let (server, mut client) = start(transport).await;
 
     let replies = client.server_stream(probe("fail-at:1", 3)).await.unwrap().into_inner();
@@ -101,10 +95,10 @@ async fn an_error_status_is_recorded_with_its_trailers(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test(start_paused = true)]
 async fn an_expired_deadline_is_recorded_with_the_duration_on_the_tokio_clock(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+    transport: Transport,
 ) {
     let (server, mut client) = start(transport).await;
     let mut request = Request::new(probe("sleep:500", 0));
@@ -118,11 +112,9 @@ async fn an_expired_deadline_is_recorded_with_the_duration_on_the_tokio_clock(
     assert_eq!(call.duration(), Some(Duration::from_millis(50)), "over {transport}");
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_call_in_progress_has_no_status_yet(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_call_in_progress_has_no_status_yet(transport: Transport) {
     let probe_service = Probe::new();
     let server = TestServer::builder()
         .transport(transport)
@@ -160,11 +152,9 @@ async fn a_direct_call_dropped_by_its_client_is_recorded_as_cancelled() {
     );
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test]
-async fn a_handler_panic_is_recorded_as_internal(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_handler_panic_is_recorded_as_internal(transport: Transport) {
     let (server, mut client) = start(transport).await;
 
     let _ = client.unary(probe("panic:boom", 0)).await;
@@ -261,10 +251,10 @@ async fn calls_to_rejects_a_method_without_its_full_path() {
     server.calls_to("Unary");
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test(start_paused = true)]
 async fn a_call_past_its_deadline_ends_cancelled_in_the_journal_on_every_transport(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+    transport: Transport,
 ) {
     let stub = tonic_testkit::Stub::new();
     let slow = tonic_testkit::Reply::message(ProbeReply::default()).delay(Duration::from_secs(1));
@@ -287,10 +277,10 @@ async fn a_call_past_its_deadline_ends_cancelled_in_the_journal_on_every_transpo
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test(start_paused = true)]
 async fn a_stream_answered_before_its_deadline_runs_on_past_it_in_the_journal(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+    transport: Transport,
 ) {
     let (server, mut client) = start(transport).await;
     let (sender, requests) = tokio::sync::mpsc::channel(4);
@@ -330,10 +320,10 @@ async fn start_keeping(
     (server, client)
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
 async fn past_its_byte_limit_the_journal_counts_messages_without_keeping_them(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+    transport: Transport,
 ) {
     let (server, mut client) = start_keeping(transport, 10).await;
     let messages = ["first", "other", "third"].map(seven_bytes);
@@ -379,10 +369,10 @@ fn names(metadata: &tonic::metadata::MetadataMap) -> Vec<String> {
     metadata.clone().into_headers().keys().map(|name| name.to_string()).collect()
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
 async fn every_shape_records_the_messages_it_sent_back_and_their_sizes_both_ways(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+    transport: Transport,
 ) {
     let (server, mut client) = start(transport).await;
     let messages = vec![probe("a", 0), probe("bb", 0)];
@@ -463,11 +453,9 @@ async fn start_annotating(transport: Transport) -> (TestServer, ProbeClient<Test
     (server, client)
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn the_response_headers_and_trailers_are_those_the_handler_set(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn the_response_headers_and_trailers_are_those_the_handler_set(transport: Transport) {
     let (server, mut client) = start_annotating(transport).await;
 
     let reply = client.unary(probe("hi", 0)).await.unwrap();
@@ -494,11 +482,9 @@ async fn the_response_headers_and_trailers_are_those_the_handler_set(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_trailers_only_answer_has_trailers_and_no_response_headers(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_trailers_only_answer_has_trailers_and_no_response_headers(transport: Transport) {
     let (server, mut client) = start_annotating(transport).await;
 
     let status = client.unary(probe("fail", 0)).await.unwrap_err();
@@ -518,11 +504,9 @@ async fn a_trailers_only_answer_has_trailers_and_no_response_headers(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_running_call_has_its_response_headers_and_no_trailers_yet(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_running_call_has_its_response_headers_and_no_trailers_yet(transport: Transport) {
     let (server, mut client) = start(transport).await;
     let (requests, outbox) = tokio::sync::mpsc::unbounded_channel();
     let outbox = tokio_stream::wrappers::UnboundedReceiverStream::new(outbox);
@@ -540,10 +524,10 @@ async fn a_running_call_has_its_response_headers_and_no_trailers_yet(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
 async fn past_its_byte_limit_the_journal_counts_responses_without_keeping_them(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+    transport: Transport,
 ) {
     // The 7-byte request fits in 10 bytes; its 7-byte reply does not.
     let (server, mut client) = start_keeping(transport, 10).await;
@@ -611,11 +595,9 @@ mod gzip {
 
     use super::*;
 
-    #[rstest]
+    #[apply(every_transport)]
     #[tokio::test]
-    async fn gzip_responses_are_recorded_compressed_and_read_back(
-        #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-    ) {
+    async fn gzip_responses_are_recorded_compressed_and_read_back(transport: Transport) {
         let service = ProbeServer::new(Probe::new()).send_compressed(Gzip);
         let server = TestServer::builder().transport(transport).add_service(service).start().await;
         let mut gzip = server.client(|channel| ProbeClient::new(channel).accept_compressed(Gzip));

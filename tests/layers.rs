@@ -1,11 +1,15 @@
 //! Tower layers and tonic interceptors on the test server, in every transport.
 
+mod common;
+
 use std::{
     sync::{Arc, Mutex},
     time::Duration,
 };
 
+use common::{STREAM_RESET, every_transport};
 use rstest::rstest;
+use rstest_reuse::apply;
 use tonic::{Code, Request, Status};
 use tonic_testkit::{TestServer, Transport};
 use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
@@ -26,11 +30,9 @@ fn require_token(request: Request<()>) -> Result<Request<()>, Status> {
     }
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn an_interceptor_sees_and_changes_every_request(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn an_interceptor_sees_and_changes_every_request(transport: Transport) {
     let server = TestServer::builder()
         .transport(transport)
         .add_service(Probe::new().server())
@@ -45,11 +47,9 @@ async fn an_interceptor_sees_and_changes_every_request(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn an_interceptor_can_reject_a_call_with_a_status(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn an_interceptor_can_reject_a_call_with_a_status(transport: Transport) {
     let server = TestServer::builder()
         .transport(transport)
         .add_service(Probe::new().server())
@@ -119,11 +119,9 @@ where
     }
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn the_first_layer_added_is_the_outermost(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn the_first_layer_added_is_the_outermost(transport: Transport) {
     let log = Arc::new(Mutex::new(Vec::new()));
     let server = TestServer::builder()
         .transport(transport)
@@ -140,11 +138,9 @@ async fn the_first_layer_added_is_the_outermost(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test(start_paused = true)]
-async fn a_layer_error_that_is_not_a_status_reaches_the_client(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_layer_error_that_is_not_a_status_reaches_the_client(transport: Transport) {
     let server = TestServer::builder()
         .transport(transport)
         .add_service(Probe::new().server())
@@ -156,7 +152,7 @@ async fn a_layer_error_that_is_not_a_status_reaches_the_client(
     let status = client.unary(probe("sleep:100")).await.unwrap_err();
 
     // tonic's server resets the stream; a tonic client reports that as INTERNAL.
-    let expected = (Code::Internal, "h2 protocol error: http2 error");
+    let expected = (Code::Internal, STREAM_RESET);
     assert_eq!((status.code(), status.message()), expected, "{transport}: {status:?}");
     server.shutdown().await;
 }
@@ -211,11 +207,9 @@ where
     }
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_layer_that_is_not_ready_at_once_is_waited_for(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_layer_that_is_not_ready_at_once_is_waited_for(transport: Transport) {
     let reluctant = Reluctant::default();
     let server = TestServer::builder()
         .transport(transport)

@@ -3,10 +3,14 @@
 //!
 //! The tests of this file count the process's file descriptors, so they take turns (a lock)
 //! and live in a binary of their own: tests of other files run in other processes.
+//! `TONIC_TESTKIT_SKIP_SLOW=1` skips the thousand servers and the ten thousand cycles
+//! (tests/common's `skip_slow`).
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use common::every_transport;
 use rstest::rstest;
+use rstest_reuse::apply;
 use tonic_testkit::{TestServer, Transport};
 mod common;
 
@@ -22,10 +26,11 @@ fn one_at_a_time() -> MutexGuard<'static, ()> {
 const SERVERS: usize = 1_000;
 const CYCLES: usize = 10_000;
 
-#[rstest]
-fn a_thousand_servers_start_answer_and_shut_down_at_once(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+#[apply(every_transport)]
+fn a_thousand_servers_start_answer_and_shut_down_at_once(transport: Transport) {
+    if common::skip_slow() {
+        return;
+    }
     let _turn = one_at_a_time();
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -94,10 +99,11 @@ async fn cycle(transport: Transport, i: usize) {
     server.shutdown().await;
 }
 
-#[rstest]
-fn ten_thousand_cycles_leave_no_descriptor_and_no_task_behind(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+#[apply(every_transport)]
+fn ten_thousand_cycles_leave_no_descriptor_and_no_task_behind(transport: Transport) {
+    if common::skip_slow() {
+        return;
+    }
     let _turn = one_at_a_time();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let started = std::time::Instant::now();

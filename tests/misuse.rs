@@ -26,7 +26,9 @@
 
 use std::time::Duration;
 
+use common::{BODY_BROKEN, every_transport};
 use rstest::rstest;
+use rstest_reuse::apply;
 use tonic::Code;
 use tonic_testkit::{Reply, Stub, TestServer, Transport};
 mod common;
@@ -43,17 +45,13 @@ has shut down, and the server's tasks ended with it, so this call cannot reach i
 TestServer in each test that uses one (every #[tokio::test] has its own runtime), not once for \
 several tests";
 
-const MID_STREAM: &str = "h2 protocol error: error reading a body from connection";
-
 async fn start(transport: Transport, probe: &Probe) -> TestServer {
     TestServer::builder().transport(transport).add_service(probe.server()).start().await
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_client_made_after_shutdown_is_unavailable_at_its_first_call(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_client_made_after_shutdown_is_unavailable_at_its_first_call(transport: Transport) {
     let server = start(transport, &Probe::new()).await;
     server.shutdown().await;
 
@@ -63,10 +61,10 @@ async fn a_client_made_after_shutdown_is_unavailable_at_its_first_call(
     assert_eq!((status.code(), status.message()), (Code::Unavailable, SHUT_DOWN), "{transport}");
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
 async fn verify_after_shutdown_reports_nothing_twice_and_ignores_refused_calls(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+    transport: Transport,
 ) {
     let stub = Stub::new();
     stub.on("/probe.Probe/Unary").times(1).reply(Reply::message(ProbeReply::default()));
@@ -115,9 +113,9 @@ fn server_of_a_runtime_that_is_gone(
     (server, client)
 }
 
-#[rstest]
+#[apply(every_transport)]
 fn a_server_used_after_its_runtime_has_shut_down_answers_unavailable_saying_so(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+    transport: Transport,
 ) {
     let (server, mut old_client) = server_of_a_runtime_that_is_gone(transport);
 
@@ -140,20 +138,18 @@ fn a_server_used_after_its_runtime_has_shut_down_answers_unavailable_saying_so(
     });
 }
 
-#[rstest]
-fn a_server_whose_runtime_is_gone_can_be_dropped_anywhere(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+#[apply(every_transport)]
+fn a_server_whose_runtime_is_gone_can_be_dropped_anywhere(transport: Transport) {
     let (server, client) = server_of_a_runtime_that_is_gone(transport);
 
     drop(server);
     drop(client);
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
 async fn dropping_a_server_with_calls_in_progress_returns_at_once_and_ends_them(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+    transport: Transport,
 ) {
     let service = Probe::new();
     let server = start(transport, &service).await;
@@ -173,15 +169,13 @@ async fn dropping_a_server_with_calls_in_progress_returns_at_once_and_ends_them(
     let stuck = stuck.await.unwrap().unwrap_err();
     assert_eq!((stuck.code(), stuck.message()), (Code::Unknown, "transport error"), "{transport}");
     let endless = endless.await.unwrap().unwrap_err();
-    assert_eq!((endless.code(), endless.message()), (Code::Unknown, MID_STREAM), "{transport}");
+    assert_eq!((endless.code(), endless.message()), (Code::Unknown, BODY_BROKEN), "{transport}");
     assert_eq!(service.dropped_hangs(), 2, "{transport}");
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test(start_paused = true)]
-async fn a_shutdown_cut_short_by_the_test_leaves_the_drop_to_finish_it(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_shutdown_cut_short_by_the_test_leaves_the_drop_to_finish_it(transport: Transport) {
     let service = Probe::new();
     let server = start(transport, &service).await;
     let mut client = server.client(ProbeClient::new);

@@ -2,9 +2,13 @@
 //! over every transport (unmet counts when the server drops the mock, unexpected calls as a
 //! status for the client and a failure for the test).
 
+mod common;
+
 use std::time::Duration;
 
+use common::{every_transport, http2_transports};
 use rstest::rstest;
+use rstest_reuse::apply;
 use tokio::time::Instant;
 use tonic::{Code, Request, Response, Status, Streaming};
 use tonic_testkit::mock::BoxStream;
@@ -58,6 +62,7 @@ fn expecting_one_call() -> ProbeServer<MockProbe> {
     ProbeServer::new(mock)
 }
 
+/// The whole report of an unmet expectation: pinned here, and the other tests check their line.
 const UNMET: &str = "tonic-testkit: the test server caught a panic:
   - a service panicked when the server dropped it (a mock with unmet expectations?): \
 MockProbe::unary: Expectation(<anything>) called 0 time(s) which is fewer than expected 1
@@ -66,16 +71,12 @@ its `times(..)`.
 The server saw 1 call:
   1. /probe.Probe/ClientStream: Unimplemented \"Not yet implemented\", 0 requests, 0 responses";
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-#[should_panic(expected = "tonic-testkit: the test server caught a panic:
+#[should_panic(expected = "caught a panic:
   - a service panicked when the server dropped it (a mock with unmet expectations?): \
-MockProbe::unary: Expectation(<anything>) called 0 time(s) which is fewer than expected 1
-A mock panics when it is dropped with unmet expectations: make the calls it expects, or change \
-its `times(..)`.")]
-async fn an_unmet_expectation_fails_the_test_at_shutdown(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+MockProbe::unary: Expectation(<anything>) called 0 time(s) which is fewer than expected 1")]
+async fn an_unmet_expectation_fails_the_test_at_shutdown(transport: Transport) {
     let server =
         TestServer::builder().transport(transport).add_service(expecting_one_call()).start().await;
     // A client in scope, even one that made other calls, must not keep the mock alive.
@@ -84,11 +85,9 @@ async fn an_unmet_expectation_fails_the_test_at_shutdown(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn an_unmet_expectation_fails_the_test_when_the_server_is_dropped(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn an_unmet_expectation_fails_the_test_when_the_server_is_dropped(transport: Transport) {
     let server =
         TestServer::builder().transport(transport).add_service(expecting_one_call()).start().await;
     let mut client = server.client(ProbeClient::new);
@@ -101,11 +100,9 @@ async fn an_unmet_expectation_fails_the_test_when_the_server_is_dropped(
     assert_eq!(payload.downcast_ref::<String>().map(String::as_str), Some(UNMET), "{transport}");
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_met_expectation_passes(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_met_expectation_passes(transport: Transport) {
     let server =
         TestServer::builder().transport(transport).add_service(expecting_one_call()).start().await;
     let mut client = server.client(ProbeClient::new);
@@ -115,11 +112,9 @@ async fn a_met_expectation_passes(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_mock_answers_with_a_scripted_message_and_headers(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_mock_answers_with_a_scripted_message_and_headers(transport: Transport) {
     let mut mock = MockProbe::new();
     mock.expect_unary()
         .times(1)
@@ -133,11 +128,9 @@ async fn a_mock_answers_with_a_scripted_message_and_headers(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_mock_answers_with_a_scripted_status_and_its_trailers(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_mock_answers_with_a_scripted_status_and_its_trailers(transport: Transport) {
     let mut mock = MockProbe::new();
     mock.expect_unary().times(1).returning(|_| {
         Reply::status(Status::resource_exhausted("quota")).trailer("x-retry-after", "30").unary()
@@ -151,11 +144,9 @@ async fn a_mock_answers_with_a_scripted_status_and_its_trailers(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test(start_paused = true)]
-async fn a_mock_streams_scripted_messages_at_intervals_then_a_status(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_mock_streams_scripted_messages_at_intervals_then_a_status(transport: Transport) {
     let mut mock = MockProbe::new();
     mock.expect_server_stream().times(1).returning(|_| {
         Reply::stream([reply("a", 1), reply("b", 2), reply("c", 3)])
@@ -182,11 +173,9 @@ async fn a_mock_streams_scripted_messages_at_intervals_then_a_status(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn successive_expectations_change_the_answer_per_call(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn successive_expectations_change_the_answer_per_call(transport: Transport) {
     let mut mock = MockProbe::new();
     let mut sequence = mockall::Sequence::new();
     mock.expect_unary()
@@ -207,11 +196,9 @@ async fn successive_expectations_change_the_answer_per_call(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_bidi_mock_answers_from_the_request_stream(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_bidi_mock_answers_from_the_request_stream(transport: Transport) {
     use tokio_stream::StreamExt;
     let mut mock = MockProbe::new();
     mock.expect_bidi().times(1).returning(|request| {
@@ -245,11 +232,9 @@ fn expecting_text_a() -> MockProbe {
     mock
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test]
-async fn an_unexpected_call_is_answered_internal_and_fails_the_test(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn an_unexpected_call_is_answered_internal_and_fails_the_test(transport: Transport) {
     let (server, mut client) = serve(expecting_text_a(), transport).await;
 
     let result = client.unary(request("b")).await;
@@ -286,11 +271,9 @@ async fn an_unexpected_call_unwinds_into_the_test_in_direct_mode() {
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test]
-async fn verify_reports_an_unexpected_call_at_its_line(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn verify_reports_an_unexpected_call_at_its_line(transport: Transport) {
     let (server, mut client) = serve(expecting_text_a(), transport).await;
     client.unary(request("a")).await.unwrap();
     client.unary(request("b")).await.unwrap_err();

@@ -2,7 +2,9 @@
 
 use std::task::Poll;
 
+use common::{every_transport, http2_transports};
 use rstest::rstest;
+use rstest_reuse::apply;
 use tokio_stream::StreamExt;
 use tonic::{Code, Request, Status};
 use tonic_testkit::{TestServer, Transport};
@@ -11,6 +13,8 @@ mod common;
 
 use common::{probe, start};
 
+/// The whole report of one handler panic: its layout is pinned here, and the other tests check
+/// the line that is theirs.
 const UNARY_REPORT: &str = "tonic-testkit: the test server caught a panic:
   - the handler for /probe.Probe/Unary panicked: boom (the client was answered INTERNAL)
 Fix the code that panicked; if the test provokes a handler panic on purpose, take it with \
@@ -19,11 +23,9 @@ The server saw 1 call:
   1. /probe.Probe/Unary: Internal \"the handler for /probe.Probe/Unary panicked: boom\", 1 \
 request (12 bytes), 0 responses";
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test]
-async fn a_handler_panic_answers_internal_with_the_panic_text(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_handler_panic_answers_internal_with_the_panic_text(transport: Transport) {
     let (server, mut client) = start(transport).await;
 
     let status = client.unary(probe("panic:boom", 0)).await.unwrap_err();
@@ -36,15 +38,11 @@ async fn a_handler_panic_answers_internal_with_the_panic_text(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test]
-#[should_panic(expected = "tonic-testkit: the test server caught a panic:
-  - the handler for /probe.Probe/Unary panicked: boom (the client was answered INTERNAL)
-Fix the code that panicked; if the test provokes a handler panic on purpose, take it with \
-`server.take_panics()` and assert on it.")]
-async fn a_handler_panic_fails_the_test_at_shutdown(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+#[should_panic(expected = "caught a panic:
+  - the handler for /probe.Probe/Unary panicked: boom (the client was answered INTERNAL)")]
+async fn a_handler_panic_fails_the_test_at_shutdown(transport: Transport) {
     let (server, mut client) = start(transport).await;
     // The test does not look at the status: the panic must still fail it.
     let _ = client.unary(probe("panic:boom", 0)).await;
@@ -52,11 +50,9 @@ async fn a_handler_panic_fails_the_test_at_shutdown(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test]
-async fn a_handler_panic_fails_the_test_when_the_server_is_dropped(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_handler_panic_fails_the_test_when_the_server_is_dropped(transport: Transport) {
     let (server, mut client) = start(transport).await;
     let _ = client.unary(probe("panic:boom", 0)).await;
 
@@ -83,26 +79,15 @@ async fn a_direct_panic_caught_by_the_test_is_still_reported_at_shutdown() {
 
     let outcome = tokio::spawn(async move { server.shutdown().await }).await;
 
-    let payload = outcome.unwrap_err().into_panic();
-    assert_eq!(
-        payload.downcast_ref::<String>().map(String::as_str),
-        Some(
-            "tonic-testkit: the test server caught a panic:
-  - the handler for /probe.Probe/Unary panicked: boom (it unwound into the task that made the call)
-Fix the code that panicked; if the test provokes a handler panic on purpose, take it with \
-`server.take_panics()` and assert on it.
-The server saw 1 call:
-  1. /probe.Probe/Unary: Internal \"the handler for /probe.Probe/Unary panicked: boom\", 1 \
-request (12 bytes), 0 responses"
-        )
-    );
+    let report = common::panic_text(outcome.unwrap_err().into_panic());
+    let unwound = "\n  - the handler for /probe.Probe/Unary panicked: boom (it unwound into the task \
+                   that made the call)\n";
+    assert!(report.contains(unwound), "the report was:\n{report}");
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test]
-async fn a_response_stream_panic_ends_the_stream_with_internal(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_response_stream_panic_ends_the_stream_with_internal(transport: Transport) {
     let (server, mut client) = start(transport).await;
 
     let replies = client.server_stream(probe("panic-at:1", 3)).await.unwrap().into_inner();
@@ -121,11 +106,9 @@ async fn a_response_stream_panic_ends_the_stream_with_internal(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test]
-async fn streaming_handler_panics_are_caught_in_every_shape(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn streaming_handler_panics_are_caught_in_every_shape(transport: Transport) {
     let (server, mut client) = start(transport).await;
 
     let client_stream =
@@ -152,21 +135,26 @@ async fn the_report_lists_every_panic() {
 
     let outcome = tokio::spawn(async move { server.shutdown().await }).await;
 
-    let payload = outcome.unwrap_err().into_panic();
-    assert_eq!(
-        payload.downcast_ref::<String>().map(String::as_str),
-        Some(
+    // The advice between the panics and the calls is pinned by UNARY_REPORT.
+    let report = common::panic_text(outcome.unwrap_err().into_panic());
+    assert!(
+        report.starts_with(
             "tonic-testkit: the test server caught 2 panics:
   - the handler for /probe.Probe/Unary panicked: first (the client was answered INTERNAL)
   - the handler for /probe.Probe/Unary panicked: second (the client was answered INTERNAL)
-Fix the code that panicked; if the test provokes a handler panic on purpose, take it with \
-`server.take_panics()` and assert on it.
-The server saw 2 calls:
+Fix the code that panicked"
+        ),
+        "the report was:\n{report}"
+    );
+    assert!(
+        report.ends_with(
+            "The server saw 2 calls:
   1. /probe.Probe/Unary: Internal \"the handler for /probe.Probe/Unary panicked: first\", 1 \
 request (13 bytes), 0 responses
   2. /probe.Probe/Unary: Internal \"the handler for /probe.Probe/Unary panicked: second\", 1 \
 request (14 bytes), 0 responses"
-        )
+        ),
+        "the report was:\n{report}"
     );
 }
 
@@ -196,11 +184,9 @@ async fn start_with_interceptor(transport: Transport, probe: &Probe) -> TestServ
 const LAYER_PANIC: &str =
     "a layer or interceptor of the server panicked on /probe.Probe/Unary: interceptor boom";
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test]
-async fn an_interceptor_panic_answers_internal_with_the_panic_text(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn an_interceptor_panic_answers_internal_with_the_panic_text(transport: Transport) {
     let server = start_with_interceptor(transport, &Probe::new()).await;
     let mut client = server.client(ProbeClient::new);
 
@@ -213,30 +199,22 @@ async fn an_interceptor_panic_answers_internal_with_the_panic_text(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test]
-#[should_panic(expected = "tonic-testkit: the test server caught a panic:
+#[should_panic(expected = "caught a panic:
   - a layer or interceptor of the server panicked on /probe.Probe/Unary: interceptor boom (the \
 client was answered INTERNAL)
-Fix the code that panicked; if the test provokes a handler panic on purpose, take it with \
-`server.take_panics()` and assert on it.
-The server saw 1 call:
-  1. /probe.Probe/Unary: Internal \"a layer or interceptor of the server panicked on \
-/probe.Probe/Unary: interceptor boom\", 0 requests, 0 responses")]
-async fn an_interceptor_panic_fails_the_test_at_shutdown(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+Fix the code that panicked")]
+async fn an_interceptor_panic_fails_the_test_at_shutdown(transport: Transport) {
     let server = start_with_interceptor(transport, &Probe::new()).await;
     let _ = server.client(ProbeClient::new).unary(with_boom("a")).await;
 
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test]
-async fn an_interceptor_panic_leaves_the_other_calls_on_its_connection_alone(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn an_interceptor_panic_leaves_the_other_calls_on_its_connection_alone(transport: Transport) {
     let service = Probe::new();
     let server = start_with_interceptor(transport, &service).await;
     let mut client = server.client(ProbeClient::new);
@@ -265,20 +243,12 @@ async fn an_interceptor_panic_unwinds_into_the_direct_caller_and_fails_the_test_
 
     let outcome = tokio::spawn(async move { server.shutdown().await }).await;
 
-    let payload = outcome.unwrap_err().into_panic();
-    assert_eq!(
-        payload.downcast_ref::<String>().map(String::as_str),
-        Some(
-            "tonic-testkit: the test server caught a panic:
-  - a layer or interceptor of the server panicked on /probe.Probe/Unary: interceptor boom (it \
-unwound into the task that made the call)
-Fix the code that panicked; if the test provokes a handler panic on purpose, take it with \
-`server.take_panics()` and assert on it.
-The server saw 1 call:
-  1. /probe.Probe/Unary: Internal \"a layer or interceptor of the server panicked on \
-/probe.Probe/Unary: interceptor boom\", 0 requests, 0 responses"
-        )
-    );
+    let report = common::panic_text(outcome.unwrap_err().into_panic());
+    let unwound = format!("\n  - {LAYER_PANIC} (it unwound into the task that made the call)\n");
+    assert!(report.contains(&unwound), "the report was:\n{report}");
+    let call =
+        format!("\n  1. /probe.Probe/Unary: Internal {LAYER_PANIC:?}, 0 requests, 0 responses");
+    assert!(report.ends_with(&call), "the report was:\n{report}");
 }
 
 /// A layer whose service panics in `poll_ready`, as a layer with a broken readiness check does.
@@ -302,11 +272,9 @@ where
     }
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_layer_panic_in_poll_ready_is_caught_as_a_handlers(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_layer_panic_in_poll_ready_is_caught_as_a_handlers(transport: Transport) {
     let server = TestServer::builder()
         .transport(transport)
         .add_service(Probe::new().server())

@@ -12,10 +12,12 @@
 //! ```
 //!
 //! A failing case is shrunk and printed; no regression file is written.
+//! `TONIC_TESTKIT_SKIP_SLOW=1` skips the properties (tests/common's `skip_slow`).
 
 use std::time::Duration;
 
 use bytes::Bytes;
+use common::every_transport;
 use http::{HeaderName, HeaderValue};
 use http_body_util::{BodyExt, Full};
 use proptest::{
@@ -24,6 +26,7 @@ use proptest::{
 };
 use prost::Message;
 use rstest::rstest;
+use rstest_reuse::apply;
 use tonic::Code;
 use tonic_testkit::{TestServer, Transport};
 use tower::ServiceExt;
@@ -296,17 +299,19 @@ fn check(transport: Transport, strategy: impl Strategy<Value = Input>) {
     }
 }
 
-#[rstest]
-fn arbitrary_calls_are_answered_with_a_status_and_leave_the_server_serving(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+#[apply(every_transport)]
+fn arbitrary_calls_are_answered_with_a_status_and_leave_the_server_serving(transport: Transport) {
+    if common::skip_slow() {
+        return;
+    }
     check(transport, inputs());
 }
 
-#[rstest]
-fn arbitrary_metadata_on_a_well_formed_call_is_answered_ok(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+#[apply(every_transport)]
+fn arbitrary_metadata_on_a_well_formed_call_is_answered_ok(transport: Transport) {
+    if common::skip_slow() {
+        return;
+    }
     // With a well-formed body the call must also succeed, unless the metadata sets a compression
     // (which tonic answers with its own status) or a deadline (which may pass first).
     let body = frame(false, &probe("fine", 0).encode_to_vec());
@@ -319,10 +324,11 @@ fn arbitrary_metadata_on_a_well_formed_call_is_answered_ok(
     check(transport, inputs);
 }
 
-#[rstest]
-fn a_deadline_over_before_the_call_is_sent_ends_as_tonic_ends_it(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+#[apply(every_transport)]
+fn a_deadline_over_before_the_call_is_sent_ends_as_tonic_ends_it(transport: Transport) {
+    if common::skip_slow() {
+        return;
+    }
     // `0u` has passed before the request leaves the client: the client's timer and the server's
     // race, and each case accepts either winner (see `ended_by_the_client_deadline`).
     let input = Input {

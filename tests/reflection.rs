@@ -2,8 +2,12 @@
 //! service described, unknown symbols, v1alpha, and the checks made when the server starts;
 //! each body over every transport.
 
+mod common;
+
+use common::every_transport;
 use prost::Message;
 use rstest::rstest;
+use rstest_reuse::apply;
 use tonic::Code;
 use tonic_reflection::pb::{v1, v1alpha};
 use tonic_testkit::{StreamOutcome, TestServer, Transport, assert_status, collect};
@@ -71,11 +75,9 @@ fn files(response: &ServerReflectionResponse) -> Vec<prost_types::FileDescriptor
     }
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn lists_the_services_served_and_not_the_rest_of_the_set(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn lists_the_services_served_and_not_the_rest_of_the_set(transport: Transport) {
     let server = start(transport).await;
 
     let outcome = ask(&server, [MessageRequest::ListServices(String::new())]).await;
@@ -90,11 +92,9 @@ async fn lists_the_services_served_and_not_the_rest_of_the_set(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn describes_a_service_and_the_files_it_imports(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn describes_a_service_and_the_files_it_imports(transport: Transport) {
     let server = start(transport).await;
 
     let outcome = ask(
@@ -122,11 +122,9 @@ async fn describes_a_service_and_the_files_it_imports(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_service_in_the_set_but_not_served_can_still_be_described(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_service_in_the_set_but_not_served_can_still_be_described(transport: Transport) {
     let server = start(transport).await;
 
     let outcome = ask(&server, [MessageRequest::FileContainingSymbol("orders.Orders".into())]);
@@ -136,11 +134,9 @@ async fn a_service_in_the_set_but_not_served_can_still_be_described(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn an_unknown_symbol_ends_the_stream_not_found(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn an_unknown_symbol_ends_the_stream_not_found(transport: Transport) {
     let server = start(transport).await;
 
     let outcome = ask(
@@ -159,11 +155,9 @@ async fn an_unknown_symbol_ends_the_stream_not_found(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn an_unknown_file_ends_the_stream_not_found(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn an_unknown_file_ends_the_stream_not_found(transport: Transport) {
     let server = start(transport).await;
 
     let outcome = ask(&server, [MessageRequest::FileByFilename("nowhere.proto".into())]).await;
@@ -172,11 +166,9 @@ async fn an_unknown_file_ends_the_stream_not_found(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn v1alpha_lists_the_same_services(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn v1alpha_lists_the_same_services(transport: Transport) {
     use v1alpha::{
         ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
         server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
@@ -205,11 +197,9 @@ async fn v1alpha_lists_the_same_services(
 }
 
 #[cfg(feature = "health")]
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn the_health_service_is_listed_and_described_when_served(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn the_health_service_is_listed_and_described_when_served(transport: Transport) {
     let server = TestServer::builder()
         .transport(transport)
         .add_service(UserServiceServer::new(Users::default()))

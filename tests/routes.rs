@@ -7,9 +7,11 @@
 use std::{convert::Infallible, net::SocketAddr};
 
 use bytes::Bytes;
+use common::every_transport;
 use http::{Method, Request, Response};
 use http_body_util::Full;
 use rstest::rstest;
+use rstest_reuse::apply;
 use tonic::{Code, Status, body::Body, service::Routes, transport::Channel};
 use tonic_testkit::{Faults, Reply, Stub, TestServer, Transport};
 use tonic_testkit_examples::hello::{
@@ -39,11 +41,9 @@ fn require_token(request: tonic::Request<()>) -> Result<tonic::Request<()>, Stat
     }
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn an_intercepted_service_is_served_with_what_its_interceptor_adds(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn an_intercepted_service_is_served_with_what_its_interceptor_adds(transport: Transport) {
     let server = TestServer::builder()
         .transport(transport)
         .add_service(ProbeServer::with_interceptor(Probe::new(), tag))
@@ -58,11 +58,9 @@ async fn an_intercepted_service_is_served_with_what_its_interceptor_adds(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn an_intercepted_service_answers_what_its_interceptor_rejects_with(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn an_intercepted_service_answers_what_its_interceptor_rejects_with(transport: Transport) {
     let server = TestServer::builder()
         .transport(transport)
         .add_service(ProbeServer::with_interceptor(Probe::new(), require_token))
@@ -96,11 +94,9 @@ fn hello(greeting: &str) -> HelloRequest {
     HelloRequest { greeting: greeting.to_owned() }
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_call_through_added_routes_is_served_and_journaled(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_call_through_added_routes_is_served_and_journaled(transport: Transport) {
     let server = TestServer::builder().transport(transport).add_routes(routes()).start().await;
     let (mut probe_client, mut greeter) =
         (server.client(ProbeClient::new), server.client(HelloServiceClient::new));
@@ -119,11 +115,9 @@ async fn a_call_through_added_routes_is_served_and_journaled(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_fault_rule_acts_on_a_call_through_added_routes(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_fault_rule_acts_on_a_call_through_added_routes(transport: Transport) {
     let faults = Faults::new();
     let server = TestServer::builder()
         .transport(transport)
@@ -143,11 +137,9 @@ async fn a_fault_rule_acts_on_a_call_through_added_routes(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_handler_panic_in_added_routes_is_caught(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_handler_panic_in_added_routes_is_caught(transport: Transport) {
     let server = TestServer::builder().transport(transport).add_routes(routes()).start().await;
     let mut client = server.client(ProbeClient::new);
 
@@ -183,11 +175,9 @@ async fn tonic_server(routes: Routes) -> (SocketAddr, tokio::task::JoinHandle<()
     (addr, task)
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_method_the_routes_do_not_serve_is_unimplemented_as_tonic_answers(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_method_the_routes_do_not_serve_is_unimplemented_as_tonic_answers(transport: Transport) {
     let only_probe = || Routes::new(Probe::new().server());
     let (addr, reference) = tonic_server(only_probe()).await;
     let server = TestServer::builder().transport(transport).add_routes(only_probe()).start().await;
@@ -227,11 +217,9 @@ async fn added_routes_answer_every_path_and_method_as_they_do_in_tonic() {
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_service_added_by_name_takes_its_calls_and_the_routes_the_rest(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_service_added_by_name_takes_its_calls_and_the_routes_the_rest(transport: Transport) {
     let server = TestServer::builder()
         .transport(transport)
         .add_service(ProbeServer::with_interceptor(Probe::new(), require_token))
@@ -247,11 +235,9 @@ async fn a_service_added_by_name_takes_its_calls_and_the_routes_the_rest(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_stub_answers_what_the_added_routes_do_not_take(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_stub_answers_what_the_added_routes_do_not_take(transport: Transport) {
     let stub = Stub::new();
     stub.on("/hello.HelloService/Hello")
         .reply(Reply::message(HelloResponse { reply: "from the stub".into() }));
@@ -307,11 +293,9 @@ impl tower::Service<Request<Body>> for Teapot {
     }
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_service_with_any_bytes_body_is_served(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_service_with_any_bytes_body_is_served(transport: Transport) {
     let server = TestServer::builder().transport(transport).add_service(Teapot).start().await;
 
     let status = server.client(ProbeClient::new).unary(probe("x", 0)).await.unwrap_err();

@@ -11,7 +11,9 @@ use std::{
     time::Duration,
 };
 
+use common::{STREAM_RESET, every_transport, http2_transports};
 use rstest::rstest;
+use rstest_reuse::apply;
 use tokio::{
     net::{TcpListener, TcpStream},
     sync::watch,
@@ -176,11 +178,9 @@ fn ms(ms: u64) -> Duration {
     Duration::from_millis(ms)
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test(start_paused = true)]
-async fn timeout_answers_a_slow_call_as_tonic_does(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn timeout_answers_a_slow_call_as_tonic_does(transport: Transport) {
     let pair = pair!(transport, .timeout(ms(50)));
     // (text, the client's own deadline): the shorter of the two times the call.
     let calls = [
@@ -230,11 +230,9 @@ async fn crowd(side: Side<'_>, first: &str) -> [(Outcome, Duration); 3] {
     [first.await.unwrap(), second, third]
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test(start_paused = true)]
-async fn a_call_past_the_concurrency_limit_waits_for_one_on_its_connection(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_call_past_the_concurrency_limit_waits_for_one_on_its_connection(transport: Transport) {
     let pair = pair!(transport, .concurrency_limit_per_connection(1));
 
     let kit = crowd(pair.kit(), "sleep:100").await;
@@ -250,11 +248,9 @@ async fn a_call_past_the_concurrency_limit_waits_for_one_on_its_connection(
     pair.end().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test(start_paused = true)]
-async fn the_wait_for_a_permit_does_not_count_against_the_timeout(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn the_wait_for_a_permit_does_not_count_against_the_timeout(transport: Transport) {
     let pair = pair!(transport, .concurrency_limit_per_connection(1).timeout(ms(150)));
     let run = async |side: Side<'_>| {
         let client = side.client();
@@ -278,11 +274,9 @@ async fn the_wait_for_a_permit_does_not_count_against_the_timeout(
 const OVERLOADED: (Code, &str) =
     (Code::ResourceExhausted, "Too many active requests for the connection");
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test(start_paused = true)]
-async fn load_shedding_refuses_a_call_past_the_concurrency_limit(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn load_shedding_refuses_a_call_past_the_concurrency_limit(transport: Transport) {
     let pair = pair!(transport, .concurrency_limit_per_connection(1).load_shed(true));
 
     let kit = crowd(pair.kit(), "sleep:100").await;
@@ -297,11 +291,9 @@ async fn load_shedding_refuses_a_call_past_the_concurrency_limit(
     pair.end().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test(start_paused = true)]
-async fn load_shedding_refuses_a_call_a_layer_is_not_ready_for(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn load_shedding_refuses_a_call_a_layer_is_not_ready_for(transport: Transport) {
     // The layer's limit is the whole server's: its clones share it.
     let pair = pair!(transport, .load_shed(true).layer(ConcurrencyLimitLayer::new(1)));
 
@@ -315,11 +307,9 @@ async fn load_shedding_refuses_a_call_a_layer_is_not_ready_for(
     pair.end().await;
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test(start_paused = true)]
-async fn max_concurrent_streams_queues_the_streams_past_it(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn max_concurrent_streams_queues_the_streams_past_it(transport: Transport) {
     let pair = pair!(transport, .max_concurrent_streams(1));
     let run = async |side: Side<'_>| {
         let mut client = side.client();
@@ -374,13 +364,11 @@ async fn first_refused(
 
 const TOO_LARGE: (Code, &str) =
     (Code::Unknown, "grpc-status header missing, mapped from HTTP status code 431");
-const WAY_TOO_LARGE: (Code, &str) = (Code::ResourceExhausted, "h2 protocol error: http2 error");
+const WAY_TOO_LARGE: (Code, &str) = (Code::ResourceExhausted, STREAM_RESET);
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_header_list_from_the_limit_on_is_refused_as_tonic_refuses_it(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_header_list_from_the_limit_on_is_refused_as_tonic_refuses_it(transport: Transport) {
     let pair = pair!(transport, .http2_max_header_list_size(1024u32));
     let (kit, tonic) = (pair.kit(), pair.tonic());
 
@@ -402,11 +390,9 @@ async fn a_header_list_from_the_limit_on_is_refused_as_tonic_refuses_it(
     pair.end().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_header_list_limit_above_the_default_lets_larger_metadata_through(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_header_list_limit_above_the_default_lets_larger_metadata_through(transport: Transport) {
     let pair = pair!(transport, .http2_max_header_list_size(256 * 1024u32));
 
     // 100 KiB is past four times the default 16 KiB: refused without the setting.

@@ -9,8 +9,10 @@ use std::{
     sync::Mutex,
 };
 
+use common::every_transport;
 use common::{panic_text, probe};
 use rstest::rstest;
+use rstest_reuse::apply;
 use tonic::{Request, Streaming};
 use tonic_testkit::{Reply, Stub, TestServer, Transport};
 use tonic_testkit_support::{FILE_DESCRIPTOR_SET, ProbeClient, ProbeReply, ProbeRequest};
@@ -140,11 +142,9 @@ fn bytes_that_are_not_descriptors_are_refused() {
     let _ = Stub::with_descriptors(b"not a descriptor set");
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn rules_that_fit_the_descriptors_answer_as_any_rule_does(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn rules_that_fit_the_descriptors_answer_as_any_rule_does(transport: Transport) {
     let stub = stub();
     stub.on("/probe.Probe/Unary")
         .when_eq(probe("a", 0))
@@ -167,11 +167,9 @@ async fn rules_that_fit_the_descriptors_answer_as_any_rule_does(
     server.verify().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_journal_read_as_the_wrong_type_fails_naming_the_methods_type(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_journal_read_as_the_wrong_type_fails_naming_the_methods_type(transport: Transport) {
     let server = TestServer::builder()
         .transport(transport)
         .add_service(tonic_testkit_support::Probe::new().server())

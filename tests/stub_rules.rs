@@ -3,8 +3,10 @@
 
 mod common;
 
+use common::every_transport;
 use common::{panic_text, probe};
 use rstest::rstest;
+use rstest_reuse::apply;
 use tonic::{Code, Request, Streaming, metadata::MetadataValue};
 use tonic_testkit::{Reply, Stub, TestChannel, TestServer, Transport};
 use tonic_testkit_support::{ProbeClient, ProbeReply, ProbeRequest};
@@ -39,11 +41,9 @@ fn with_header(key: &str, value: &str, message: ProbeRequest) -> Request<ProbeRe
     request
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn the_first_rule_whose_conditions_hold_answers_in_the_order_added(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn the_first_rule_whose_conditions_hold_answers_in_the_order_added(transport: Transport) {
     let stub = Stub::new();
     stub.on(UNARY).when_eq(probe("bob", 0)).reply(text("hi bob"));
     stub.on(UNARY).when(|request: &ProbeRequest| request.count > 5).reply(text("many"));
@@ -61,11 +61,9 @@ async fn the_first_rule_whose_conditions_hold_answers_in_the_order_added(
     server.verify().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn metadata_matchers_check_a_value_its_presence_or_its_absence(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn metadata_matchers_check_a_value_its_presence_or_its_absence(transport: Transport) {
     let stub = Stub::new();
     stub.on(UNARY).when_header("x-tenant", "acme").reply(text("acme"));
     stub.on(UNARY).when_header("x-trace-bin", [1u8, 2, 3]).reply(text("traced"));
@@ -92,11 +90,9 @@ async fn metadata_matchers_check_a_value_its_presence_or_its_absence(
     server.verify().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn nth_matches_only_that_call_to_the_method(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn nth_matches_only_that_call_to_the_method(transport: Transport) {
     let stub = Stub::new();
     stub.on(UNARY).nth(2).reply(Reply::<ProbeReply>::status(tonic::Status::unavailable("blip")));
     stub.on(UNARY).reply(text("ok"));
@@ -111,11 +107,9 @@ async fn nth_matches_only_that_call_to_the_method(
     server.verify().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn when_all_matches_on_every_message_of_a_client_stream(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn when_all_matches_on_every_message_of_a_client_stream(transport: Transport) {
     let stub = Stub::new();
     stub.on("/probe.Probe/ClientStream")
         .when_all(|messages: &[ProbeRequest]| messages.len() == 3)
@@ -133,11 +127,9 @@ async fn when_all_matches_on_every_message_of_a_client_stream(
     server.verify().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn when_matches_the_first_message_of_a_live_bidi_stream(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn when_matches_the_first_message_of_a_live_bidi_stream(transport: Transport) {
     let stub = Stub::new();
     stub.on("/probe.Probe/Bidi")
         .when(|first: &ProbeRequest| first.text == "hello")
@@ -163,10 +155,10 @@ async fn when_matches_the_first_message_of_a_live_bidi_stream(
     server.verify().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
 async fn a_call_no_rule_matches_is_answered_internal_with_the_closest_rules_first(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+    transport: Transport,
 ) {
     let stub = Stub::new();
     let first = line!() + 1;
@@ -201,10 +193,10 @@ async fn a_call_no_rule_matches_is_answered_internal_with_the_closest_rules_firs
     assert!(report.contains(&problem), "{transport}: the report was:\n{report}");
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
 async fn expectations_are_ranges_checked_apart_from_how_many_calls_a_rule_answers(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+    transport: Transport,
 ) {
     let stub = Stub::new();
     let limited = line!() + 1;
@@ -238,11 +230,9 @@ Give the stub a rule"
     let _ = limited;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_scoped_rule_answers_its_phase_and_is_removed_when_its_guard_drops(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_scoped_rule_answers_its_phase_and_is_removed_when_its_guard_drops(transport: Transport) {
     let stub = Stub::new();
     let (server, mut client) = serve(&stub, transport).await;
 
@@ -272,15 +262,17 @@ async fn a_scoped_rule_whose_expectation_is_unmet_fails_the_test_when_its_guard_
 
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(guard)));
 
-    assert_eq!(
-        panic_text(outcome.unwrap_err()),
-        format!(
-            "tonic-testkit: the stub's expectations were not met (1 problem):
+    // The advice in the middle is pinned by tests/stubs.rs, an_unmet_times_fails_the_test_at_shutdown.
+    let report = panic_text(outcome.unwrap_err());
+    let problem = format!(
+        "tonic-testkit: the stub's expectations were not met (1 problem):
   - rule \"login\" (stub.on(\"/probe.Probe/Unary\").expect(2).reply(..) at tests/stub_rules.rs:{line}:22) expects exactly 2 calls, and answered 1 call
-Give the stub a rule for each call the code under test makes, matching what it sends, with the calls it expects; if the code should not make a call, fix the code.
-Checked when the guard made at tests/stub_rules.rs:{line}:74 dropped."
-        )
+Give the stub a rule"
     );
+    let checked =
+        format!("\nChecked when the guard made at tests/stub_rules.rs:{line}:74 dropped.");
+    assert!(report.starts_with(&problem), "the report was:\n{report}");
+    assert!(report.ends_with(&checked), "the report was:\n{report}");
     server.shutdown().await; // the rule went with its guard: nothing is reported twice
 }
 
@@ -297,11 +289,9 @@ async fn a_scoped_guard_dropped_by_a_failing_test_does_not_panic_again() {
     assert_eq!(panic_text(payload), "the test's own failure");
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn reset_removes_the_rules_and_forgets_the_calls_of_the_last_phase(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn reset_removes_the_rules_and_forgets_the_calls_of_the_last_phase(transport: Transport) {
     let stub = Stub::new();
     stub.on(UNARY).nth(1).expect(1).reply(text("first phase"));
     let (server, mut client) = serve(&stub, transport).await;

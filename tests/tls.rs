@@ -11,7 +11,9 @@ use std::{
 };
 
 use common::{SERVER_DOWN, probe};
+use common::{STREAM_RESET, http2_transports};
 use rstest::rstest;
+use rstest_reuse::apply;
 use tokio::time::Instant;
 use tonic::transport::CertificateDer;
 use tonic::{
@@ -72,11 +74,9 @@ fn without_certificate(server: &TestServer) -> ProbeClient<TestChannel> {
     ProbeClient::new(server.channel_with_tls(ClientTlsConfig::new().ca_certificate(ca)))
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test]
-async fn the_handed_out_client_talks_tls_and_handlers_see_a_loopback_peer(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn the_handed_out_client_talks_tls_and_handlers_see_a_loopback_peer(transport: Transport) {
     let whoami = Whoami::default();
     let server = start(transport, false, &whoami).await;
     let mut client = server.client(ProbeClient::new);
@@ -89,11 +89,9 @@ async fn the_handed_out_client_talks_tls_and_handlers_see_a_loopback_peer(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test]
-async fn a_tls_client_gets_no_answer_from_a_plaintext_server(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_tls_client_gets_no_answer_from_a_plaintext_server(transport: Transport) {
     let whoami = Whoami::default();
     let tls = start(transport, false, &whoami).await;
     let plain = TestServer::builder()
@@ -126,16 +124,16 @@ async fn a_plaintext_client_gets_no_answer_from_a_tls_server() {
     let status = client.unary(probe("", 0)).await.unwrap_err();
 
     // The server's TLS alert, read as HTTP/2, is a frame of the wrong size.
-    assert_status!(status, Code::Internal, "h2 protocol error: http2 error");
+    assert_status!(status, Code::Internal, STREAM_RESET);
     assert_eq!(reason(&status), "connection error detected: frame with invalid size");
     assert_eq!(whoami.seen().len(), 0, "calls reached the handler");
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test]
 async fn under_mtls_handlers_see_the_certificate_of_the_identity_the_client_presents(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
+    transport: Transport,
 ) {
     let whoami = Whoami::default();
     let server = start(transport, true, &whoami).await;
@@ -169,11 +167,9 @@ fn refused(transport: Transport) -> (Code, &'static str) {
     }
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test]
-async fn mtls_refuses_a_client_without_a_certificate(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn mtls_refuses_a_client_without_a_certificate(transport: Transport) {
     let whoami = Whoami::default();
     let server = start(transport, true, &whoami).await;
     let mut client = without_certificate(&server);
@@ -191,11 +187,9 @@ async fn mtls_refuses_a_client_without_a_certificate(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn on_a_multi_thread_runtime_a_refused_client_sees_either_report(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn on_a_multi_thread_runtime_a_refused_client_sees_either_report(transport: Transport) {
     let whoami = Whoami::default();
     let server = start(transport, true, &whoami).await;
     let mut client = without_certificate(&server);
@@ -211,11 +205,9 @@ async fn on_a_multi_thread_runtime_a_refused_client_sees_either_report(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test]
-async fn mtls_refuses_a_certificate_from_another_servers_ca(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn mtls_refuses_a_certificate_from_another_servers_ca(transport: Transport) {
     let whoami = Whoami::default();
     let server = start(transport, true, &whoami).await;
     let other = start(transport, true, &whoami).await;
@@ -236,11 +228,9 @@ async fn mtls_refuses_a_certificate_from_another_servers_ca(
     other.shutdown().await;
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test]
-async fn a_client_that_trusts_another_ca_refuses_the_server(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_client_that_trusts_another_ca_refuses_the_server(transport: Transport) {
     let whoami = Whoami::default();
     let server = start(transport, false, &whoami).await;
     let other = start(transport, false, &whoami).await;
@@ -279,11 +269,9 @@ async fn a_client_built_from_the_pems_alone_reaches_the_mtls_server_over_tcp() {
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test]
-async fn a_dropped_tls_connection_is_replaced_by_a_new_handshake(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_dropped_tls_connection_is_replaced_by_a_new_handshake(transport: Transport) {
     let whoami = Whoami::default();
     let server = start(transport, true, &whoami).await;
     let mut client = server.client(ProbeClient::new);
@@ -308,11 +296,9 @@ async fn a_dropped_tls_connection_is_replaced_by_a_new_handshake(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test(start_paused = true)]
-async fn a_server_taken_down_refuses_tls_clients_with_the_reason(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_server_taken_down_refuses_tls_clients_with_the_reason(transport: Transport) {
     let faults = Faults::new();
     let server = TestServer::builder()
         .transport(transport)
@@ -333,11 +319,9 @@ async fn a_server_taken_down_refuses_tls_clients_with_the_reason(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test(start_paused = true)]
-async fn connection_toxics_act_on_the_bytes_under_tls(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn connection_toxics_act_on_the_bytes_under_tls(transport: Transport) {
     let faults = Faults::new();
     let server = TestServer::builder()
         .transport(transport)

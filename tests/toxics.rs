@@ -6,9 +6,11 @@ mod common;
 
 use std::time::Duration;
 
+use common::http2_transports;
 use common::{TRANSPORT_ERROR, peer, probe, serve, with_timeout};
 use prost::Message;
 use rstest::rstest;
+use rstest_reuse::apply;
 use tokio::time::{Instant, sleep, timeout};
 use tonic::Code;
 use tonic_testkit::{Faults, Transport, assert_status, collect};
@@ -32,11 +34,9 @@ async fn connections_with_a_direct_server_attached_panics() {
     faults.connections().latency(Duration::from_millis(10));
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test(start_paused = true)]
-async fn upstream_and_downstream_latency_add_up_and_clear_removes_them(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn upstream_and_downstream_latency_add_up_and_clear_removes_them(transport: Transport) {
     let faults = Faults::new();
     let (server, mut client) = serve(&faults, transport).await;
     client.unary(probe("a", 0)).await.unwrap(); // connect first
@@ -72,11 +72,9 @@ async fn jittered_calls(transport: Transport, seed: u64) -> Vec<Duration> {
     durations
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test(start_paused = true)]
-async fn jitter_stays_within_its_bounds_and_repeats_for_the_same_seed(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn jitter_stays_within_its_bounds_and_repeats_for_the_same_seed(transport: Transport) {
     let first = jittered_calls(transport, 3).await;
     let second = jittered_calls(transport, 3).await;
 
@@ -87,11 +85,9 @@ async fn jitter_stays_within_its_bounds_and_repeats_for_the_same_seed(
     assert!(first.iter().any(|duration| *duration != first[0]), "{transport}: {first:?}");
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test(start_paused = true)]
-async fn bandwidth_paces_a_stream_by_its_size(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn bandwidth_paces_a_stream_by_its_size(transport: Transport) {
     let faults = Faults::new();
     let (server, mut client) = serve(&faults, transport).await;
     client.unary(probe("a", 0)).await.unwrap(); // connect first
@@ -115,11 +111,9 @@ async fn bandwidth_paces_a_stream_by_its_size(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test(start_paused = true)]
-async fn reset_after_bytes_breaks_the_call_and_the_next_call_reconnects(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn reset_after_bytes_breaks_the_call_and_the_next_call_reconnects(transport: Transport) {
     let faults = Faults::new();
     let (server, mut client) = serve(&faults, transport).await;
     let before = peer(&mut client).await;
@@ -135,11 +129,9 @@ async fn reset_after_bytes_breaks_the_call_and_the_next_call_reconnects(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test(start_paused = true)]
-async fn reset_after_breaks_a_call_when_the_connection_reaches_that_age(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn reset_after_breaks_a_call_when_the_connection_reaches_that_age(transport: Transport) {
     let faults = Faults::new();
     let (server, mut client) = serve(&faults, transport).await;
     faults.connections().reset_after(Duration::from_millis(100));
@@ -155,19 +147,13 @@ async fn reset_after_breaks_a_call_when_the_connection_reaches_that_age(
     assert_eq!(elapsed, Duration::from_millis(100), "over {transport}");
     assert_eq!(answered.unwrap().into_inner().text, "a", "over {transport}");
     let call = &server.calls()[0];
-    assert_status!(
-        call.status().unwrap(),
-        Code::Cancelled,
-        "the call was cancelled before it ended (the client went away)"
-    );
+    assert_status!(call.status().unwrap(), Code::Cancelled; "{transport}");
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test(start_paused = true)]
-async fn a_black_hole_swallows_a_call_until_its_deadline(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_black_hole_swallows_a_call_until_its_deadline(transport: Transport) {
     let faults = Faults::new();
     let (server, mut client) = serve(&faults, transport).await;
     client.unary(probe("a", 0)).await.unwrap(); // connect first
@@ -195,10 +181,10 @@ async fn a_black_hole_swallows_a_call_until_its_deadline(
 /// An hour of tokio time: on the paused clock, as long as a test can wait for nothing.
 const AN_HOUR: Duration = Duration::from_secs(3_600);
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test(start_paused = true)]
 async fn a_latency_for_good_holds_the_answer_instead_of_breaking_the_connection(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
+    transport: Transport,
 ) {
     let faults = Faults::new();
     let (server, mut client) = serve(&faults, transport).await;
@@ -215,10 +201,10 @@ async fn a_latency_for_good_holds_the_answer_instead_of_breaking_the_connection(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test(start_paused = true)]
 async fn a_jitter_for_good_holds_the_answer_instead_of_breaking_the_connection(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
+    transport: Transport,
 ) {
     let faults = Faults::with_seed(1);
     let (server, mut client) = serve(&faults, transport).await;
@@ -233,11 +219,9 @@ async fn a_jitter_for_good_holds_the_answer_instead_of_breaking_the_connection(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test(start_paused = true)]
-async fn reset_after_for_good_never_resets_the_connection(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn reset_after_for_good_never_resets_the_connection(transport: Transport) {
     let faults = Faults::new();
     let (server, mut client) = serve(&faults, transport).await;
     faults.connections().reset_after(Duration::MAX);
@@ -261,10 +245,10 @@ async fn toxics_on_a_direct_server_panic_at_start() {
     let _server = serve(&faults, Transport::Direct).await;
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test(start_paused = true)]
 async fn a_reset_timer_set_on_an_idle_connection_runs_from_the_connections_start(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
+    transport: Transport,
 ) {
     let faults = Faults::new();
     let (server, mut client) = serve(&faults, transport).await;
@@ -283,11 +267,9 @@ async fn a_reset_timer_set_on_an_idle_connection_runs_from_the_connections_start
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test(start_paused = true)]
-async fn a_lifted_black_hole_resets_the_connection_it_swallowed_from(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_lifted_black_hole_resets_the_connection_it_swallowed_from(transport: Transport) {
     let faults = Faults::new();
     let (server, mut client) = serve(&faults, transport).await;
     let before = peer(&mut client).await;

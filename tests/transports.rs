@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
+use common::{every_transport, http2_transports, in_process_transports};
 use rstest::rstest;
+use rstest_reuse::apply;
 use tokio_stream::StreamExt;
 use tonic::{Code, Request};
 use tonic_testkit::{TestChannel, TestServer, Transport};
@@ -13,11 +15,9 @@ mod common;
 use common::{probe, start};
 use tonic_testkit_support::{ClientMarker, Probe, ProbeClient};
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn all_four_rpc_shapes_round_trip(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn all_four_rpc_shapes_round_trip(transport: Transport) {
     let (server, mut client) = start(transport).await;
 
     let unary = client.unary(probe("one", 0)).await.unwrap().into_inner();
@@ -48,11 +48,9 @@ async fn all_four_rpc_shapes_round_trip(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn client_request_extensions_do_not_reach_the_handler(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn client_request_extensions_do_not_reach_the_handler(transport: Transport) {
     let (server, mut client) = start(transport).await;
     let mut request = Request::new(probe("marker", 0));
     request.extensions_mut().insert(ClientMarker);
@@ -63,11 +61,9 @@ async fn client_request_extensions_do_not_reach_the_handler(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn handlers_see_a_loopback_peer_address(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn handlers_see_a_loopback_peer_address(transport: Transport) {
     let (server, mut client) = start(transport).await;
 
     let peer = client.unary(probe("peer", 0)).await.unwrap().into_inner().text;
@@ -82,11 +78,9 @@ async fn handlers_see_a_loopback_peer_address(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test(start_paused = true)]
-async fn an_expired_deadline_is_cancelled_as_a_tonic_server_does(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn an_expired_deadline_is_cancelled_as_a_tonic_server_does(transport: Transport) {
     let (server, mut client) = start(transport).await;
     let mut request = Request::new(probe("sleep:200", 0));
     request.set_timeout(Duration::from_millis(50));
@@ -98,11 +92,9 @@ async fn an_expired_deadline_is_cancelled_as_a_tonic_server_does(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test(start_paused = true)]
-async fn a_deadline_that_is_met_lets_the_call_finish(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_deadline_that_is_met_lets_the_call_finish(transport: Transport) {
     let (server, mut client) = start(transport).await;
     let mut request = Request::new(probe("sleep:20", 0));
     request.set_timeout(Duration::from_millis(50));
@@ -113,11 +105,9 @@ async fn a_deadline_that_is_met_lets_the_call_finish(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn an_unknown_method_is_unimplemented(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn an_unknown_method_is_unimplemented(transport: Transport) {
     let server = TestServer::builder()
         .transport(transport)
         .add_service(a_service_other_than_probe())
@@ -165,11 +155,9 @@ fn a_service_other_than_probe() -> impl Clone
     Other
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn each_channel_gets_its_own_connection(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn each_channel_gets_its_own_connection(transport: Transport) {
     let (server, mut first) = start(transport).await;
     let mut second = server.client(ProbeClient::new);
     let mut first_clone = first.clone();
@@ -183,11 +171,9 @@ async fn each_channel_gets_its_own_connection(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test]
-async fn a_channel_reconnects_after_its_connection_is_dropped(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_channel_reconnects_after_its_connection_is_dropped(transport: Transport) {
     let (server, mut client) = start(transport).await;
     let before = client.unary(probe("peer", 0)).await.unwrap().into_inner().text;
 
@@ -202,11 +188,9 @@ async fn a_channel_reconnects_after_its_connection_is_dropped(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn many_concurrent_calls_on_one_channel_all_succeed(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn many_concurrent_calls_on_one_channel_all_succeed(transport: Transport) {
     let (server, client) = start(transport).await;
     let mut calls = tokio::task::JoinSet::new();
     for i in 0..500 {
@@ -223,11 +207,9 @@ async fn many_concurrent_calls_on_one_channel_all_succeed(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_hundred_servers_start_concurrently(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn two_hundred_servers_start_concurrently(transport: Transport) {
     let mut servers = tokio::task::JoinSet::new();
     for i in 0..200 {
         servers.spawn(async move {
@@ -263,11 +245,9 @@ async fn a_tcp_server_is_reachable_from_a_plain_tonic_client_at_its_real_address
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(in_process_transports)]
 #[tokio::test]
-async fn in_process_transports_have_no_address(
-    #[values(Transport::Direct, Transport::Memory)] transport: Transport,
-) {
+async fn in_process_transports_have_no_address(transport: Transport) {
     let (server, _) = start(transport).await;
 
     assert_eq!((server.local_addr(), server.uri()), (None, None), "{transport}");

@@ -12,10 +12,12 @@
 use std::net::{IpAddr, SocketAddr};
 
 use bytes::Bytes;
+use common::{every_transport, http2_transports};
 use http::{HeaderMap, StatusCode};
 use http_body_util::{BodyExt, Full};
 use prost::Message;
 use rstest::rstest;
+use rstest_reuse::apply;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
@@ -201,11 +203,9 @@ async fn check(transport: Transport, raw: Raw, expected: Answer, journaled: Jour
 
 const EOF: &str = "Unexpected EOF decoding stream.";
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_request_without_a_grpc_content_type_is_served_as_tonic_serves_it(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_request_without_a_grpc_content_type_is_served_as_tonic_serves_it(transport: Transport) {
     // tonic's server does not look at `content-type`: the call is served.
     let missing = Raw::new(UNARY, probe_frame("untyped")).without("content-type");
     check(transport, missing, Answer::echo("untyped"), Some((UNARY, Code::Ok, ""))).await;
@@ -215,22 +215,18 @@ async fn a_request_without_a_grpc_content_type_is_served_as_tonic_serves_it(
     check(transport, plain, Answer::echo("plain"), Some((UNARY, Code::Ok, ""))).await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_truncated_length_prefix_is_internal_unexpected_eof(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_truncated_length_prefix_is_internal_unexpected_eof(transport: Transport) {
     let raw = Raw::new(UNARY, Bytes::from_static(&[0, 0, 0]));
 
     check(transport, raw, Answer::grpc(Code::Internal, EOF), Some((UNARY, Code::Internal, EOF)))
         .await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_length_prefix_larger_than_the_body_is_internal_unexpected_eof(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_length_prefix_larger_than_the_body_is_internal_unexpected_eof(transport: Transport) {
     let message = probe("short", 0).encode_to_vec();
     let raw = Raw::new(UNARY, frame(false, 100, &message));
 
@@ -238,11 +234,9 @@ async fn a_length_prefix_larger_than_the_body_is_internal_unexpected_eof(
         .await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_message_over_the_4_mib_decode_limit_is_out_of_range(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_message_over_the_4_mib_decode_limit_is_out_of_range(transport: Transport) {
     const TOO_LARGE: &str =
         "Error, decoded message length too large: found 4194305 bytes, the limit is: 4194304 bytes";
     let payload = vec![0; 4 * 1024 * 1024 + 1];
@@ -252,11 +246,9 @@ async fn a_message_over_the_4_mib_decode_limit_is_out_of_range(
     check(transport, raw, expected, Some((UNARY, Code::OutOfRange, TOO_LARGE))).await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn the_compressed_flag_without_grpc_encoding_is_internal(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn the_compressed_flag_without_grpc_encoding_is_internal(transport: Transport) {
     const NO_ENCODING: &str =
         "protocol error: received message with compressed-flag but no grpc-encoding was specified";
     let message = probe("zipped?", 0).encode_to_vec();
@@ -266,11 +258,9 @@ async fn the_compressed_flag_without_grpc_encoding_is_internal(
     check(transport, raw, expected, Some((UNARY, Code::Internal, NO_ENCODING))).await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn bytes_that_do_not_decode_as_the_request_type_are_internal(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn bytes_that_do_not_decode_as_the_request_type_are_internal(transport: Transport) {
     const UNDECODABLE: &str = "failed to decode Protobuf message: invalid varint";
     let raw = Raw::new(UNARY, frame(false, 3, &[0xff, 0xff, 0xff]));
 
@@ -278,11 +268,9 @@ async fn bytes_that_do_not_decode_as_the_request_type_are_internal(
     check(transport, raw, expected, Some((UNARY, Code::Internal, UNDECODABLE))).await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn an_invalid_compressed_flag_ends_a_bidi_stream_with_one_status(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn an_invalid_compressed_flag_ends_a_bidi_stream_with_one_status(transport: Transport) {
     const BIDI: &str = "/probe.Probe/Bidi";
     const INVALID_FLAG: &str = "protocol error: received message with invalid compression flag: \
                                 2 (valid flags are 0 and 1), while sending request";
@@ -293,10 +281,10 @@ async fn an_invalid_compressed_flag_ends_a_bidi_stream_with_one_status(
     check(transport, raw, expected, Some((BIDI, Code::Internal, INVALID_FLAG))).await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
 async fn an_unknown_service_and_an_unknown_method_are_unimplemented_without_a_message(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+    transport: Transport,
 ) {
     for path in ["/nope.Nope/Unary", "/probe.Probe/Nope"] {
         let raw = Raw::new(path, probe_frame("lost"));
@@ -310,11 +298,9 @@ async fn an_unknown_service_and_an_unknown_method_are_unimplemented_without_a_me
     }
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_malformed_grpc_timeout_means_no_deadline(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_malformed_grpc_timeout_means_no_deadline(transport: Transport) {
     for timeout in ["soon", "-1S", "123456789m", "1.5S"] {
         let raw = Raw::new(UNARY, probe_frame("sleep:1")).header("grpc-timeout", timeout);
 
@@ -323,11 +309,9 @@ async fn a_malformed_grpc_timeout_means_no_deadline(
     }
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn metadata_over_the_16_kib_header_list_limit_is_refused_with_http_431(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn metadata_over_the_16_kib_header_list_limit_is_refused_with_http_431(transport: Transport) {
     let raw = Raw::new(UNARY, probe_frame("heavy")).header("x-heavy", "x".repeat(16 * 1024));
     let refused =
         Answer { http: StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, status: None, reply: None };
@@ -336,10 +320,10 @@ async fn metadata_over_the_16_kib_header_list_limit_is_refused_with_http_431(
     check(transport, raw, refused, None).await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
 async fn a_typed_client_sending_metadata_over_the_limit_gets_a_status_saying_431(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+    transport: Transport,
 ) {
     let server =
         TestServer::builder().transport(transport).add_service(Probe::new().server()).start().await;
@@ -360,11 +344,9 @@ async fn a_typed_client_sending_metadata_over_the_limit_gets_a_status_saying_431
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn metadata_just_under_the_limit_reaches_the_handler(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn metadata_just_under_the_limit_reaches_the_handler(transport: Transport) {
     let raw = Raw::new(UNARY, probe_frame("meta:x-heavy")).header("x-heavy", "x".repeat(15 * 1024));
 
     let expected = Answer::echo(&"x".repeat(15 * 1024));
@@ -447,11 +429,9 @@ async fn first_frame(addr: SocketAddr) -> Vec<u8> {
     [header.to_vec(), payload].concat()
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test]
-async fn more_than_two_hundred_calls_run_at_once_on_one_connection(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn more_than_two_hundred_calls_run_at_once_on_one_connection(transport: Transport) {
     let service = Probe::new();
     let server = TestServer::builder()
         .transport(transport)

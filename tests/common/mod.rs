@@ -1,12 +1,39 @@
 //! Helpers shared by the integration tests.
 
-#![allow(dead_code)] // each test file uses its own subset
+#![allow(dead_code, unused_macros)] // each test file uses its own subset
 
 use std::time::Duration;
 
 use tonic::Request;
 use tonic_testkit::{Faults, TestChannel, TestServer, Transport};
 use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+
+// The transport matrix, written once. A test takes `transport: Transport` and applies a template
+// in place of `#[rstest]`; each case is a test named after its transport
+// (`name::transport_1_Transport__Direct`), as with `#[values]` written out:
+//
+//     #[apply(every_transport)]
+//     #[tokio::test]
+//     async fn a_behaviour(transport: Transport) { .. }
+
+/// Every transport: Direct, Memory and Tcp.
+#[rstest_reuse::template]
+#[rstest]
+pub fn every_transport(
+    #[values(Transport::Direct, Transport::Memory, Transport::Tcp)] transport: Transport,
+) {
+}
+
+/// The transports that carry HTTP/2 (Memory and Tcp): for what a direct call has no wire for.
+#[rstest_reuse::template]
+#[rstest]
+pub fn http2_transports(#[values(Transport::Memory, Transport::Tcp)] transport: Transport) {}
+
+/// The in-process transports (Direct and Memory): for what a socket has and they have not.
+#[rstest_reuse::template]
+#[rstest]
+pub fn in_process_transports(#[values(Transport::Direct, Transport::Memory)] transport: Transport) {
+}
 
 /// A probe request; the text chooses what the probe service does.
 pub fn probe(text: &str, count: u32) -> ProbeRequest {
@@ -48,8 +75,38 @@ pub fn with_timeout(text: &str, timeout: Duration) -> Request<ProbeRequest> {
     request
 }
 
+/// The switch for the slow tests (tests/load.rs, tests/interop_python.rs, the property tests of
+/// tests/properties.rs): with `TONIC_TESTKIT_SKIP_SLOW=1` each returns at once, saying so on its
+/// output, for a quick local run. CI leaves it unset and runs them.
+///
+/// # Panics
+///
+/// When the variable holds anything but `1` or `0`.
+pub fn skip_slow() -> bool {
+    let skip = match std::env::var("TONIC_TESTKIT_SKIP_SLOW").as_deref() {
+        Err(std::env::VarError::NotPresent) | Ok("" | "0") => false,
+        Ok("1") => true,
+        other => panic!(
+            "TONIC_TESTKIT_SKIP_SLOW={other:?}: set it to 1 to skip the slow tests, or leave it \
+             unset to run them"
+        ),
+    };
+    if skip {
+        println!("skipped: TONIC_TESTKIT_SKIP_SLOW=1");
+    }
+    skip
+}
+
 /// What a tonic client reports when the connection under its call is cut.
 pub const TRANSPORT_ERROR: &str = "transport error";
+
+/// What a tonic client reports for a call whose stream the server reset, or whose connection
+/// the server closed with an HTTP/2 error (h2's text, with a code mapped from the reason).
+pub const STREAM_RESET: &str = "h2 protocol error: http2 error";
+
+/// h2's error for a body whose stream broke: what a client reads when the server resets a stream
+/// or goes away mid-answer, and what a server reads when the client does.
+pub const BODY_BROKEN: &str = "h2 protocol error: error reading a body from connection";
 
 /// What a call reads while a server is taken down by `Faults::take_down`.
 pub const SERVER_DOWN: &str = "tonic-testkit: the server is down (Faults::take_down); it accepts \
