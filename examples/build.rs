@@ -1,4 +1,4 @@
-//! Compiles ../proto with protox (a protobuf compiler written in Rust), so the build needs no
+//! Compiles proto/ with protox (a protobuf compiler written in Rust), so the build needs no
 //! system `protoc`, then generates the tonic servers and clients, and writes the encoded file
 //! descriptor set to `OUT_DIR` for server reflection (`crate::FILE_DESCRIPTOR_SET`).
 //!
@@ -25,7 +25,7 @@ const AUTOMOCK_ORDERS: &str = "#[mockall::automock(
 )]";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let proto_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?).join("../proto");
+    let proto_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?).join("proto");
     for file in PROTOS {
         println!("cargo:rerun-if-changed={}", proto_dir.join(file).display());
     }

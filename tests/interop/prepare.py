@@ -6,7 +6,7 @@
 DIR (default: target/interop at the root of the repository) receives:
 
 - venv/   a virtual environment with the packages pinned in requirements.txt;
-- stubs/  Python messages and stubs generated from proto/*.proto by grpc_tools.protoc (the
+- stubs/  Python messages and stubs generated from examples/proto/*.proto by grpc_tools.protoc (the
           protoc that grpcio-tools ships: no system protoc is needed).
 
 Each part is remade only when its inputs changed (requirements.txt for the environment, the
@@ -25,7 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 REQUIREMENTS = HERE / "requirements.txt"
-PROTO_DIR = ROOT / "proto"
+PROTO_DIR = ROOT / "examples" / "proto"
 
 
 def digest(paths):
@@ -60,7 +60,7 @@ def prepare_venv(directory):
 
 
 def prepare_stubs(directory, python):
-    """Messages and stubs for every proto/*.proto, regenerated when a file changed."""
+    """Messages and stubs for every examples/proto/*.proto, regenerated when a file changed."""
     stubs = directory / "stubs"
     stamp = directory / "stubs.stamp"
     protos = sorted(PROTO_DIR.glob("*.proto"))
