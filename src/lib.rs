@@ -325,6 +325,9 @@ mod descriptors;
 mod fault;
 mod few;
 mod frames;
+#[cfg(feature = "fuzz")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fuzz")))]
+pub mod fuzz;
 #[cfg(feature = "health")]
 mod health;
 mod intercept;
@@ -385,6 +388,7 @@ pub use transports::{ParseTransportError, TRANSPORT_ENV, Transport};
 #[cfg(all(
     doctest,
     feature = "descriptors",
+    feature = "fuzz",
     feature = "rstest",
     feature = "tls",
     feature = "gzip",

@@ -259,7 +259,7 @@ impl TestServer {
     }
 
     /// The server's shared state.
-    #[cfg(feature = "tls")]
+    #[cfg(any(feature = "tls", feature = "fuzz"))]
     pub(crate) fn shared(&self) -> &Shared {
         &self.shared
     }
@@ -530,6 +530,12 @@ impl TestServer {
     /// See [`HandlerPanic`] for an example.
     pub fn take_panics(&self) -> Vec<HandlerPanic> {
         self.shared.take_panics()
+    }
+
+    /// The names of the services added with `add_service`.
+    #[cfg(feature = "fuzz")]
+    pub(crate) fn service_names(&self) -> &[&'static str] {
+        &self.services
     }
 
     /// Shuts the server down and drops its services in this task.
