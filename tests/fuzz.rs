@@ -441,3 +441,48 @@ fn a_server_that_serves_none_of_the_described_services_says_so() {
          methods to fuzz with `.methods(..)`"
     );
 }
+
+/// The half of `proptest_variables_set_the_cases_and_the_seed` that runs under the variables.
+#[tokio::test]
+#[ignore = "run by proptest_variables_set_the_cases_and_the_seed, with the variables set"]
+async fn fuzz_under_proptest_variables() {
+    let server = serve(Transport::Direct, Probe::new()).await;
+
+    let summary = server.fuzz(FILE_DESCRIPTOR_SET).methods([UNARY]).await;
+    let explicit = server.fuzz(FILE_DESCRIPTOR_SET).methods([UNARY]).cases(3).seed(1).await;
+
+    // The test's own settings win over the variables.
+    assert_eq!(explicit.cases(UNARY), 3);
+    let first: ProbeRequest = server.calls()[0].request(0);
+    println!("cases: {}; first: {first:?}", summary.cases(UNARY));
+}
+
+#[test]
+fn proptest_variables_set_the_cases_and_the_seed() {
+    let run = |variables: &[(&str, &str)]| {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+        child.args(["--exact", "fuzz_under_proptest_variables", "--ignored", "--nocapture"]);
+        child
+            .env_remove("PROPTEST_CASES")
+            .env_remove("PROPTEST_RNG_SEED")
+            .envs(variables.iter().copied());
+        let output = child.output().unwrap();
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+        let line =
+            stdout.lines().find(|line| line.starts_with("cases: ")).expect("the child's line");
+        line.to_owned()
+    };
+
+    let defaults = run(&[]);
+    let seven = run(&[("PROPTEST_CASES", "7")]);
+    let seeded = run(&[("PROPTEST_RNG_SEED", "5")]);
+    let seeded_again = run(&[("PROPTEST_RNG_SEED", "5")]);
+
+    assert!(defaults.starts_with("cases: 256; first: "), "{defaults}");
+    assert!(seven.starts_with("cases: 7; first: "), "{seven}");
+    // The seed decides the requests: the same one the same, another another.
+    assert_eq!(seeded, seeded_again);
+    assert_ne!(seeded, defaults);
+    assert_eq!(seven.split_once("first").unwrap().1, defaults.split_once("first").unwrap().1);
+}

@@ -147,15 +147,10 @@ impl Generator {
         }
     }
 
-    /// A value of a list or map: short, so that a list of them stays small.
+    /// A value of a list or map: short, so that a list of them stays small; `None` for a
+    /// message below the last level.
     fn element(&mut self, field: &FieldDescriptor, depth: u32) -> Option<BoxedStrategy<Value>> {
-        match field.kind() {
-            Kind::Message(message) if depth == 0 => {
-                // Below the last level a message value is empty, not absent.
-                Some(Just(Value::Message(DynamicMessage::new(message))).boxed())
-            }
-            kind => self.value(&kind, depth, false),
-        }
+        self.value(&field.kind(), depth, false)
     }
 
     /// The value of one singular field, `None` for a message field below the last level.

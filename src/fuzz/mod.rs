@@ -77,6 +77,8 @@ mod check;
 mod generate;
 mod report;
 mod run;
+#[cfg(test)]
+mod tests;
 
 use std::{
     future::{Future, IntoFuture},
@@ -691,7 +693,7 @@ where
 ///
 /// ```
 /// use proptest::{strategy::{Strategy, ValueTree}, test_runner::TestRunner};
-/// use prost_reflect::DescriptorPool;
+/// use prost_reflect::{DescriptorPool, ReflectMessage};
 /// use tonic_testkit::fuzz;
 ///
 /// let pool = DescriptorPool::decode(tonic_testkit_examples::FILE_DESCRIPTOR_SET).unwrap();
