@@ -1,6 +1,6 @@
 //! How many fuzz cases a second each transport runs against the example services, beside a
-//! hand-written proptest loop that sends the same requests (same strategies, same seeds)
-//! through the generated clients. Median of 5 rounds, the two loops alternating.
+//! hand-written loop over proptest's strategies that sends the same requests (same strategies,
+//! same seeds) through the generated clients. Median of 5 rounds, the two loops alternating.
 //!
 //! `cargo bench --bench fuzz` (optionally `-- memory` to run one transport).
 
@@ -13,8 +13,9 @@ use std::{
 };
 
 use proptest::{
-    strategy::Strategy,
-    test_runner::{Config, RngSeed, TestRunner},
+    prelude::Rng,
+    strategy::{Strategy, ValueTree},
+    test_runner::{Config, RngAlgorithm, RngSeed, TestRng, TestRunner},
 };
 use tokio::runtime::Runtime;
 use tonic_testkit::{TestServer, Transport, fuzz};
@@ -61,6 +62,8 @@ fn main() {
             continue;
         }
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        // The clients connect from this runtime, as a test's would.
+        let _entered = runtime.enter();
         let server = runtime.block_on(
             TestServer::builder()
                 .transport(transport)
@@ -171,8 +174,8 @@ fn kit(runtime: &Runtime, server: &TestServer, method: &str, cases: u32) {
     runtime.block_on(fuzz.run());
 }
 
-/// The hand-written loop: proptest's runner, the same strategy and seed, each case sent through
-/// a generated client.
+/// The hand-written loop: the same strategy, each case from a seed drawn as the kit draws it,
+/// so the requests are the same; each sent through a generated client.
 fn hand<T, F>(
     runtime: &Runtime,
     cases: u32,
@@ -180,22 +183,20 @@ fn hand<T, F>(
     strategy: impl Strategy<Value = T>,
     send: impl Fn(T) -> F,
 ) where
-    T: std::fmt::Debug,
     F: Future<Output = ()>,
 {
-    let config = Config {
-        cases,
-        rng_seed: RngSeed::Fixed(seed),
-        failure_persistence: None,
-        ..Config::default()
-    };
-    let mut runner = TestRunner::new(config);
-    runner
-        .run(&strategy, |request| {
-            runtime.block_on(send(request));
-            Ok(())
-        })
-        .unwrap();
+    let config = Config { failure_persistence: None, ..Config::default() };
+    let mut seeds = TestRunner::new(Config { rng_seed: RngSeed::Fixed(seed), ..config.clone() });
+    for _ in 0..cases {
+        let mut case_seed = [0u8; 32];
+        seeds.rng().fill_bytes(&mut case_seed);
+        let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &case_seed);
+        let request = strategy
+            .new_tree(&mut TestRunner::new_with_rng(config.clone(), rng))
+            .unwrap()
+            .current();
+        runtime.block_on(send(request));
+    }
 }
 
 /// The medians over `rounds` of the times `kit` and `hand` take, run alternately.

@@ -94,7 +94,7 @@ async fn a_fragile_handler_is_found_and_shrunk_to_the_field_that_breaks_it(
     assert_eq!(
         finding.to_string(),
         format!(
-            "fuzzing /probe.Probe/Unary found a failing case (case 5 of the run, shrunk in 30 \
+            "fuzzing /probe.Probe/Unary found a failing case (case 6 of the run, shrunk in 28 \
              steps; the fuzz statement is at {at})
   failure:  the handler for /probe.Probe/Unary panicked: end byte index 1 is not a char boundary; it is inside 'é' (bytes 0..2) of `é`
   request:  probe.ProbeRequest {{ text: \"\\303\\251\" count: 1 }}

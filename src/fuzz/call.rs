@@ -6,12 +6,13 @@ use std::{
     panic::{AssertUnwindSafe, catch_unwind},
     pin::Pin,
     str::FromStr,
+    sync::Arc,
     task::{Context, Poll},
 };
 
-use bytes::{Buf, BufMut, Bytes};
+use bytes::Buf;
 use http::uri::PathAndQuery;
-use prost_reflect::MethodDescriptor;
+use prost_reflect::{DynamicMessage, MessageDescriptor, MethodDescriptor};
 use tonic::{
     Request, Status, Streaming,
     codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder},
@@ -25,7 +26,7 @@ use crate::TestChannel;
 /// `OK`).
 #[derive(Debug, Default)]
 pub(crate) struct Answer {
-    pub(crate) responses: Vec<Bytes>,
+    pub(crate) responses: Vec<Decoded>,
     pub(crate) status: Option<Status>,
 }
 
@@ -45,31 +46,31 @@ pub(crate) async fn call(
     }
     let path =
         PathAndQuery::from_str(path).expect("a method path from the descriptors is a valid path");
-    let messages: Vec<Bytes> =
-        case.messages.iter().map(|message| prost::Message::encode_to_vec(message).into()).collect();
+    let messages = case.messages.clone();
+    let codec = Dynamic { output: method.output() };
     let mut answer = Answer::default();
     let result = match (method.is_client_streaming(), method.is_server_streaming()) {
         (false, false) => {
             let request = with_metadata(Request::new(messages[0].clone()), case);
-            grpc.unary(request, path, Raw)
+            grpc.unary(request, path, codec)
                 .await
                 .map(|response| answer.responses.push(response.into_inner()))
         }
         (true, false) => {
             let request = with_metadata(Request::new(tokio_stream::iter(messages)), case);
-            let result = grpc.client_streaming(request, path, Raw).await;
+            let result = grpc.client_streaming(request, path, codec).await;
             result.map(|response| answer.responses.push(response.into_inner()))
         }
         (false, true) => {
             let request = with_metadata(Request::new(messages[0].clone()), case);
-            match grpc.server_streaming(request, path, Raw).await {
+            match grpc.server_streaming(request, path, codec).await {
                 Ok(response) => read(response.into_inner(), &mut answer.responses).await,
                 Err(status) => Err(status),
             }
         }
         (true, true) => {
             let request = with_metadata(Request::new(tokio_stream::iter(messages)), case);
-            match grpc.streaming(request, path, Raw).await {
+            match grpc.streaming(request, path, codec).await {
                 Ok(response) => read(response.into_inner(), &mut answer.responses).await,
                 Err(status) => Err(status),
             }
@@ -80,7 +81,7 @@ pub(crate) async fn call(
 }
 
 /// Reads a response stream to its end.
-async fn read(mut stream: Streaming<Bytes>, into: &mut Vec<Bytes>) -> Result<(), Status> {
+async fn read(mut stream: Streaming<Decoded>, into: &mut Vec<Decoded>) -> Result<(), Status> {
     while let Some(message) = stream.message().await? {
         into.push(message);
     }
@@ -98,41 +99,50 @@ fn with_metadata<T>(mut request: Request<T>, case: &Case) -> Request<T> {
     request
 }
 
-/// The codec of a call whose messages are already encoded: bytes in, bytes out.
-#[derive(Clone, Copy, Debug, Default)]
-struct Raw;
+/// The codec of a fuzz call: requests encoded from their dynamic messages, responses decoded
+/// as the method's output type, a response that does not decode kept as why (the call goes on,
+/// and the judge reports it).
+#[derive(Clone, Debug)]
+struct Dynamic {
+    output: MessageDescriptor,
+}
 
-impl Codec for Raw {
-    type Encode = Bytes;
-    type Decode = Bytes;
-    type Encoder = Raw;
-    type Decoder = Raw;
+/// A response as it decoded, or why it did not.
+pub(crate) type Decoded = Result<DynamicMessage, prost::DecodeError>;
 
-    fn encoder(&mut self) -> Raw {
-        Raw
+impl Codec for Dynamic {
+    type Encode = Arc<DynamicMessage>;
+    type Decode = Decoded;
+    type Encoder = Dynamic;
+    type Decoder = Dynamic;
+
+    fn encoder(&mut self) -> Dynamic {
+        self.clone()
     }
 
-    fn decoder(&mut self) -> Raw {
-        Raw
+    fn decoder(&mut self) -> Dynamic {
+        self.clone()
     }
 }
 
-impl Encoder for Raw {
-    type Item = Bytes;
+impl Encoder for Dynamic {
+    type Item = Arc<DynamicMessage>;
     type Error = Status;
 
-    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put(item);
-        Ok(())
+    fn encode(&mut self, item: Arc<DynamicMessage>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        prost::Message::encode(&*item, dst).map_err(|error| Status::internal(error.to_string()))
     }
 }
 
-impl Decoder for Raw {
-    type Item = Bytes;
+impl Decoder for Dynamic {
+    type Item = Decoded;
     type Error = Status;
 
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
-        Ok(Some(src.copy_to_bytes(src.remaining())))
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Decoded>, Status> {
+        let decoded = DynamicMessage::decode(self.output.clone(), &mut *src);
+        // What a failed decode left of the message is skipped, so the next one is read whole.
+        src.advance(src.remaining());
+        Ok(Some(decoded))
     }
 }
 

@@ -1,6 +1,6 @@
 //! One fuzz case: the messages a call sends and its metadata, readable as text.
 
-use std::fmt;
+use std::{fmt, sync::Arc};
 
 use proptest::{collection::vec, prelude::*, strategy::Union};
 use prost_reflect::{DynamicMessage, MethodDescriptor, text_format::FormatOptions};
@@ -11,14 +11,14 @@ use super::generate::Generator;
 #[derive(Clone)]
 pub(crate) struct Case {
     /// The messages sent: exactly one unless the client streams.
-    pub(crate) messages: Vec<DynamicMessage>,
+    pub(crate) messages: Vec<Arc<DynamicMessage>>,
     /// The metadata sent besides what tonic adds.
     pub(crate) metadata: Vec<(String, String)>,
 }
 
 impl fmt::Debug for Case {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let messages: Vec<String> = self.messages.iter().map(text).collect();
+        let messages: Vec<String> = self.messages.iter().map(|message| text(message)).collect();
         f.debug_struct("Case")
             .field("messages", &messages)
             .field("metadata", &self.metadata)
@@ -41,7 +41,7 @@ pub(crate) fn strategy(
     metadata: &[String],
 ) -> BoxedStrategy<Case> {
     let mut generator = Generator::new(&method.input(), depth);
-    let message = generator.top(&method.input());
+    let message = generator.top(&method.input()).prop_map(Arc::new).boxed();
     let messages = match method.is_client_streaming() {
         true => prop_oneof![4 => vec(message.clone(), 0..=3), 1 => vec(message, 4..=16)].boxed(),
         false => message.prop_map(|message| vec![message]).boxed(),

@@ -109,14 +109,16 @@ where
 {
     Box::new(move |method, case, answer| {
         let requests = case.messages.iter().map(|message| {
-            let bytes = prost::Message::encode_to_vec(message);
+            let bytes = prost::Message::encode_to_vec(&**message);
             Req::decode(bytes.as_slice()).map_err(|error| {
                 format!("a request does not decode as {}: {error}", std::any::type_name::<Req>())
             })
         });
         let requests = requests.collect::<Result<Vec<_>, _>>()?;
-        let responses = answer.responses.iter().map(|bytes| {
-            Res::decode(bytes.as_ref()).map_err(|error| {
+        let responses = answer.responses.iter().map(|decoded| {
+            let message = decoded.as_ref().map_err(ToString::to_string)?;
+            let bytes = prost::Message::encode_to_vec(message);
+            Res::decode(bytes.as_slice()).map_err(|error| {
                 format!("a response does not decode as {}: {error}", std::any::type_name::<Res>())
             })
         });

@@ -507,7 +507,7 @@ impl Fuzz<'_> {
                 )
             })
         });
-        let messages = messages.collect();
+        let messages = messages.map(std::sync::Arc::new).collect();
         for (key, value) in metadata {
             if AsciiMetadataKey::from_str(key).is_err()
                 || AsciiMetadataValue::from_str(value).is_err()

@@ -52,7 +52,7 @@ impl Finding {
 
     /// The request messages of the shrunk case, each in protobuf's text format.
     pub fn requests(&self) -> Vec<String> {
-        self.case.messages.iter().map(text).collect()
+        self.case.messages.iter().map(|message| text(message)).collect()
     }
 
     /// The metadata of the shrunk case.

@@ -1,10 +1,20 @@
-//! A fuzz run: proptest's runner on a thread of its own generates and shrinks the cases; the
-//! test's task sends each one through the server's channel and judges the answer.
+//! A fuzz run: in the test's own task, each case is generated from its seed with proptest's
+//! strategies, sent through the server's channel and judged; the first failing case is shrunk
+//! with proptest's value trees, one call per step, and its seed saved where proptest keeps them.
 
-use std::{sync::mpsc, time::Duration};
+use std::{
+    str::FromStr,
+    time::{Duration, Instant},
+};
 
-use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
-use prost_reflect::{DynamicMessage, MethodDescriptor};
+use proptest::{
+    prelude::Rng,
+    strategy::{Strategy, ValueTree},
+    test_runner::{
+        Config, FailurePersistence, PersistedSeed, RngAlgorithm, RngSeed, TestRng, TestRunner,
+    },
+};
+use prost_reflect::MethodDescriptor;
 use tonic::Code;
 
 use super::{
@@ -14,9 +24,6 @@ use super::{
     report::{Finding, MethodSummary, Summary, code_name},
 };
 use crate::panic::payload_text;
-
-/// What a stopped run tells the runner thread, so it ends without reporting.
-const STOPPED: &str = "the fuzz run stopped";
 
 /// How one case went: the code it ended with, and why it failed, if it did.
 struct Verdict {
@@ -48,69 +55,108 @@ impl Fuzz<'_> {
         }
     }
 
-    /// Runs the cases of `method`.
+    /// Runs the cases of `method`: the seeds proptest's regression file keeps for this test
+    /// first, then new cases, each from a seed of its own drawn from the run's; the first that
+    /// fails is shrunk as proptest shrinks, and its seed saved.
     async fn method(&self, method: &MethodDescriptor) -> Result<MethodSummary, Finding> {
         let path = crate::descriptors::path(method);
-        let seed = self.run_seed() ^ fnv1a(&path);
-        let mut config = Config {
-            cases: self.case_count(),
-            rng_seed: RngSeed::Fixed(seed),
-            ..Config::default()
-        };
-        config.source_file = Some(self.location.file());
-        if let Some(persistence) = &self.persistence {
-            config.failure_persistence =
-                persistence.as_ref().map(|persistence| persistence.box_clone());
-        }
-        let (to_task, mut cases) = tokio::sync::mpsc::channel::<Case>(1);
-        let (to_runner, verdicts) = mpsc::sync_channel::<Option<String>>(1);
-        let (done, result) = tokio::sync::oneshot::channel();
-        let (descriptor, depth, keys) = (method.clone(), self.depth, self.metadata.clone());
-        let runner = std::thread::Builder::new().name(format!("fuzz {path}")).spawn(move || {
-            let strategy = case::strategy(&descriptor, depth, &keys);
-            let mut runner = TestRunner::new(config);
-            let outcome = runner.run(&strategy, |case| {
-                to_task.blocking_send(case).map_err(|_| TestCaseError::fail(STOPPED))?;
-                match verdicts.recv() {
-                    Ok(None) => Ok(()),
-                    Ok(Some(failure)) => Err(TestCaseError::fail(failure)),
-                    Err(_) => Err(TestCaseError::fail(STOPPED)),
-                }
-            });
-            let _ = done.send(outcome);
+        let strategy = case::strategy(method, self.depth, &self.metadata);
+        let config = self.config();
+        let mut persistence = self.persistence();
+        let source = Some(self.location.file());
+        let mut seeds = TestRunner::new(Config {
+            rng_seed: RngSeed::Fixed(self.run_seed() ^ fnv1a(&path)),
+            ..config.clone()
         });
-        runner.expect("the fuzz runner's thread starts");
-
+        let persisted: Vec<[u8; 32]> = match &persistence {
+            Some(persistence) => persistence
+                .load_persisted_failures2(source)
+                .iter()
+                .filter_map(chacha_seed)
+                .collect(),
+            None => Vec::new(),
+        };
         let mut summary = MethodSummary::new(&path);
-        let (mut cases_run, mut shrink_steps, mut failed) = (0, 0, false);
-        while let Some(case) = cases.recv().await {
-            let verdict = self.judge(method, &path, &case).await;
-            match failed {
-                true => shrink_steps += 1,
-                false => {
-                    cases_run += 1;
-                    summary.record(verdict.code);
-                }
+        let fresh = (0..config.cases).map(|_| {
+            let mut seed = [0u8; 32];
+            seeds.rng().fill_bytes(&mut seed);
+            seed
+        });
+        for (index, seed) in persisted.into_iter().chain(fresh.collect::<Vec<_>>()).enumerate() {
+            let mut runner = TestRunner::new_with_rng(
+                config.clone(),
+                TestRng::from_seed(RngAlgorithm::ChaCha, &seed),
+            );
+            let Ok(mut tree) = strategy.new_tree(&mut runner) else {
+                unreachable!("the case strategies never reject a case")
+            };
+            let verdict = self.judge(method, &path, &tree.current()).await;
+            summary.record(verdict.code);
+            let Some(failure) = verdict.failure else { continue };
+            let (failure, steps) = self.shrink(method, &path, &mut tree, failure, &config).await;
+            let case = tree.current();
+            if let Some(persistence) = &mut persistence {
+                let seed =
+                    PersistedSeed::from_str(&format!("cc {}", hex(&seed))).expect("a ChaCha seed");
+                persistence.save_persisted_failure2(source, seed, &case);
             }
-            failed |= verdict.failure.is_some();
-            if to_runner.send(verdict.failure).is_err() {
+            let index = u32::try_from(index + 1).unwrap_or(u32::MAX);
+            return Err(self.finding(method, failure, case, Some(self.run_seed()), index, steps));
+        }
+        Ok(summary)
+    }
+
+    /// Shrinks a failing case as proptest does: simplify while it still fails, step back when
+    /// it passes, until nothing simpler fails or the shrink budget is spent. Returns the last
+    /// failure and how many steps it took.
+    async fn shrink(
+        &self,
+        method: &MethodDescriptor,
+        path: &str,
+        tree: &mut impl ValueTree<Value = Case>,
+        mut failure: String,
+        config: &Config,
+    ) -> (String, u32) {
+        let started = Instant::now();
+        let budget = (config.max_shrink_time > 0)
+            .then(|| Duration::from_millis(config.max_shrink_time.into()));
+        let mut steps = 0;
+        if !tree.simplify() {
+            return (failure, steps);
+        }
+        loop {
+            if steps >= config.max_shrink_iters()
+                || budget.is_some_and(|budget| started.elapsed() > budget)
+            {
+                break;
+            }
+            steps += 1;
+            let simpler = match self.judge(method, path, &tree.current()).await.failure {
+                Some(still) => {
+                    failure = still;
+                    tree.simplify()
+                }
+                None => tree.complicate(),
+            };
+            if !simpler {
                 break;
             }
         }
-        match result.await {
-            Ok(Ok(())) => Ok(summary),
-            Ok(Err(TestError::Fail(failure, case))) => Err(self.finding(
-                method,
-                failure.message().to_owned(),
-                case,
-                Some(self.run_seed()),
-                cases_run,
-                shrink_steps,
-            )),
-            Ok(Err(TestError::Abort(reason))) => {
-                panic!("fuzzing {path}: proptest stopped the run: {reason}")
-            }
-            Err(_) => panic!("fuzzing {path}: the case generator panicked (its message is above)"),
+        (failure, steps)
+    }
+
+    /// proptest's configuration with the environment's variables, the cases and the failure
+    /// persistence this run uses.
+    fn config(&self) -> Config {
+        Config { cases: self.case_count(), failure_persistence: None, ..Config::default() }
+    }
+
+    /// Where failing seeds are kept: as the test set it, else as proptest's defaults and
+    /// variables say.
+    fn persistence(&self) -> Option<Box<dyn FailurePersistence>> {
+        match &self.persistence {
+            Some(chosen) => chosen.as_ref().map(|persistence| persistence.box_clone()),
+            None => Config::default().failure_persistence,
         }
     }
 
@@ -195,15 +241,15 @@ fn did_not_end(deadline: Duration) -> String {
 
 /// Why a response does not decode as the method's output type, if one does not.
 fn undecodable(method: &MethodDescriptor, answer: &Answer) -> Option<String> {
-    let output = method.output();
-    answer.responses.iter().enumerate().find_map(|(index, bytes)| {
-        DynamicMessage::decode(output.clone(), bytes.as_ref()).err().map(|error| {
-            format!(
-                "response {index} does not decode as {}, the method's output type: {error}",
-                output.full_name()
-            )
-        })
-    })
+    let (index, error) = answer
+        .responses
+        .iter()
+        .enumerate()
+        .find_map(|(index, decoded)| Some((index, decoded.as_ref().err()?)))?;
+    Some(format!(
+        "response {index} does not decode as {}, the method's output type: {error}",
+        method.output().full_name()
+    ))
 }
 
 /// A stable hash of a method path, so each method draws its own cases from one seed.
@@ -211,4 +257,20 @@ fn fnv1a(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
     })
+}
+
+/// The bytes of a ChaCha seed as proptest's regression files write it (`cc <64 hex digits>`);
+/// `None` for a seed of another generator.
+fn chacha_seed(seed: &PersistedSeed) -> Option<[u8; 32]> {
+    let text = seed.to_string();
+    let hex = text.strip_prefix("cc ")?.trim();
+    let mut bytes = [0u8; 32];
+    for (byte, pair) in bytes.iter_mut().zip(hex.as_bytes().chunks(2)) {
+        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    (hex.len() == 64).then_some(bytes)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
