@@ -952,6 +952,9 @@ mod fault;
 #[cfg(feature = "rstest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rstest")))]
 pub mod fixtures;
+#[cfg(feature = "fuzz")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fuzz")))]
+pub mod fuzz;
 pub mod handler;
 pub mod journal;
 pub mod mock;
@@ -1012,6 +1015,7 @@ pub mod futures {
 #[cfg(all(
     doctest,
     feature = "descriptors",
+    feature = "fuzz",
     feature = "rstest",
     feature = "tls",
     feature = "gzip",

@@ -6,6 +6,7 @@ use tonic::{Code, Request, Response, Status};
 use tonic_testkit::fixtures::transport;
 use tonic_testkit::{
     TestRequest, TestServer, Transport, assert_metadata, assert_no_metadata, assert_status,
+    fuzz::Exchange,
 };
 use tonic_testkit_examples::hello::{
     Greeter,
@@ -89,4 +90,29 @@ async fn an_empty_greeting_is_invalid(#[future] server: TestServer) {
 
     assert_status!(result, Code::InvalidArgument, "greeting must not be empty");
     server.shutdown().await;
+}
+
+// Fuzzing: every method called with requests built from the descriptors (empty, long and
+// non-ASCII greetings, odd request ids), checked against what the service promises.
+
+#[rstest]
+#[tokio::test]
+async fn no_greeting_breaks_the_service_and_every_one_is_answered_or_refused(
+    #[future] server: TestServer,
+) {
+    let server = server.await;
+
+    let summary = server
+        .fuzz(tonic_testkit_examples::FILE_DESCRIPTOR_SET)
+        .metadata("x-request-id")
+        .check("/hello.HelloService/Hello", |exchange: &Exchange<HelloRequest, HelloResponse>| {
+            let greeting = &exchange.request().greeting;
+            match exchange.response() {
+                Some(response) => assert_eq!(response.reply, format!("Hello, {greeting}!")),
+                None => assert!(greeting.is_empty(), "only an empty greeting is refused"),
+            }
+        })
+        .await;
+
+    assert!(summary.count("/hello.HelloService/Hello", Code::InvalidArgument) > 0, "{summary}");
 }

@@ -241,3 +241,18 @@ async fn a_broken_customer_stream_ends_the_chat_with_its_status() {
     assert_eq!(texts(outcome.messages()), ["received: hello?"]);
     assert_status!(outcome, Code::Unavailable, "connection lost");
 }
+
+// Fuzzing: every method, all four shapes, called with requests built from the descriptors
+// (client and bidi streams of none to many messages).
+
+#[rstest]
+#[tokio::test(start_paused = true)]
+async fn no_request_breaks_the_orders_service(
+    #[future] orders: (TestServer, OrdersClient<TestChannel>),
+) {
+    let (server, _client) = orders.await;
+
+    let summary = server.fuzz(tonic_testkit_examples::FILE_DESCRIPTOR_SET).cases(64).await;
+
+    assert_eq!(summary.methods().len(), 4, "{summary}");
+}

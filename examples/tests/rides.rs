@@ -240,3 +240,16 @@ async fn the_timing_layer_times_every_call(#[future] rides: Fixture) {
     assert_eq!(methods, ["/rides.Rides/Start", "/rides.Rides/Track"]);
     server.shutdown().await;
 }
+
+// Fuzzing: every method called with requests built from the descriptors (timestamps at and past
+// their range, unknown ride types, empty and long ids).
+
+#[rstest]
+#[tokio::test(start_paused = true)]
+async fn no_request_breaks_the_rides_service(#[future] rides: Fixture) {
+    let Fixture { server, .. } = rides.await;
+
+    let summary = server.fuzz(tonic_testkit_examples::FILE_DESCRIPTOR_SET).await;
+
+    assert_eq!(summary.methods().len(), 3, "{summary}");
+}

@@ -166,3 +166,36 @@ async fn a_store_failure_is_unavailable_over_a_server(transport: Transport) {
     assert_status!(result, Code::Unavailable, "user store unavailable");
     server.shutdown().await;
 }
+
+// Fuzzing: every method called with requests built from the descriptors; and the handler
+// alone, with the same requests, in a proptest of its own.
+
+#[rstest]
+#[tokio::test]
+async fn no_request_breaks_the_users_service(#[future] server: TestServer) {
+    let server = server.await;
+
+    let summary = server.fuzz(tonic_testkit_examples::FILE_DESCRIPTOR_SET).await;
+
+    // Ids past the store's are not found; the known ones are answered.
+    let get_user = "/users.UserService/GetUser";
+    assert!(summary.count(get_user, Code::NotFound) > 0, "{summary}");
+    assert!(summary.count(get_user, Code::Ok) > 0, "{summary}");
+}
+
+proptest::proptest! {
+    #[test]
+    fn get_user_answers_a_user_or_not_found_for_any_id(
+        request in tonic_testkit::fuzz::message::<GetUserRequest>(tonic_testkit_examples::FILE_DESCRIPTOR_SET),
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let id = request.id;
+
+        let result = runtime.block_on(Users::default().get_user(TestRequest::new(request).into()));
+
+        match result {
+            Ok(user) => proptest::prop_assert_eq!(user.into_inner().id, id),
+            Err(status) => proptest::prop_assert_eq!(status.code(), Code::NotFound),
+        }
+    }
+}

@@ -264,6 +264,20 @@ impl Shared {
         std::mem::take(&mut *lock(&self.panics))
     }
 
+    /// How many panics are kept: a mark for [`take_panics_from`](Self::take_panics_from).
+    #[cfg(feature = "fuzz")]
+    pub(crate) fn panic_count(&self) -> usize {
+        lock(&self.panics).len()
+    }
+
+    /// Takes the panics kept since `mark`, leaving those before it to be reported.
+    #[cfg(feature = "fuzz")]
+    pub(crate) fn take_panics_from(&self, mark: usize) -> Vec<HandlerPanic> {
+        let mut panics = lock(&self.panics);
+        let mark = mark.min(panics.len());
+        panics.drain(mark..).collect()
+    }
+
     /// Drops the server's own copy of the services in the caller's task, so that a panic in a
     /// service's `Drop` (a mock's unmet expectation) is recorded for the test to report.
     pub(crate) fn release_services(&self) {

@@ -25,6 +25,12 @@ impl Descriptors {
         }
     }
 
+    /// The decoded pool.
+    #[cfg_attr(not(feature = "fuzz"), allow(dead_code))]
+    pub(crate) fn pool(&self) -> &DescriptorPool {
+        &self.0
+    }
+
     /// The method at `path` (`/package.Service/Method`).
     pub(crate) fn method(&self, path: &str) -> Option<MethodDescriptor> {
         let (service, method) = crate::protocol::method::split_method_path(path)?;

@@ -252,9 +252,15 @@ impl TestServer {
     }
 
     /// The server's shared state.
-    #[cfg(feature = "tls")]
+    #[cfg(any(feature = "tls", feature = "fuzz"))]
     pub(crate) fn shared(&self) -> &Shared {
         &self.shared
+    }
+
+    /// The names of the services added with `add_service`.
+    #[cfg(feature = "fuzz")]
+    pub(crate) fn service_names(&self) -> &[&'static str] {
+        &self.services
     }
 
     /// The server's shared state, for the crate's unit tests.

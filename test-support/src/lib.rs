@@ -30,6 +30,7 @@ use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
 pub mod h2wire;
+pub mod shapes;
 
 #[allow(missing_docs, clippy::all)]
 mod generated {
