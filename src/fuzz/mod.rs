@@ -47,7 +47,7 @@
 //! A check per method, over the typed request and answer:
 //!
 //! ```
-//! use tonic_testkit::TestServer;
+//! use tonic_testkit::{TestServer, fuzz::Exchange};
 //! use tonic_testkit_examples::{
 //!     FILE_DESCRIPTOR_SET,
 //!     hello::{Greeter, pb::{HelloRequest, HelloResponse, hello_service_server::HelloServiceServer}},
@@ -59,13 +59,11 @@
 //!
 //! server
 //!     .fuzz(FILE_DESCRIPTOR_SET)
-//!     .check("/hello.HelloService/Hello", |exchange| {
+//!     .check("/hello.HelloService/Hello", |exchange: &Exchange<HelloRequest, HelloResponse>| {
 //!         let greeting = &exchange.request().greeting;
 //!         if let Some(response) = exchange.response() {
-//!             let reply: &HelloResponse = response;
-//!             assert_eq!(reply.reply, format!("Hello, {greeting}!"));
+//!             assert_eq!(response.reply, format!("Hello, {greeting}!"));
 //!         }
-//!         let _: &HelloRequest = exchange.request();
 //!     })
 //!     .await;
 //! # }
