@@ -13,7 +13,10 @@ use rstest::rstest;
 use rstest_reuse::apply;
 use tokio_stream::StreamExt;
 use tonic::{Code, Request, Response, Status, Streaming};
-use tonic_testkit::{Reply, Stub, TestServer, Transport, fuzz::Exchange};
+use tonic_testkit::{
+    Reply, Stub, TestServer, Transport,
+    fuzz::{Exchange, Finding},
+};
 use tonic_testkit_support::{
     FILE_DESCRIPTOR_SET, Probe, ProbeReply, ProbeRequest, ProbeServer, ProbeService, ReplyStream,
     shapes::{Everything, SHAPES_DESCRIPTOR_SET, Shapes},
@@ -75,6 +78,12 @@ impl ProbeService for Fragile {
         });
         Ok(Response::new(Box::pin(replies)))
     }
+}
+
+/// The finding a fuzz run of `method` reports, with no regression file kept.
+async fn finding(server: &TestServer, method: &str) -> Finding {
+    let fuzz = server.fuzz(FILE_DESCRIPTOR_SET).methods([method]).failure_persistence(None);
+    fuzz.try_run().await.expect_err("the fuzz run found nothing")
 }
 
 async fn serve(transport: Transport, service: impl ProbeService) -> TestServer {
@@ -144,13 +153,7 @@ async fn the_replay_line_replays_exactly_the_case(transport: Transport) {
 async fn a_client_stream_that_sends_nothing_is_a_finding(transport: Transport) {
     let server = serve(transport, Fragile).await;
 
-    let finding = server
-        .fuzz(FILE_DESCRIPTOR_SET)
-        .methods([CLIENT_STREAM])
-        .failure_persistence(None)
-        .try_run()
-        .await
-        .unwrap_err();
+    let finding = finding(&server, CLIENT_STREAM).await;
 
     assert_eq!(
         finding.failure(),
@@ -190,13 +193,7 @@ async fn internal_fails_a_case_unless_the_test_allows_it(transport: Transport) {
 async fn a_call_that_does_not_end_is_a_finding(transport: Transport) {
     let server = serve(transport, Fragile).await;
 
-    let finding = server
-        .fuzz(FILE_DESCRIPTOR_SET)
-        .methods([BIDI])
-        .failure_persistence(None)
-        .try_run()
-        .await
-        .unwrap_err();
+    let finding = finding(&server, BIDI).await;
 
     assert_eq!(
         finding.failure(),
@@ -216,13 +213,7 @@ async fn an_answer_that_does_not_decode_as_the_output_type_is_a_finding(transpor
     stub.on(UNARY).reply(Reply::message(prost_types::Duration { seconds: 5, nanos: 0 }));
     let server = TestServer::builder().transport(transport).add_stub(&stub).start().await;
 
-    let finding = server
-        .fuzz(FILE_DESCRIPTOR_SET)
-        .methods([UNARY])
-        .failure_persistence(None)
-        .try_run()
-        .await
-        .unwrap_err();
+    let finding = finding(&server, UNARY).await;
 
     assert_eq!(
         finding.failure(),

@@ -5,6 +5,8 @@ use std::{fmt, panic::Location};
 
 use tonic::Code;
 
+use crate::protocol::code_name;
+
 use super::case::{Case, text};
 
 /// A failing case, shrunk to a minimal request: what failed, the request as text, the seed that
@@ -220,28 +222,5 @@ impl fmt::Display for Summary {
             writeln!(f, "{}: {cases} cases ({})", method.method, codes.join(", "))?;
         }
         Ok(())
-    }
-}
-
-/// The name gRPC gives `code`.
-pub(super) fn code_name(code: Code) -> &'static str {
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
     }
 }

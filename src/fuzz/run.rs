@@ -21,9 +21,9 @@ use super::{
     Fuzz,
     call::{self, Answer, CatchUnwind},
     case::{self, Case},
-    report::{Finding, MethodSummary, Summary, code_name},
+    report::{Finding, MethodSummary, Summary},
 };
-use crate::engine::panic::payload_text;
+use crate::{engine::panic::payload_text, protocol::code_name};
 
 /// How one case went: the code it ended with, and why it failed, if it did.
 struct Verdict {

@@ -9,7 +9,7 @@ mod timeout;
 
 use std::sync::Arc;
 
-use tonic::Status;
+use tonic::{Code, Status};
 
 use crate::BoxError;
 pub(crate) use timeout::grpc_timeout;
@@ -82,4 +82,27 @@ pub(crate) fn invalid_key(key: &str) -> String {
         "invalid metadata key {key:?}: keys are lower-case ASCII letters, digits and '-', '_', \
          '.', and must not be empty"
     )
+}
+
+/// The name gRPC gives `code`.
+pub(crate) fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
 }
