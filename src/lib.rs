@@ -985,6 +985,7 @@
 //! | `reflection` | [`reflection(descriptors)`](TestServerBuilder::reflection): gRPC server reflection, v1 and v1alpha |
 //! | `health` | [`health()`](TestServerBuilder::health): the gRPC health service, flipped by the test |
 //! | `descriptors` | `Stub::with_descriptors`: stubs that know each method's path, shape and message types |
+//! | `fuzz` | `TestServer::fuzz` and the `fuzz` module: every method called with generated requests from the descriptors, shrunk by proptest (adds `descriptors`, proptest) |
 //!
 //! The library has no build script and no code generator in its dependency graph: a user's build
 //! pays for tonic, tokio, tower and hyper's server half, which a tonic service already has.
