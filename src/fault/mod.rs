@@ -76,21 +76,29 @@ pub(crate) trait Server: Send + Sync {
 ///
 /// use tonic::Code;
 /// use tonic_testkit::{Faults, TestServer, assert_status};
-/// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+/// use tonic_testkit_examples::hello::Greeter;
+/// use tonic_testkit_examples::hello::pb::{
+///     HelloRequest, hello_service_client::HelloServiceClient,
+///     hello_service_server::HelloServiceServer,
+/// };
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// # async fn main() {
 /// let faults = Faults::new();
-/// let server =
-///     TestServer::builder().add_service(Probe::new().server()).faults(&faults).start().await;
-/// let mut client = server.client(ProbeClient::new);
-/// faults.on("/probe.Probe/Unary").times(2).fail(Code::Unavailable, "try again");
-/// faults.on_service("probe.Probe").delay(Duration::from_millis(200));
+/// let server = TestServer::builder()
+///     .add_service(HelloServiceServer::new(Greeter))
+///     .faults(&faults)
+///     .start()
+///     .await;
+/// let mut client = server.client(HelloServiceClient::new);
+/// faults.on("/hello.HelloService/Hello").times(2).fail(Code::Unavailable, "try again");
+/// faults.on_service("hello.HelloService").delay(Duration::from_millis(200));
+/// let ada = || HelloRequest { greeting: "Ada".into() };
 ///
 /// let started = tokio::time::Instant::now();
-/// assert_status!(client.unary(ProbeRequest::default()).await, Code::Unavailable, "try again");
-/// assert_status!(client.unary(ProbeRequest::default()).await, Code::Unavailable, "try again");
-/// client.unary(ProbeRequest::default()).await.unwrap();
+/// assert_status!(client.hello(ada()).await, Code::Unavailable, "try again");
+/// assert_status!(client.hello(ada()).await, Code::Unavailable, "try again");
+/// client.hello(ada()).await.unwrap();
 ///
 /// assert_eq!(started.elapsed(), Duration::from_millis(600)); // on the paused clock
 /// assert_eq!(server.calls()[0].faults().len(), 2); // the failure and the delay
@@ -147,19 +155,26 @@ impl Faults {
     /// ```
     /// use tonic::Code;
     /// use tonic_testkit::{Faults, TestServer};
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let faults = Faults::with_seed(7);
     /// faults.on_any().probability(0.5).fail(Code::Unavailable, "flaky");
-    /// let server =
-    ///     TestServer::builder().add_service(Probe::new().server()).faults(&faults).start().await;
-    /// let mut client = server.client(ProbeClient::new);
+    /// let server = TestServer::builder()
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
     ///
     /// let mut failed = Vec::new();
     /// for call in 1..=8 {
-    ///     if client.unary(ProbeRequest::default()).await.is_err() {
+    ///     if client.hello(HelloRequest { greeting: "Ada".into() }).await.is_err() {
     ///         failed.push(call);
     ///     }
     /// }
@@ -274,23 +289,27 @@ impl Faults {
     ///
     /// use tonic::Code;
     /// use tonic_testkit::{Faults, TestServer, Transport};
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() {
     /// let faults = Faults::new();
     /// let server = TestServer::builder()
     ///     .transport(Transport::Memory)
-    ///     .add_service(Probe::new().server())
+    ///     .add_service(HelloServiceServer::new(Greeter))
     ///     .faults(&faults)
     ///     .start()
     ///     .await;
-    /// let mut client = server.client(ProbeClient::new);
+    /// let mut client = server.client(HelloServiceClient::new);
     ///
     /// faults.take_down(Duration::from_secs(5));
-    /// let refused = client.unary(ProbeRequest::default()).await.unwrap_err();
+    /// let refused = client.hello(HelloRequest { greeting: "Ada".into() }).await.unwrap_err();
     /// tokio::time::sleep(Duration::from_secs(5)).await;
-    /// let answered = client.unary(ProbeRequest::default()).await;
+    /// let answered = client.hello(HelloRequest { greeting: "Ada".into() }).await;
     ///
     /// assert_eq!(refused.code(), Code::Unavailable);
     /// assert!(answered.is_ok());
@@ -317,18 +336,25 @@ impl Faults {
     /// ```
     /// use tonic::Code;
     /// use tonic_testkit::{Faults, TestServer, assert_status};
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// // Any channel will do; here, one to a server started without faults.
-    /// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
+    /// let server =
+    ///     TestServer::builder().add_service(HelloServiceServer::new(Greeter)).start().await;
     /// let faults = Faults::new();
-    /// faults.on("/probe.Probe/Unary").nth(2).fail(Code::DataLoss, "lost");
-    /// let mut client = ProbeClient::new(faults.wrap(server.channel()));
+    /// faults.on("/hello.HelloService/Hello").nth(2).fail(Code::DataLoss, "lost");
+    /// let mut client = HelloServiceClient::new(faults.wrap(server.channel()));
     ///
-    /// client.unary(ProbeRequest::default()).await.unwrap();
-    /// assert_status!(client.unary(ProbeRequest::default()).await, Code::DataLoss, "lost");
+    /// client.hello(HelloRequest { greeting: "Ada".into() }).await.unwrap();
+    /// let second = client.hello(HelloRequest { greeting: "Ada".into() }).await;
+    ///
+    /// assert_status!(second, Code::DataLoss, "lost");
     /// assert_eq!(server.calls().len(), 1); // the failed call never left the client
     /// # }
     /// ```
