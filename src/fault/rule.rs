@@ -260,25 +260,33 @@ impl<'a> FaultRule<'a> {
     ///
     /// ```
     /// use std::time::Duration;
+    ///
     /// use tonic::Code;
     /// use tonic_testkit::{Faults, Reply, Stub, TestServer, collect};
-    /// use tonic_testkit_support::{ProbeClient, ProbeReply, ProbeRequest};
+    /// use tonic_testkit_examples::orders::pb::{
+    ///     OrderEvent, OrderStatus, WatchOrderRequest, orders_client::OrdersClient,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() {
     /// let stub = Stub::new();
-    /// let replies = [ProbeReply::default(), ProbeReply::default(), ProbeReply::default()];
-    /// stub.on("/probe.Probe/ServerStream")
-    ///     .reply(Reply::stream(replies).interval(Duration::from_millis(10)));
+    /// let event = |status: OrderStatus| OrderEvent {
+    ///     order_id: "order-1".into(),
+    ///     status: status.into(),
+    /// };
+    /// let events = [OrderStatus::Pending, OrderStatus::Confirmed, OrderStatus::Shipped].map(event);
+    /// stub.on("/orders.Orders/WatchOrder")
+    ///     .reply(Reply::stream(events).interval(Duration::from_millis(10)));
     /// let faults = Faults::new();
-    /// faults.on("/probe.Probe/ServerStream").reset_stream_after(1, 0x8_u32); // CANCEL
+    /// faults.on("/orders.Orders/WatchOrder").reset_stream_after(1, 0x8_u32); // CANCEL
     /// let server = TestServer::builder().add_stub(&stub).faults(&faults).start().await;
-    /// let mut client = server.client(ProbeClient::new);
+    /// let mut client = server.client(OrdersClient::new);
     ///
-    /// let replies = client.server_stream(ProbeRequest::default()).await.unwrap();
-    /// let outcome = collect(replies.into_inner()).await;
+    /// let watch = WatchOrderRequest { order_id: "order-1".into() };
+    /// let events = client.watch_order(watch).await.unwrap();
+    /// let outcome = collect(events.into_inner()).await;
     ///
-    /// assert_eq!(outcome.messages().len(), 1);
+    /// assert_eq!(outcome.messages(), [event(OrderStatus::Pending)]);
     /// assert_eq!(outcome.status().code(), Code::Cancelled);
     /// # }
     /// ```
@@ -421,7 +429,7 @@ impl Fired {
         &self.method
     }
 
-    /// The rule, as in `faults.on("/probe.Probe/Unary").times(2).fail(Unavailable, "down") at
+    /// The rule, as in `faults.on("/hello.HelloService/Hello").times(2).fail(Unavailable, "down") at
     /// tests/faults.rs:12:5`.
     pub fn rule(&self) -> &str {
         &self.rule
