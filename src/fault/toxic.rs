@@ -124,24 +124,28 @@ enum Direction {
 /// use std::time::Duration;
 ///
 /// use tonic_testkit::{Faults, TestServer, Transport};
-/// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+/// use tonic_testkit_examples::hello::Greeter;
+/// use tonic_testkit_examples::hello::pb::{
+///     HelloRequest, hello_service_client::HelloServiceClient,
+///     hello_service_server::HelloServiceServer,
+/// };
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// # async fn main() {
 /// let faults = Faults::new();
 /// let server = TestServer::builder()
 ///     .transport(Transport::Memory)
-///     .add_service(Probe::new().server())
+///     .add_service(HelloServiceServer::new(Greeter))
 ///     .faults(&faults)
 ///     .start()
 ///     .await;
-/// let mut client = server.client(ProbeClient::new);
-/// client.unary(ProbeRequest::default()).await.unwrap(); // connect first
+/// let mut client = server.client(HelloServiceClient::new);
+/// client.hello(HelloRequest { greeting: "Ada".into() }).await.unwrap(); // connect first
 ///
 /// faults.connections().upstream().latency(Duration::from_millis(30));
 /// faults.connections().downstream().latency(Duration::from_millis(20));
 /// let started = tokio::time::Instant::now();
-/// client.unary(ProbeRequest::default()).await.unwrap();
+/// client.hello(HelloRequest { greeting: "Ada".into() }).await.unwrap();
 ///
 /// assert_eq!(started.elapsed(), Duration::from_millis(50));
 /// # }
