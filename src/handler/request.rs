@@ -47,9 +47,9 @@ pub const DEFAULT_REMOTE_ADDR: SocketAddr =
 /// use std::time::Duration;
 /// use tonic::Request;
 /// use tonic_testkit::TestRequest;
-/// use tonic_testkit_support::ProbeRequest;
+/// use tonic_testkit_examples::hello::pb::HelloRequest;
 ///
-/// let request: Request<ProbeRequest> = TestRequest::new(ProbeRequest::default())
+/// let request: Request<HelloRequest> = TestRequest::new(HelloRequest::default())
 ///     .metadata("authorization", "Bearer t")
 ///     .metadata("trace-bin", [1u8, 2, 3])
 ///     .timeout(Duration::from_millis(50))
@@ -57,7 +57,8 @@ pub const DEFAULT_REMOTE_ADDR: SocketAddr =
 ///     .into();
 ///
 /// assert_eq!(request.metadata().get("authorization").unwrap(), "Bearer t");
-/// assert_eq!(request.metadata().get_bin("trace-bin").unwrap().to_bytes().unwrap(), &[1, 2, 3][..]);
+/// let trace = request.metadata().get_bin("trace-bin").unwrap();
+/// assert_eq!(trace.to_bytes().unwrap(), &[1, 2, 3][..]);
 /// assert_eq!(request.metadata().get("grpc-timeout").unwrap(), "50000000n"); // as tonic sends it
 /// assert_eq!(request.remote_addr(), Some("10.1.2.3:5000".parse().unwrap()));
 /// ```
@@ -140,15 +141,15 @@ impl<T> TestRequest<T> {
     /// use tonic::Request;
     /// use tonic_testkit::TestRequest;
     /// use tonic_testkit::handler::DEFAULT_REMOTE_ADDR;
-    /// use tonic_testkit_support::ProbeRequest;
+    /// use tonic_testkit_examples::hello::pb::HelloRequest;
     ///
     /// // Arrange: a client certificate, as an mTLS client would present it.
     /// let client = rcgen::generate_simple_self_signed(["client.example".to_owned()]).unwrap();
     /// let cert = client.cert.der().clone();
     ///
     /// // Act
-    /// let request: Request<ProbeRequest> =
-    ///     TestRequest::new(ProbeRequest::default()).peer_certs([cert.clone()]).into();
+    /// let request: Request<HelloRequest> =
+    ///     TestRequest::new(HelloRequest::default()).peer_certs([cert.clone()]).into();
     ///
     /// // Assert
     /// assert_eq!(*request.peer_certs().unwrap(), [cert]);
@@ -202,16 +203,17 @@ impl TestRequest<()> {
     ///
     /// ```
     /// use tonic_testkit::TestRequest;
-    /// use tonic_testkit_support::{Probe, ProbeRequest, ProbeService};
+    /// use tonic_testkit_examples::rides::Rides;
+    /// use tonic_testkit_examples::rides::pb::{TrackRequest, rides_server::Rides as _};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let text = |text: &str| ProbeRequest { text: text.into(), count: 0 };
-    /// let request = TestRequest::stream([text("a"), text("b")]);
+    /// let car = |id: &str| TrackRequest { car_id: id.into(), ..Default::default() };
+    /// let request = TestRequest::stream([car("car-1"), car("car-1")]);
     ///
-    /// let reply = Probe::new().client_stream(request.into()).await.unwrap().into_inner();
+    /// let reply = Rides::default().track(request.into()).await.unwrap().into_inner();
     ///
-    /// assert_eq!((reply.text.as_str(), reply.index), ("a,b", 2));
+    /// assert_eq!(reply.count, 2);
     /// # }
     /// ```
     pub fn stream<T, I>(messages: I) -> TestRequest<Streaming<T>>
@@ -232,14 +234,16 @@ impl TestRequest<()> {
     /// ```
     /// use tonic::{Code, Status};
     /// use tonic_testkit::TestRequest;
-    /// use tonic_testkit_support::{Probe, ProbeRequest, ProbeService};
+    /// use tonic_testkit_examples::rides::Rides;
+    /// use tonic_testkit_examples::rides::pb::{TrackRequest, rides_server::Rides as _};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let items = [Ok(ProbeRequest::default()), Err(Status::aborted("client gave up"))];
+    /// let event = TrackRequest { car_id: "car-1".into(), ..Default::default() };
+    /// let items = [Ok(event), Err(Status::aborted("client gave up"))];
     /// let request = TestRequest::stream_results(items);
     ///
-    /// let status = Probe::new().client_stream(request.into()).await.unwrap_err();
+    /// let status = Rides::default().track(request.into()).await.unwrap_err();
     ///
     /// assert_eq!((status.code(), status.message()), (Code::Aborted, "client gave up"));
     /// # }
@@ -261,15 +265,16 @@ impl TestRequest<()> {
     /// ```
     /// use tokio_stream::StreamExt;
     /// use tonic_testkit::TestRequest;
-    /// use tonic_testkit_support::{Probe, ProbeRequest, ProbeService};
+    /// use tonic_testkit_examples::orders::Orders;
+    /// use tonic_testkit_examples::orders::pb::{ChatMessage, orders_server::Orders as _};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let (sender, request) = TestRequest::channel::<ProbeRequest>();
-    /// let mut replies = Probe::new().bidi(request.into()).await.unwrap().into_inner();
+    /// let (sender, request) = TestRequest::channel::<ChatMessage>();
+    /// let mut replies = Orders::default().chat(request.into()).await.unwrap().into_inner();
     ///
-    /// sender.send(Ok(ProbeRequest { text: "ping".into(), count: 0 })).await.unwrap();
-    /// assert_eq!(replies.next().await.unwrap().unwrap().text, "ping");
+    /// sender.send(Ok(ChatMessage { text: "ping".into(), ..Default::default() })).await.unwrap();
+    /// assert_eq!(replies.next().await.unwrap().unwrap().text, "received: ping");
     /// drop(sender); // the client closes its side
     ///
     /// assert!(replies.next().await.is_none());
