@@ -36,23 +36,26 @@ pub type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 's
 ///
 /// use tonic::{Code, Status};
 /// use tonic_testkit::{Reply, collect};
-/// use tonic_testkit_support::ProbeReply;
+/// use tonic_testkit_examples::orders::pb::{OrderEvent, OrderStatus};
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// # async fn main() {
-/// let reply = |index| ProbeReply { text: "tick".into(), index };
-/// let script = Reply::stream([reply(1), reply(2)])
+/// let event = |status: OrderStatus| OrderEvent {
+///     order_id: "order-1".into(),
+///     status: status.into(),
+/// };
+/// let script = Reply::stream([event(OrderStatus::Pending), event(OrderStatus::Shipped)])
 ///     .interval(Duration::from_secs(3))
 ///     .end_with(Status::aborted("feed closed"))
 ///     .trailer("x-resume-from", "3")
-///     .header("x-feed", "ticks");
+///     .header("x-feed", "orders");
 ///
 /// let response = script.streaming().unwrap();
-/// assert_eq!(response.metadata().get("x-feed").unwrap(), "ticks");
+/// assert_eq!(response.metadata().get("x-feed").unwrap(), "orders");
 /// let started = tokio::time::Instant::now();
 /// let outcome = collect(response.into_inner()).await;
 ///
-/// assert_eq!(outcome.messages(), [reply(1), reply(2)]);
+/// assert_eq!(outcome.messages(), [event(OrderStatus::Pending), event(OrderStatus::Shipped)]);
 /// assert_eq!(outcome.status().code(), Code::Aborted);
 /// assert_eq!(outcome.status().metadata().get("x-resume-from").unwrap(), "3");
 /// assert_eq!(started.elapsed(), Duration::from_secs(3)); // paused time: no real wait
