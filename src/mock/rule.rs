@@ -26,30 +26,33 @@ use crate::mock::reply::{BoxStream, Reply};
 /// # Examples
 ///
 /// ```
-/// use tonic::Code;
+/// use tonic::{Code, Status};
 /// use tonic_testkit::{Reply, Stub, TestServer, assert_status};
-/// use tonic_testkit_support::{ProbeClient, ProbeReply, ProbeRequest};
+/// use tonic_testkit_examples::hello::pb::{
+///     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
+/// };
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// let stub = Stub::new();
-/// let text = |text: &str| ProbeReply { text: text.into(), index: 0 };
-/// stub.on("/probe.Probe/Unary")
+/// let reply = |text: &str| HelloResponse { reply: text.into() };
+/// stub.on("/hello.HelloService/Hello")
 ///     .named("an admin's call")
 ///     .when_header("x-role", "admin")
-///     .when(|request: &ProbeRequest| request.count > 0)
+///     .when(|request: &HelloRequest| !request.greeting.is_empty())
 ///     .expect(1..)
-///     .reply(Reply::message(text("welcome")));
-/// stub.on("/probe.Probe/Unary").reply(Reply::<ProbeReply>::status(tonic::Status::permission_denied("no")));
+///     .reply(Reply::message(reply("welcome")));
+/// stub.on("/hello.HelloService/Hello")
+///     .reply(Reply::<HelloResponse>::status(Status::permission_denied("no")));
 /// let server = TestServer::builder().add_stub(&stub).start().await;
-/// let mut client = server.client(ProbeClient::new);
+/// let mut client = server.client(HelloServiceClient::new);
 ///
-/// let mut request = tonic::Request::new(ProbeRequest { text: "hi".into(), count: 2 });
+/// let mut request = tonic::Request::new(HelloRequest { greeting: "hi".into() });
 /// request.metadata_mut().insert("x-role", "admin".parse().unwrap());
-/// let admin = client.unary(request).await.unwrap();
-/// let anyone = client.unary(ProbeRequest { text: "hi".into(), count: 2 }).await;
+/// let admin = client.hello(request).await.unwrap();
+/// let anyone = client.hello(HelloRequest { greeting: "hi".into() }).await;
 ///
-/// assert_eq!(admin.into_inner().text, "welcome");
+/// assert_eq!(admin.into_inner().reply, "welcome");
 /// assert_status!(anyone, Code::PermissionDenied);
 /// server.verify().await;
 /// # }
@@ -211,16 +214,16 @@ impl<'a> StubRule<'a> {
     ///
     /// ```should_panic
     /// use tonic_testkit::{Reply, Stub, TestServer};
-    /// use tonic_testkit_support::ProbeReply;
+    /// use tonic_testkit_examples::hello::pb::HelloResponse;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let stub = Stub::new();
-    /// let reply = Reply::message(ProbeReply::default());
-    /// stub.on("/probe.Probe/Unary").named("login").expect(1..).reply(reply);
+    /// let reply = Reply::message(HelloResponse::default());
+    /// stub.on("/hello.HelloService/Hello").named("login").expect(1..).reply(reply);
     /// let server = TestServer::builder().add_stub(&stub).start().await;
     ///
-    /// // Panics: rule "login" (stub.on("/probe.Probe/Unary").expect(1..).reply(..) at ...)
+    /// // Panics: rule "login" (stub.on("/hello.HelloService/Hello").expect(1..).reply(..) at ...)
     /// // expects at least 1 call, and answered 0 calls
     /// server.verify().await;
     /// # }
@@ -284,20 +287,23 @@ impl<'a> StubRule<'a> {
     /// ```
     /// use tonic::{Code, Status};
     /// use tonic_testkit::{Reply, Stub, TestServer, assert_status};
-    /// use tonic_testkit_support::{ProbeClient, ProbeReply, ProbeRequest};
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let stub = Stub::new();
-    /// stub.on("/probe.Probe/Unary").replies([
+    /// stub.on("/hello.HelloService/Hello").replies([
     ///     Reply::status(Status::unavailable("try again")),
-    ///     Reply::message(ProbeReply { text: "ok".into(), index: 0 }),
+    ///     Reply::message(HelloResponse { reply: "ok".into() }),
     /// ]);
     /// let server = TestServer::builder().add_stub(&stub).start().await;
-    /// let mut client = server.client(ProbeClient::new);
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let ada = || HelloRequest { greeting: "Ada".into() };
     ///
-    /// assert_status!(client.unary(ProbeRequest::default()).await, Code::Unavailable);
-    /// assert_eq!(client.unary(ProbeRequest::default()).await.unwrap().into_inner().text, "ok");
+    /// assert_status!(client.hello(ada()).await, Code::Unavailable);
+    /// assert_eq!(client.hello(ada()).await.unwrap().into_inner().reply, "ok");
     /// # }
     /// ```
     #[track_caller]
@@ -374,22 +380,21 @@ impl<'a> StubRule<'a> {
     /// ```
     /// use tonic::Request;
     /// use tonic_testkit::{Reply, Stub, TestServer};
-    /// use tonic_testkit_support::{ProbeClient, ProbeReply, ProbeRequest};
+    /// use tonic_testkit_examples::rides::pb::{TrackRequest, TrackResponse, rides_client::RidesClient};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let stub = Stub::new();
-    /// stub.on("/probe.Probe/ClientStream").respond_with_all(|request: Request<Vec<ProbeRequest>>| {
-    ///     let index = request.get_ref().len() as u32;
-    ///     Reply::message(ProbeReply { text: "counted".into(), index })
+    /// stub.on("/rides.Rides/Track").respond_with_all(|request: Request<Vec<TrackRequest>>| {
+    ///     Reply::message(TrackResponse { count: request.get_ref().len() as i64 })
     /// });
     /// let server = TestServer::builder().add_stub(&stub).start().await;
-    /// let mut client = server.client(ProbeClient::new);
+    /// let mut client = server.client(RidesClient::new);
     ///
-    /// let requests = tokio_stream::iter(vec![ProbeRequest::default(); 3]);
-    /// let reply = client.client_stream(requests).await.unwrap().into_inner();
+    /// let events = tokio_stream::iter(vec![TrackRequest::default(); 3]);
+    /// let reply = client.track(events).await.unwrap().into_inner();
     ///
-    /// assert_eq!(reply.index, 3);
+    /// assert_eq!(reply.count, 3);
     /// # }
     /// ```
     #[track_caller]
@@ -428,21 +433,21 @@ impl<'a> StubRule<'a> {
     /// use tokio_stream::StreamExt;
     /// use tonic::{Request, Streaming};
     /// use tonic_testkit::{Stub, TestServer, collect};
-    /// use tonic_testkit_support::{ProbeClient, ProbeReply, ProbeRequest};
+    /// use tonic_testkit_examples::orders::pb::{ChatMessage, orders_client::OrdersClient};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let stub = Stub::new();
-    /// stub.on("/probe.Probe/Bidi").respond_with_stream(|request: Request<Streaming<ProbeRequest>>| {
+    /// stub.on("/orders.Orders/Chat").respond_with_stream(|request: Request<Streaming<ChatMessage>>| {
     ///     request.into_inner().map(|message| {
-    ///         Ok(ProbeReply { text: message?.text.to_uppercase(), index: 0 })
+    ///         Ok(ChatMessage { text: message?.text.to_uppercase(), ..Default::default() })
     ///     })
     /// });
     /// let server = TestServer::builder().add_stub(&stub).start().await;
-    /// let mut client = server.client(ProbeClient::new);
+    /// let mut client = server.client(OrdersClient::new);
     ///
-    /// let requests = tokio_stream::iter(vec![ProbeRequest { text: "hi".into(), count: 0 }]);
-    /// let outcome = collect(client.bidi(requests).await.unwrap().into_inner()).await;
+    /// let messages = tokio_stream::iter([ChatMessage { text: "hi".into(), ..Default::default() }]);
+    /// let outcome = collect(client.chat(messages).await.unwrap().into_inner()).await;
     ///
     /// assert_eq!(outcome.messages()[0].text, "HI");
     /// # }
@@ -528,23 +533,26 @@ impl StubHandle {
     ///
     /// ```
     /// use tonic_testkit::{Reply, Stub, TestServer};
-    /// use tonic_testkit_support::{ProbeClient, ProbeReply, ProbeRequest};
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, HelloResponse,
+    ///     hello_service_client::HelloServiceClient,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let stub = Stub::new();
     /// let server = TestServer::builder().add_stub(&stub).start().await;
-    /// let mut client = server.client(ProbeClient::new);
-    /// let ok = || Reply::message(ProbeReply::default());
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let ok = || Reply::message(HelloResponse::default());
     ///
     /// {
-    ///     let _login = stub.on("/probe.Probe/Unary").expect(1).reply(ok()).scoped();
-    ///     client.unary(ProbeRequest::default()).await.unwrap();
+    ///     let _login = stub.on("/hello.HelloService/Hello").expect(1).reply(ok()).scoped();
+    ///     client.hello(HelloRequest { greeting: "Ada".into() }).await.unwrap();
     /// } // checked here: exactly one call
     /// {
-    ///     let _polls = stub.on("/probe.Probe/Unary").expect(2..).reply(ok()).scoped();
-    ///     client.unary(ProbeRequest::default()).await.unwrap();
-    ///     client.unary(ProbeRequest::default()).await.unwrap();
+    ///     let _polls = stub.on("/hello.HelloService/Hello").expect(2..).reply(ok()).scoped();
+    ///     client.hello(HelloRequest { greeting: "Ada".into() }).await.unwrap();
+    ///     client.hello(HelloRequest { greeting: "Ada".into() }).await.unwrap();
     /// } // checked here: two calls or more
     /// # }
     /// ```
