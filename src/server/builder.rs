@@ -38,28 +38,33 @@ use crate::{
 /// use std::time::Duration;
 /// use tonic::{Request, Status};
 /// use tonic_testkit::{TestServer, Transport};
-/// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+/// use tonic_testkit_examples::hello::pb::{
+///     HelloRequest, hello_service_client::HelloServiceClient,
+///     hello_service_server::HelloServiceServer,
+/// };
+/// use tonic_testkit_examples::hello::{Greeter, REQUEST_ID};
 ///
+/// // Greeter echoes the request id header; this interceptor sets one.
 /// fn tag(mut request: Request<()>) -> Result<Request<()>, Status> {
-///     request.metadata_mut().insert("x-tag", "tagged".parse().unwrap());
+///     request.metadata_mut().insert(REQUEST_ID, "req-7".parse().unwrap());
 ///     Ok(request)
 /// }
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// let server = TestServer::builder()
-///     .add_service(Probe::new().server())
+///     .add_service(HelloServiceServer::new(Greeter))
 ///     .interceptor(tag)
 ///     .layer(tower::timeout::TimeoutLayer::new(Duration::from_secs(5)))
 ///     .transport(Transport::Memory)
 ///     .grace_period(Duration::from_millis(100))
 ///     .start()
 ///     .await;
-/// let mut client = server.client(ProbeClient::new);
+/// let mut client = server.client(HelloServiceClient::new);
 ///
-/// let reply = client.unary(ProbeRequest { text: "meta:x-tag".into(), count: 0 }).await.unwrap();
+/// let reply = client.hello(HelloRequest { greeting: "Ada".into() }).await.unwrap();
 ///
-/// assert_eq!(reply.into_inner().text, "tagged");
+/// assert_eq!(reply.metadata().get(REQUEST_ID).unwrap(), "req-7");
 /// # }
 /// ```
 #[must_use = "a TestServerBuilder does nothing until `.start().await`"]
@@ -123,7 +128,11 @@ impl<L> TestServerBuilder<L> {
     /// ```
     /// use tonic::{Request, Status};
     /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest, ProbeServer};
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
+    /// };
     ///
     /// fn require_token(request: Request<()>) -> Result<Request<()>, Status> {
     ///     match request.metadata().get("authorization") {
@@ -135,12 +144,12 @@ impl<L> TestServerBuilder<L> {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// // Arrange: the service as production code serves it, behind its interceptor.
-    /// let service = ProbeServer::with_interceptor(Probe::new(), require_token);
+    /// let service = HelloServiceServer::with_interceptor(Greeter, require_token);
     /// let server = TestServer::builder().add_service(service).start().await;
-    /// let mut client = server.client(ProbeClient::new);
+    /// let mut client = server.client(HelloServiceClient::new);
     ///
     /// // Act
-    /// let status = client.unary(ProbeRequest::default()).await.unwrap_err();
+    /// let status = client.hello(HelloRequest { greeting: "Ada".into() }).await.unwrap_err();
     ///
     /// // Assert
     /// assert_eq!(status.message(), "no token");
@@ -198,21 +207,25 @@ impl<L> TestServerBuilder<L> {
     /// ```
     /// use tonic::{Code, service::Routes};
     /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// // Arrange: the routes production code builds.
     /// let mut routes = Routes::builder();
-    /// routes.add_service(Probe::new().server());
+    /// routes.add_service(HelloServiceServer::new(Greeter));
     /// let server = TestServer::builder().add_routes(routes.routes()).start().await;
-    /// let mut client = server.client(ProbeClient::new);
+    /// let mut client = server.client(HelloServiceClient::new);
     ///
     /// // Act
-    /// let reply = client.unary(ProbeRequest { text: "routed".into(), count: 0 }).await;
+    /// let reply = client.hello(HelloRequest { greeting: "routed".into() }).await;
     ///
     /// // Assert: served, and journaled.
-    /// assert_eq!(reply.unwrap().into_inner().text, "routed");
+    /// assert_eq!(reply.unwrap().into_inner().reply, "Hello, routed!");
     /// assert_eq!(server.calls()[0].code(), Some(Code::Ok));
     /// # }
     /// ```
