@@ -29,23 +29,28 @@ use tonic_health::{
 ///     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 /// };
 /// use tonic_testkit::TestServer;
-/// use tonic_testkit_support::Probe;
+/// use tonic_testkit_examples::hello::Greeter;
+/// use tonic_testkit_examples::hello::pb::hello_service_server::HelloServiceServer;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// // Arrange
-/// let server = TestServer::builder().add_service(Probe::new().server()).health().start().await;
+/// let server = TestServer::builder()
+///     .add_service(HelloServiceServer::new(Greeter))
+///     .health()
+///     .start()
+///     .await;
 /// let mut health = server.client(HealthClient::new);
-/// let probe = || HealthCheckRequest { service: "probe.Probe".into() };
+/// let hello = || HealthCheckRequest { service: "hello.HelloService".into() };
 ///
 /// // Act
-/// server.health().set_not_serving("probe.Probe").await;
-/// let status = health.check(probe()).await.unwrap().into_inner().status();
+/// server.health().set_not_serving("hello.HelloService").await;
+/// let status = health.check(hello()).await.unwrap().into_inner().status();
 ///
 /// // Assert
 /// assert_eq!(status, ServingStatus::NotServing);
-/// server.health().set_serving("probe.Probe").await;
-/// assert_eq!(health.check(probe()).await.unwrap().into_inner().status(), ServingStatus::Serving);
+/// server.health().set_serving("hello.HelloService").await;
+/// assert_eq!(health.check(hello()).await.unwrap().into_inner().status(), ServingStatus::Serving);
 /// # }
 /// ```
 #[derive(Clone)]
