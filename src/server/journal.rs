@@ -220,6 +220,7 @@ impl TestServer {
     /// assert_eq!(calls[0].response::<QuoteResponse>(0).price_cents, 1200);
     /// # }
     /// ```
+    #[track_caller]
     pub fn wait_for_ended_calls(&self, n: usize) -> crate::journal::WaitForCalls {
         crate::journal::WaitForCalls::new(&self.shared.journal, crate::journal::Wait::Ended, n)
     }
@@ -281,6 +282,7 @@ impl TestServer {
     /// assert_eq!(cancelled[0].method(), "/hello.HelloService/Hello");
     /// # }
     /// ```
+    #[track_caller]
     pub fn wait_for_cancelled_calls(&self, n: usize) -> crate::journal::WaitForCalls {
         crate::journal::WaitForCalls::new(&self.shared.journal, crate::journal::Wait::Cancelled, n)
     }
