@@ -136,6 +136,33 @@ impl Default for Faults {
 
 impl Faults {
     /// A handle with no rules and a random seed (printed wherever a probability rule fires).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tonic::Code;
+    /// # use tonic_testkit::{Faults, TestServer, assert_status};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let ada = || HelloRequest { greeting: "Ada".into() };
+    ///
+    /// // No rules yet: calls go through.
+    /// assert!(client.hello(ada()).await.is_ok());
+    /// # }
+    /// ```
     pub fn new() -> Self {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -210,6 +237,33 @@ impl Faults {
     /// # Panics
     ///
     /// When `method` is not of the form `/package.Service/Method`; the message shows the form.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tonic::Code;
+    /// # use tonic_testkit::{Faults, TestServer, assert_status};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let ada = || HelloRequest { greeting: "Ada".into() };
+    /// faults.on("/hello.HelloService/Hello").fail(Code::Unavailable, "down");
+    ///
+    /// assert_status!(client.hello(ada()).await, Code::Unavailable, "down");
+    /// # }
+    /// ```
     #[track_caller]
     pub fn on(&self, method: &str) -> FaultRule<'_> {
         crate::protocol::method::check_method_path(method, "Faults::on");
@@ -221,6 +275,36 @@ impl Faults {
     /// # Panics
     ///
     /// When `service` is not of the form `package.Service` (no slashes).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tonic::Code;
+    /// # use tonic_testkit::{Faults, TestServer, assert_status};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let ada = || HelloRequest { greeting: "Ada".into() };
+    /// faults.on_service("hello.HelloService").delay(Duration::from_millis(100));
+    ///
+    /// let started = tokio::time::Instant::now();
+    /// client.hello(ada()).await.unwrap();
+    ///
+    /// assert_eq!(started.elapsed(), Duration::from_millis(100));
+    /// # }
+    /// ```
     #[track_caller]
     pub fn on_service(&self, service: &str) -> FaultRule<'_> {
         let valid = !service.is_empty()
@@ -237,6 +321,34 @@ impl Faults {
     }
 
     /// Starts a rule for every call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tonic::Code;
+    /// # use tonic_testkit::{Faults, TestServer, assert_status};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let ada = || HelloRequest { greeting: "Ada".into() };
+    /// faults.on_any().nth(1).fail(Code::Unavailable, "the first call, whatever its method");
+    ///
+    /// assert_status!(client.hello(ada()).await, Code::Unavailable);
+    /// assert!(client.hello(ada()).await.is_ok());
+    /// # }
+    /// ```
     #[track_caller]
     pub fn on_any(&self) -> FaultRule<'_> {
         FaultRule::new(self, Matcher::Any, Location::caller())
@@ -244,6 +356,37 @@ impl Faults {
 
     /// Removes every rule and toxic and brings a [taken down](Faults::take_down) server back;
     /// what already happened stays in [`fired`](Faults::fired).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tonic::Code;
+    /// # use tonic_testkit::{Faults, TestServer, assert_status};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let ada = || HelloRequest { greeting: "Ada".into() };
+    /// faults.on_any().fail(Code::Unavailable, "down");
+    /// assert!(client.hello(ada()).await.is_err());
+    ///
+    /// faults.clear();
+    ///
+    /// assert!(client.hello(ada()).await.is_ok());
+    /// assert_eq!(faults.fired().len(), 1); // what happened before stays
+    /// # }
+    /// ```
     pub fn clear(&self) {
         lock(&self.inner.rules).clear();
         self.inner.rule_count.store(0, Ordering::Release);
@@ -253,6 +396,39 @@ impl Faults {
     }
 
     /// Every time a rule acted on a call, in order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tonic::Code;
+    /// # use tonic_testkit::{Faults, TestServer, assert_status};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let ada = || HelloRequest { greeting: "Ada".into() };
+    /// faults.on("/hello.HelloService/Hello").times(1).fail(Code::Unavailable, "down");
+    /// client.hello(ada()).await.unwrap_err();
+    /// client.hello(ada()).await.unwrap();
+    ///
+    /// let fired = faults.fired();
+    ///
+    /// assert_eq!(fired.len(), 1);
+    /// assert_eq!(fired[0].method(), "/hello.HelloService/Hello");
+    /// assert!(fired[0].rule().contains(".times(1).fail(Unavailable, \"down\") at "));
+    /// # }
+    /// ```
     pub fn fired(&self) -> Vec<Fired> {
         lock(&self.inner.fired).clone()
     }
@@ -264,6 +440,38 @@ impl Faults {
     ///
     /// When the handle is attached to a [`Transport::Direct`](crate::Transport::Direct) server,
     /// which has no connections.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tonic::Code;
+    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .transport(Transport::Memory) // connections: memory or TCP
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let ada = || HelloRequest { greeting: "Ada".into() };
+    /// client.hello(ada()).await.unwrap(); // connect first
+    /// faults.connections().latency(Duration::from_millis(10));
+    ///
+    /// let started = tokio::time::Instant::now();
+    /// client.hello(ada()).await.unwrap();
+    ///
+    /// assert_eq!(started.elapsed(), Duration::from_millis(20)); // 10 ms each way
+    /// # }
+    /// ```
     #[track_caller]
     pub fn connections(&self) -> ConnectionToxics<'_> {
         self.check_connections("Faults::connections");
