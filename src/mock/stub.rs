@@ -141,6 +141,27 @@ impl Rule {
 
 impl Stub {
     /// A stub with no rules.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic_testkit::{Reply, Stub, TestServer};
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let stub = Stub::new();
+    /// let hi = HelloResponse { reply: "hi".into() };
+    /// stub.on("/hello.HelloService/Hello").reply(Reply::message(hi));
+    /// let server = TestServer::builder().add_stub(&stub).start().await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    ///
+    /// let answer = client.hello(HelloRequest::default()).await;
+    ///
+    /// assert_eq!(answer.unwrap().into_inner().reply, "hi");
+    /// # }
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
@@ -224,6 +245,30 @@ impl Stub {
     ///
     /// When `method` is not of the form `/package.Service/Method`, or when the stub serves a
     /// server that has a service of that name (which would take the call first).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic_testkit::{Reply, Stub, TestServer};
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let stub = Stub::new();
+    /// let server = TestServer::builder().add_stub(&stub).start().await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    ///
+    /// // Rules can be added while the server runs; the first that matches a call answers it.
+    /// stub.on("/hello.HelloService/Hello")
+    ///     .when_header("x-lang", "fr")
+    ///     .reply(Reply::message(HelloResponse { reply: "bonjour".into() }));
+    /// let hi = HelloResponse { reply: "hi".into() };
+    /// stub.on("/hello.HelloService/Hello").reply(Reply::message(hi));
+    ///
+    /// assert_eq!(client.hello(HelloRequest::default()).await.unwrap().into_inner().reply, "hi");
+    /// # }
+    /// ```
     #[track_caller]
     pub fn on(&self, method: &str) -> StubRule<'_> {
         check_method_path(method, "Stub::on");
