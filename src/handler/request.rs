@@ -73,6 +73,23 @@ pub struct TestRequest<T> {
 
 impl<T> TestRequest<T> {
     /// A request carrying `message`, with a loopback peer and no metadata.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic_testkit::TestRequest;
+    /// # use tonic_testkit_examples::hello::pb::HelloRequest;
+    /// # use tonic_testkit_examples::hello::pb::hello_service_server::HelloService as _;
+    /// # use tonic_testkit_examples::hello::{Greeter, REQUEST_ID};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let request = TestRequest::new(HelloRequest { greeting: "Ada".into() });
+    ///
+    /// let reply = Greeter.hello(request.into()).await.unwrap(); // the handler, called directly
+    ///
+    /// assert_eq!(reply.into_inner().reply, "Hello, Ada!");
+    /// # }
+    /// ```
     pub fn new(message: T) -> Self {
         Self {
             request: Request::new(message),
@@ -90,6 +107,25 @@ impl<T> TestRequest<T> {
     ///
     /// When the key is not a valid metadata key, or the value is not valid for the key; the
     /// message says which rule was broken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic_testkit::TestRequest;
+    /// # use tonic_testkit_examples::hello::pb::HelloRequest;
+    /// # use tonic_testkit_examples::hello::pb::hello_service_server::HelloService as _;
+    /// # use tonic_testkit_examples::hello::{Greeter, REQUEST_ID};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// // Greeter echoes the caller's request id.
+    /// let request =
+    ///     TestRequest::new(HelloRequest { greeting: "Ada".into() }).metadata(REQUEST_ID, "req-7");
+    ///
+    /// let reply = Greeter.hello(request.into()).await.unwrap();
+    ///
+    /// assert_eq!(reply.metadata().get(REQUEST_ID).unwrap(), "req-7");
+    /// # }
+    /// ```
     #[track_caller]
     pub fn metadata(mut self, key: &str, value: impl AsRef<[u8]>) -> Self {
         append_metadata(self.request.metadata_mut(), key, value.as_ref());
@@ -98,24 +134,147 @@ impl<T> TestRequest<T> {
 
     /// The deadline the call carries: the `grpc-timeout` header exactly as a tonic client sends
     /// it for `Request::set_timeout(timeout)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tonic::Code;
+    /// # use tonic_testkit::{TestRequest, assert_status};
+    /// # use tonic_testkit_examples::rides::Rides;
+    /// # use tonic_testkit_examples::rides::pb::{QuoteRequest, rides_server::Rides as _};
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// // Pricing takes 100 ms; the caller waits 50.
+    /// let rides = Rides::with_pricing_delay(Duration::from_millis(100));
+    /// let request = TestRequest::new(QuoteRequest::default()).timeout(Duration::from_millis(50));
+    ///
+    /// let quote = rides.quote(request.into()).await;
+    ///
+    /// assert_status!(quote, Code::DeadlineExceeded, "no price within the 50ms deadline");
+    /// # }
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.request.set_timeout(timeout);
         self
     }
 
     /// What `Request::remote_addr()` returns in the handler.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic::{Request, Response, Status};
+    /// # use tonic_testkit::TestRequest;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, HelloResponse, hello_service_server::HelloService,
+    /// # };
+    /// /// Greets the caller by address.
+    /// struct WhoCalls;
+    ///
+    /// #[tonic::async_trait]
+    /// impl HelloService for WhoCalls {
+    ///     async fn hello(
+    ///         &self,
+    ///         request: Request<HelloRequest>,
+    ///     ) -> Result<Response<HelloResponse>, Status> {
+    ///         let caller = request.remote_addr().ok_or_else(|| Status::internal("no peer"))?;
+    ///         Ok(Response::new(HelloResponse { reply: format!("hello, {caller}") }))
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let caller = "10.1.2.3:5000".parse().unwrap();
+    /// let request = TestRequest::new(HelloRequest::default()).remote_addr(caller);
+    ///
+    /// let reply = WhoCalls.hello(request.into()).await.unwrap();
+    ///
+    /// assert_eq!(reply.into_inner().reply, "hello, 10.1.2.3:5000");
+    /// # }
+    /// ```
     pub fn remote_addr(mut self, addr: SocketAddr) -> Self {
         self.remote_addr = Some(addr);
         self
     }
 
     /// What `Request::local_addr()` returns in the handler.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic::{Request, Response, Status};
+    /// # use tonic_testkit::TestRequest;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, HelloResponse, hello_service_server::HelloService,
+    /// # };
+    /// /// Says which address the call came in on.
+    /// struct WhereAmI;
+    ///
+    /// #[tonic::async_trait]
+    /// impl HelloService for WhereAmI {
+    ///     async fn hello(
+    ///         &self,
+    ///         request: Request<HelloRequest>,
+    ///     ) -> Result<Response<HelloResponse>, Status> {
+    ///         let local = request.local_addr().ok_or_else(|| Status::internal("no address"))?;
+    ///         Ok(Response::new(HelloResponse { reply: format!("served on {local}") }))
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let listener = "0.0.0.0:8443".parse().unwrap();
+    /// let request = TestRequest::new(HelloRequest::default()).local_addr(listener);
+    ///
+    /// let reply = WhereAmI.hello(request.into()).await.unwrap();
+    ///
+    /// assert_eq!(reply.into_inner().reply, "served on 0.0.0.0:8443");
+    /// # }
+    /// ```
     pub fn local_addr(mut self, addr: SocketAddr) -> Self {
         self.local_addr = Some(addr);
         self
     }
 
     /// A request extension, as an interceptor or layer would have inserted it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic::{Request, Response, Status};
+    /// # use tonic_testkit::TestRequest;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, HelloResponse, hello_service_server::HelloService,
+    /// # };
+    /// /// What an authentication interceptor inserts.
+    /// #[derive(Clone)]
+    /// struct User(String);
+    ///
+    /// /// Greets the user the interceptor found.
+    /// struct Personal;
+    ///
+    /// #[tonic::async_trait]
+    /// impl HelloService for Personal {
+    ///     async fn hello(
+    ///         &self,
+    ///         request: Request<HelloRequest>,
+    ///     ) -> Result<Response<HelloResponse>, Status> {
+    ///         let user = request.extensions().get::<User>();
+    ///         let user = user.ok_or_else(|| Status::unauthenticated("no user"))?;
+    ///         Ok(Response::new(HelloResponse { reply: format!("hello, {}", user.0) }))
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let request = TestRequest::new(HelloRequest::default()).extension(User("ada".into()));
+    ///
+    /// let reply = Personal.hello(request.into()).await.unwrap();
+    ///
+    /// assert_eq!(reply.into_inner().reply, "hello, ada");
+    /// # }
+    /// ```
     pub fn extension<E: Clone + Send + Sync + 'static>(mut self, extension: E) -> Self {
         self.request.extensions_mut().insert(extension);
         self
@@ -173,6 +332,23 @@ impl<T> TestRequest<T> {
     }
 
     /// The `tonic::Request` a handler takes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic_testkit::TestRequest;
+    /// # use tonic_testkit_examples::hello::pb::HelloRequest;
+    /// # use tonic_testkit_examples::hello::pb::hello_service_server::HelloService as _;
+    /// # use tonic_testkit_examples::hello::{Greeter, REQUEST_ID};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let request = TestRequest::new(HelloRequest { greeting: "Ada".into() }).into_request();
+    ///
+    /// let reply = Greeter.hello(request).await.unwrap();
+    ///
+    /// assert_eq!(reply.into_inner().reply, "Hello, Ada!");
+    /// # }
+    /// ```
     pub fn into_request(self) -> Request<T> {
         let Self {
             mut request,
