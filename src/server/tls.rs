@@ -210,7 +210,10 @@ impl<L> TestServerBuilder<L> {
     ///
     /// #[tonic::async_trait]
     /// impl HelloService for Whoami {
-    ///     async fn hello(&self, request: Request<HelloRequest>) -> Result<Response<HelloResponse>, Status> {
+    ///     async fn hello(
+    ///         &self,
+    ///         request: Request<HelloRequest>,
+    ///     ) -> Result<Response<HelloResponse>, Status> {
     ///         let certs = request.peer_certs().ok_or_else(|| Status::unauthenticated("no cert"))?;
     ///         Ok(Response::new(HelloResponse { reply: format!("{} certificate(s)", certs.len()) }))
     ///     }
