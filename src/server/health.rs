@@ -78,12 +78,36 @@ impl Health {
     /// A generated server's name is `XServer::<T>::NAME` (`tonic::server::NamedService`), so
     /// `set_not_serving(UserServiceServer::<Users>::NAME)` cannot go out of date.
     ///
-    /// See [`Health`] for an example.
-    ///
     /// # Panics
     ///
     /// At once, not at the `.await`: when the server serves no service named `service`. The
     /// message lists the names it reports.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic_health::pb::{
+    /// #     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    /// # };
+    /// # use tonic_testkit::TestServer;
+    /// # use tonic_testkit_examples::users::Users;
+    /// # use tonic_testkit_examples::users::pb::user_service_server::UserServiceServer;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = TestServer::builder()
+    ///     .add_service(UserServiceServer::new(Users::default()))
+    ///     .health()
+    ///     .start()
+    ///     .await;
+    /// let mut health = server.client(HealthClient::new);
+    /// let users = || HealthCheckRequest { service: "users.UserService".into() };
+    ///
+    /// server.health().set_not_serving("users.UserService").await;
+    ///
+    /// let status = health.check(users()).await.unwrap().into_inner().status();
+    /// assert_eq!(status, ServingStatus::NotServing);
+    /// # }
+    /// ```
     #[track_caller]
     pub fn set_not_serving(&self, service: &str) -> impl Future<Output = ()> + Send + use<> {
         self.set(service, ServingStatus::NotServing, "set_not_serving")
@@ -92,12 +116,37 @@ impl Health {
     /// Reports `service` (a `package.Service` name the server serves, or `""` for the whole
     /// server) as `SERVING` again; `Watch` streams on it get the new status.
     ///
-    /// See [`Health`] for an example.
-    ///
     /// # Panics
     ///
     /// At once, not at the `.await`: when the server serves no service named `service`. The
     /// message lists the names it reports.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic_health::pb::{
+    /// #     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    /// # };
+    /// # use tonic_testkit::TestServer;
+    /// # use tonic_testkit_examples::users::Users;
+    /// # use tonic_testkit_examples::users::pb::user_service_server::UserServiceServer;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = TestServer::builder()
+    ///     .add_service(UserServiceServer::new(Users::default()))
+    ///     .health()
+    ///     .start()
+    ///     .await;
+    /// let mut health = server.client(HealthClient::new);
+    /// let users = || HealthCheckRequest { service: "users.UserService".into() };
+    /// server.health().set_not_serving("users.UserService").await;
+    ///
+    /// server.health().set_serving("users.UserService").await;
+    ///
+    /// let status = health.check(users()).await.unwrap().into_inner().status();
+    /// assert_eq!(status, ServingStatus::Serving);
+    /// # }
+    /// ```
     #[track_caller]
     pub fn set_serving(&self, service: &str) -> impl Future<Output = ()> + Send + use<> {
         self.set(service, ServingStatus::Serving, "set_serving")
