@@ -51,7 +51,29 @@ impl TestServer {
     ///
     /// # Examples
     ///
-    /// See [`TestServerBuilder::mtls`](crate::TestServerBuilder::mtls).
+    /// ```
+    /// # use tonic_testkit::{TestServer, Transport};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = TestServer::builder()
+    ///     .transport(Transport::Memory)
+    ///     .mtls()
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .start()
+    ///     .await;
+    /// let bob = server.tls().unwrap().client_identity("bob");
+    ///
+    /// let mut client = HelloServiceClient::new(server.channel_with_identity(&bob));
+    /// let reply = client.hello(HelloRequest { greeting: "Bob".into() }).await;
+    ///
+    /// assert_eq!(reply.unwrap().into_inner().reply, "Hello, Bob!");
+    /// # }
+    /// ```
     #[track_caller]
     #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn channel_with_identity(&self, identity: &ClientIdentity) -> TestChannel {
