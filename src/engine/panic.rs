@@ -32,32 +32,43 @@ pub(crate) enum PanicSite {
 /// # Examples
 ///
 /// ```
-/// use tonic::Code;
+/// use tonic::{Code, Request, Response, Status};
 /// use tonic_testkit::{TestServer, Transport};
-/// // The probe service of the crate's own tests: `panic:MSG` makes its handler panic.
-/// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+/// use tonic_testkit_examples::hello::pb::{
+///     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
+///     hello_service_server::{HelloService, HelloServiceServer},
+/// };
+///
+/// /// A greeter with a bug.
+/// struct Broken;
+///
+/// #[tonic::async_trait]
+/// impl HelloService for Broken {
+///     async fn hello(&self, _: Request<HelloRequest>) -> Result<Response<HelloResponse>, Status> {
+///         panic!("greeter is broken")
+///     }
+/// }
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// let server = TestServer::builder()
 ///     .transport(Transport::Memory)
-///     .add_service(Probe::new().server())
+///     .add_service(HelloServiceServer::new(Broken))
 ///     .start()
 ///     .await;
-/// let mut client = server.client(ProbeClient::new);
+/// let mut client = server.client(HelloServiceClient::new);
 ///
-/// let request = ProbeRequest { text: "panic:probe is broken".into(), count: 0 };
-/// let status = client.unary(request).await.unwrap_err();
+/// let status = client.hello(HelloRequest { greeting: "Ada".into() }).await.unwrap_err();
 ///
 /// assert_eq!(status.code(), Code::Internal);
 /// assert_eq!(
 ///     status.message(),
-///     "the handler for /probe.Probe/Unary panicked: probe is broken",
+///     "the handler for /hello.HelloService/Hello panicked: greeter is broken",
 /// );
 /// let panics = server.take_panics();
 /// assert_eq!(panics.len(), 1);
-/// assert_eq!(panics[0].method(), "/probe.Probe/Unary");
-/// assert_eq!(panics[0].message(), "probe is broken");
+/// assert_eq!(panics[0].method(), "/hello.HelloService/Hello");
+/// assert_eq!(panics[0].message(), "greeter is broken");
 /// server.shutdown().await; // nothing left to report
 /// # }
 /// ```

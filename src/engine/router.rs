@@ -38,7 +38,11 @@ use crate::BoxError;
 ///
 /// use tonic_testkit::TestServer;
 /// use tonic_testkit::server::Services;
-/// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+/// use tonic_testkit_examples::hello::Greeter;
+/// use tonic_testkit_examples::hello::pb::{
+///     HelloRequest, hello_service_client::HelloServiceClient,
+///     hello_service_server::HelloServiceServer,
+/// };
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
@@ -52,12 +56,15 @@ use crate::BoxError;
 ///         request
 ///     })
 /// });
-/// let server =
-///     TestServer::builder().add_service(Probe::new().server()).layer(count).start().await;
-/// let mut client = server.client(ProbeClient::new);
+/// let server = TestServer::builder()
+///     .add_service(HelloServiceServer::new(Greeter))
+///     .layer(count)
+///     .start()
+///     .await;
+/// let mut client = server.client(HelloServiceClient::new);
 ///
 /// // Act
-/// client.unary(ProbeRequest::default()).await.unwrap();
+/// client.hello(HelloRequest { greeting: "Ada".into() }).await.unwrap();
 ///
 /// // Assert
 /// assert_eq!(calls.load(Ordering::Relaxed), 1);

@@ -76,21 +76,29 @@ pub(crate) trait Server: Send + Sync {
 ///
 /// use tonic::Code;
 /// use tonic_testkit::{Faults, TestServer, assert_status};
-/// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+/// use tonic_testkit_examples::hello::Greeter;
+/// use tonic_testkit_examples::hello::pb::{
+///     HelloRequest, hello_service_client::HelloServiceClient,
+///     hello_service_server::HelloServiceServer,
+/// };
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// # async fn main() {
 /// let faults = Faults::new();
-/// let server =
-///     TestServer::builder().add_service(Probe::new().server()).faults(&faults).start().await;
-/// let mut client = server.client(ProbeClient::new);
-/// faults.on("/probe.Probe/Unary").times(2).fail(Code::Unavailable, "try again");
-/// faults.on_service("probe.Probe").delay(Duration::from_millis(200));
+/// let server = TestServer::builder()
+///     .add_service(HelloServiceServer::new(Greeter))
+///     .faults(&faults)
+///     .start()
+///     .await;
+/// let mut client = server.client(HelloServiceClient::new);
+/// faults.on("/hello.HelloService/Hello").times(2).fail(Code::Unavailable, "try again");
+/// faults.on_service("hello.HelloService").delay(Duration::from_millis(200));
+/// let ada = || HelloRequest { greeting: "Ada".into() };
 ///
 /// let started = tokio::time::Instant::now();
-/// assert_status!(client.unary(ProbeRequest::default()).await, Code::Unavailable, "try again");
-/// assert_status!(client.unary(ProbeRequest::default()).await, Code::Unavailable, "try again");
-/// client.unary(ProbeRequest::default()).await.unwrap();
+/// assert_status!(client.hello(ada()).await, Code::Unavailable, "try again");
+/// assert_status!(client.hello(ada()).await, Code::Unavailable, "try again");
+/// client.hello(ada()).await.unwrap();
 ///
 /// assert_eq!(started.elapsed(), Duration::from_millis(600)); // on the paused clock
 /// assert_eq!(server.calls()[0].faults().len(), 2); // the failure and the delay
@@ -128,6 +136,33 @@ impl Default for Faults {
 
 impl Faults {
     /// A handle with no rules and a random seed (printed wherever a probability rule fires).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tonic::Code;
+    /// # use tonic_testkit::{Faults, TestServer, assert_status};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let ada = || HelloRequest { greeting: "Ada".into() };
+    ///
+    /// // No rules yet: calls go through.
+    /// assert!(client.hello(ada()).await.is_ok());
+    /// # }
+    /// ```
     pub fn new() -> Self {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -147,19 +182,26 @@ impl Faults {
     /// ```
     /// use tonic::Code;
     /// use tonic_testkit::{Faults, TestServer};
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let faults = Faults::with_seed(7);
     /// faults.on_any().probability(0.5).fail(Code::Unavailable, "flaky");
-    /// let server =
-    ///     TestServer::builder().add_service(Probe::new().server()).faults(&faults).start().await;
-    /// let mut client = server.client(ProbeClient::new);
+    /// let server = TestServer::builder()
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
     ///
     /// let mut failed = Vec::new();
     /// for call in 1..=8 {
-    ///     if client.unary(ProbeRequest::default()).await.is_err() {
+    ///     if client.hello(HelloRequest { greeting: "Ada".into() }).await.is_err() {
     ///         failed.push(call);
     ///     }
     /// }
@@ -195,6 +237,33 @@ impl Faults {
     /// # Panics
     ///
     /// When `method` is not of the form `/package.Service/Method`; the message shows the form.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tonic::Code;
+    /// # use tonic_testkit::{Faults, TestServer, assert_status};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let ada = || HelloRequest { greeting: "Ada".into() };
+    /// faults.on("/hello.HelloService/Hello").fail(Code::Unavailable, "down");
+    ///
+    /// assert_status!(client.hello(ada()).await, Code::Unavailable, "down");
+    /// # }
+    /// ```
     #[track_caller]
     pub fn on(&self, method: &str) -> FaultRule<'_> {
         crate::protocol::method::check_method_path(method, "Faults::on");
@@ -206,6 +275,36 @@ impl Faults {
     /// # Panics
     ///
     /// When `service` is not of the form `package.Service` (no slashes).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tonic::Code;
+    /// # use tonic_testkit::{Faults, TestServer, assert_status};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let ada = || HelloRequest { greeting: "Ada".into() };
+    /// faults.on_service("hello.HelloService").delay(Duration::from_millis(100));
+    ///
+    /// let started = tokio::time::Instant::now();
+    /// client.hello(ada()).await.unwrap();
+    ///
+    /// assert_eq!(started.elapsed(), Duration::from_millis(100));
+    /// # }
+    /// ```
     #[track_caller]
     pub fn on_service(&self, service: &str) -> FaultRule<'_> {
         let valid = !service.is_empty()
@@ -222,6 +321,34 @@ impl Faults {
     }
 
     /// Starts a rule for every call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tonic::Code;
+    /// # use tonic_testkit::{Faults, TestServer, assert_status};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let ada = || HelloRequest { greeting: "Ada".into() };
+    /// faults.on_any().nth(1).fail(Code::Unavailable, "the first call, whatever its method");
+    ///
+    /// assert_status!(client.hello(ada()).await, Code::Unavailable);
+    /// assert!(client.hello(ada()).await.is_ok());
+    /// # }
+    /// ```
     #[track_caller]
     pub fn on_any(&self) -> FaultRule<'_> {
         FaultRule::new(self, Matcher::Any, Location::caller())
@@ -229,6 +356,37 @@ impl Faults {
 
     /// Removes every rule and toxic and brings a [taken down](Faults::take_down) server back;
     /// what already happened stays in [`fired`](Faults::fired).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tonic::Code;
+    /// # use tonic_testkit::{Faults, TestServer, assert_status};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let ada = || HelloRequest { greeting: "Ada".into() };
+    /// faults.on_any().fail(Code::Unavailable, "down");
+    /// assert!(client.hello(ada()).await.is_err());
+    ///
+    /// faults.clear();
+    ///
+    /// assert!(client.hello(ada()).await.is_ok());
+    /// assert_eq!(faults.fired().len(), 1); // what happened before stays
+    /// # }
+    /// ```
     pub fn clear(&self) {
         lock(&self.inner.rules).clear();
         self.inner.rule_count.store(0, Ordering::Release);
@@ -238,6 +396,39 @@ impl Faults {
     }
 
     /// Every time a rule acted on a call, in order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tonic::Code;
+    /// # use tonic_testkit::{Faults, TestServer, assert_status};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let ada = || HelloRequest { greeting: "Ada".into() };
+    /// faults.on("/hello.HelloService/Hello").times(1).fail(Code::Unavailable, "down");
+    /// client.hello(ada()).await.unwrap_err();
+    /// client.hello(ada()).await.unwrap();
+    ///
+    /// let fired = faults.fired();
+    ///
+    /// assert_eq!(fired.len(), 1);
+    /// assert_eq!(fired[0].method(), "/hello.HelloService/Hello");
+    /// assert!(fired[0].rule().contains(".times(1).fail(Unavailable, \"down\") at "));
+    /// # }
+    /// ```
     pub fn fired(&self) -> Vec<Fired> {
         lock(&self.inner.fired).clone()
     }
@@ -249,6 +440,38 @@ impl Faults {
     ///
     /// When the handle is attached to a [`Transport::Direct`](crate::Transport::Direct) server,
     /// which has no connections.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tonic::Code;
+    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .transport(Transport::Memory) // connections: memory or TCP
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let ada = || HelloRequest { greeting: "Ada".into() };
+    /// client.hello(ada()).await.unwrap(); // connect first
+    /// faults.connections().latency(Duration::from_millis(10));
+    ///
+    /// let started = tokio::time::Instant::now();
+    /// client.hello(ada()).await.unwrap();
+    ///
+    /// assert_eq!(started.elapsed(), Duration::from_millis(20)); // 10 ms each way
+    /// # }
+    /// ```
     #[track_caller]
     pub fn connections(&self) -> ConnectionToxics<'_> {
         self.check_connections("Faults::connections");
@@ -274,23 +497,27 @@ impl Faults {
     ///
     /// use tonic::Code;
     /// use tonic_testkit::{Faults, TestServer, Transport};
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() {
     /// let faults = Faults::new();
     /// let server = TestServer::builder()
     ///     .transport(Transport::Memory)
-    ///     .add_service(Probe::new().server())
+    ///     .add_service(HelloServiceServer::new(Greeter))
     ///     .faults(&faults)
     ///     .start()
     ///     .await;
-    /// let mut client = server.client(ProbeClient::new);
+    /// let mut client = server.client(HelloServiceClient::new);
     ///
     /// faults.take_down(Duration::from_secs(5));
-    /// let refused = client.unary(ProbeRequest::default()).await.unwrap_err();
+    /// let refused = client.hello(HelloRequest { greeting: "Ada".into() }).await.unwrap_err();
     /// tokio::time::sleep(Duration::from_secs(5)).await;
-    /// let answered = client.unary(ProbeRequest::default()).await;
+    /// let answered = client.hello(HelloRequest { greeting: "Ada".into() }).await;
     ///
     /// assert_eq!(refused.code(), Code::Unavailable);
     /// assert!(answered.is_ok());
@@ -317,18 +544,25 @@ impl Faults {
     /// ```
     /// use tonic::Code;
     /// use tonic_testkit::{Faults, TestServer, assert_status};
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// // Any channel will do; here, one to a server started without faults.
-    /// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
+    /// let server =
+    ///     TestServer::builder().add_service(HelloServiceServer::new(Greeter)).start().await;
     /// let faults = Faults::new();
-    /// faults.on("/probe.Probe/Unary").nth(2).fail(Code::DataLoss, "lost");
-    /// let mut client = ProbeClient::new(faults.wrap(server.channel()));
+    /// faults.on("/hello.HelloService/Hello").nth(2).fail(Code::DataLoss, "lost");
+    /// let mut client = HelloServiceClient::new(faults.wrap(server.channel()));
     ///
-    /// client.unary(ProbeRequest::default()).await.unwrap();
-    /// assert_status!(client.unary(ProbeRequest::default()).await, Code::DataLoss, "lost");
+    /// client.hello(HelloRequest { greeting: "Ada".into() }).await.unwrap();
+    /// let second = client.hello(HelloRequest { greeting: "Ada".into() }).await;
+    ///
+    /// assert_status!(second, Code::DataLoss, "lost");
     /// assert_eq!(server.calls().len(), 1); // the failed call never left the client
     /// # }
     /// ```

@@ -120,6 +120,42 @@ impl<'a> FaultRule<'a> {
     /// ([`MetadataMap::get_bin`](tonic::metadata::MetadataMap::get_bin)), not with the base64
     /// text on the wire: `when_header("x-id-bin", "abc")` matches a request given
     /// `insert_bin("x-id-bin", MetadataValue::from_bytes(b"abc"))`, its base64 padded or not.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic::Code;
+    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # use tonic::Request;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let ada = || HelloRequest { greeting: "Ada".into() };
+    /// faults
+    ///     .on("/hello.HelloService/Hello")
+    ///     .when_header("x-tenant", "acme")
+    ///     .fail(Code::Unavailable, "acme is down");
+    ///
+    /// let mut acme = Request::new(ada());
+    /// acme.metadata_mut().insert("x-tenant", "acme".parse().unwrap());
+    /// let for_acme = client.hello(acme).await;
+    /// let for_others = client.hello(ada()).await;
+    ///
+    /// assert_status!(for_acme, Code::Unavailable, "acme is down");
+    /// assert!(for_others.is_ok());
+    /// # }
+    /// ```
     pub fn when_header(mut self, key: &str, value: &str) -> Self {
         self.rule.header = Some((key.to_ascii_lowercase(), value.to_owned()));
         self
@@ -130,6 +166,37 @@ impl<'a> FaultRule<'a> {
     /// # Panics
     ///
     /// When `n` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic::Code;
+    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let ada = || HelloRequest { greeting: "Ada".into() };
+    /// faults.on("/hello.HelloService/Hello").nth(2).fail(Code::Unavailable, "the second call");
+    ///
+    /// let mut answered = Vec::new();
+    /// for _ in 0..3 {
+    ///     answered.push(client.hello(ada()).await.is_ok());
+    /// }
+    ///
+    /// assert_eq!(answered, [true, false, true]);
+    /// # }
+    /// ```
     #[track_caller]
     pub fn nth(mut self, n: u64) -> Self {
         assert!(n > 0, "FaultRule::nth(0): calls are counted from 1; the first call is nth(1)");
@@ -142,6 +209,37 @@ impl<'a> FaultRule<'a> {
     /// # Panics
     ///
     /// When `k` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic::Code;
+    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let ada = || HelloRequest { greeting: "Ada".into() };
+    /// faults.on("/hello.HelloService/Hello").every(2).fail(Code::Unavailable, "every other call");
+    ///
+    /// let mut answered = Vec::new();
+    /// for _ in 0..4 {
+    ///     answered.push(client.hello(ada()).await.is_ok());
+    /// }
+    ///
+    /// assert_eq!(answered, [true, false, true, false]);
+    /// # }
+    /// ```
     #[track_caller]
     pub fn every(mut self, k: u64) -> Self {
         assert!(k > 0, "FaultRule::every(0): use every(1) for every call, or leave it out");
@@ -154,6 +252,37 @@ impl<'a> FaultRule<'a> {
     /// # Panics
     ///
     /// When `n` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic::Code;
+    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let ada = || HelloRequest { greeting: "Ada".into() };
+    /// faults.on("/hello.HelloService/Hello").times(2).fail(Code::Unavailable, "warming up");
+    ///
+    /// let mut answered = Vec::new();
+    /// for _ in 0..3 {
+    ///     answered.push(client.hello(ada()).await.is_ok());
+    /// }
+    ///
+    /// assert_eq!(answered, [false, false, true]);
+    /// # }
+    /// ```
     #[track_caller]
     pub fn times(mut self, n: u64) -> Self {
         assert!(n > 0, "FaultRule::times(0) would never act: leave the rule out");
@@ -167,6 +296,38 @@ impl<'a> FaultRule<'a> {
     /// # Panics
     ///
     /// When `p` is not within `0.0..=1.0`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic::Code;
+    /// # use tonic_testkit::{Faults, TestServer};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let faults = Faults::with_seed(7); // the same draws on every run
+    /// let server = TestServer::builder()
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// faults.on("/hello.HelloService/Hello").probability(0.5).fail(Code::Unavailable, "flaky");
+    ///
+    /// let mut failed = Vec::new();
+    /// for call in 1..=8 {
+    ///     if client.hello(HelloRequest { greeting: "Ada".into() }).await.is_err() {
+    ///         failed.push(call);
+    ///     }
+    /// }
+    ///
+    /// assert_eq!(failed, [3, 5, 6, 7]);
+    /// # }
+    /// ```
     #[track_caller]
     pub fn probability(mut self, p: f64) -> Self {
         assert!(
@@ -182,6 +343,34 @@ impl<'a> FaultRule<'a> {
     /// # Panics
     ///
     /// When `code` is `OK`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic::Code;
+    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let ada = || HelloRequest { greeting: "Ada".into() };
+    /// faults.on("/hello.HelloService/Hello").fail(Code::Unavailable, "try again");
+    ///
+    /// let status = client.hello(ada()).await;
+    ///
+    /// assert_status!(status, Code::Unavailable, "try again");
+    /// # }
+    /// ```
     #[track_caller]
     pub fn fail(self, code: Code, message: impl Into<String>) {
         let message = message.into();
@@ -200,6 +389,38 @@ impl<'a> FaultRule<'a> {
     /// # Panics
     ///
     /// When `status` is `OK`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic::Code;
+    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # use tonic::Status;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let ada = || HelloRequest { greeting: "Ada".into() };
+    /// let mut status = Status::unavailable("overloaded");
+    /// status.metadata_mut().insert("retry-after-ms", "250".parse().unwrap());
+    /// faults.on("/hello.HelloService/Hello").fail_with(status);
+    ///
+    /// let status = client.hello(ada()).await.unwrap_err();
+    ///
+    /// assert_eq!(status.code(), Code::Unavailable);
+    /// assert_eq!(status.metadata().get("retry-after-ms").unwrap(), "250");
+    /// # }
+    /// ```
     #[track_caller]
     pub fn fail_with(self, status: Status) {
         assert!(
@@ -212,6 +433,36 @@ impl<'a> FaultRule<'a> {
     /// Waits `delay` before the handler runs (the call's deadline still applies). The delays
     /// of all the rules that act on a call add up; `Duration::MAX` holds the call for good, until
     /// its deadline or until the client gives up.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic::Code;
+    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # use std::time::Duration;
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let ada = || HelloRequest { greeting: "Ada".into() };
+    /// faults.on("/hello.HelloService/Hello").delay(Duration::from_millis(200));
+    ///
+    /// let started = tokio::time::Instant::now();
+    /// client.hello(ada()).await.unwrap();
+    ///
+    /// assert_eq!(started.elapsed(), Duration::from_millis(200)); // on the paused clock
+    /// # }
+    /// ```
     pub fn delay(self, delay: Duration) {
         self.install(Action::Delay(delay));
     }
@@ -221,6 +472,40 @@ impl<'a> FaultRule<'a> {
     /// delays of all the rules that act on a call add up; `Duration::MAX` holds every message
     /// after the first for good, until the client gives up (as with a tonic server, the call's
     /// deadline does not end a response that has begun).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tonic::{Code, Status};
+    /// # use tonic_testkit::{Faults, TestServer, collect};
+    /// # use tonic_testkit_examples::orders::Orders;
+    /// # use tonic_testkit_examples::orders::pb::{
+    /// #     RegisterOrderRequest, WatchOrderRequest, orders_client::OrdersClient,
+    /// #     orders_server::OrdersServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .add_service(OrdersServer::new(Orders::default()))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(OrdersClient::new);
+    /// let order = RegisterOrderRequest { items: vec!["tea".into()], ..Default::default() };
+    /// let order_id = client.register_order(order).await.unwrap().into_inner().order_id;
+    /// // Watching an order streams 4 events: pending, confirmed, shipped, delivered.
+    /// faults.on("/orders.Orders/WatchOrder").delay_messages(Duration::from_secs(1));
+    ///
+    /// let started = tokio::time::Instant::now();
+    /// let events = client.watch_order(WatchOrderRequest { order_id }).await.unwrap();
+    /// let outcome = collect(events.into_inner()).await;
+    ///
+    /// assert_eq!(outcome.messages().len(), 4);
+    /// assert_eq!(started.elapsed(), Duration::from_secs(3)); // 1 s before each but the first
+    /// # }
+    /// ```
     pub fn delay_messages(self, delay: Duration) {
         self.install(Action::DelayMessages(delay));
     }
@@ -230,6 +515,40 @@ impl<'a> FaultRule<'a> {
     /// # Panics
     ///
     /// When `status` is `OK`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tonic::{Code, Status};
+    /// # use tonic_testkit::{Faults, TestServer, collect};
+    /// # use tonic_testkit_examples::orders::Orders;
+    /// # use tonic_testkit_examples::orders::pb::{
+    /// #     RegisterOrderRequest, WatchOrderRequest, orders_client::OrdersClient,
+    /// #     orders_server::OrdersServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .add_service(OrdersServer::new(Orders::default()))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(OrdersClient::new);
+    /// let order = RegisterOrderRequest { items: vec!["tea".into()], ..Default::default() };
+    /// let order_id = client.register_order(order).await.unwrap().into_inner().order_id;
+    /// // Watching an order streams 4 events: pending, confirmed, shipped, delivered.
+    /// faults.on("/orders.Orders/WatchOrder").cut_after(2, Status::unavailable("feed lost"));
+    ///
+    /// let events = client.watch_order(WatchOrderRequest { order_id }).await.unwrap();
+    /// let outcome = collect(events.into_inner()).await;
+    ///
+    /// assert_eq!(outcome.messages().len(), 2);
+    /// assert_eq!(outcome.status().code(), Code::Unavailable);
+    /// assert_eq!(outcome.status().message(), "feed lost");
+    /// # }
+    /// ```
     #[track_caller]
     pub fn cut_after(self, messages: usize, status: Status) {
         assert!(
@@ -260,25 +579,33 @@ impl<'a> FaultRule<'a> {
     ///
     /// ```
     /// use std::time::Duration;
+    ///
     /// use tonic::Code;
     /// use tonic_testkit::{Faults, Reply, Stub, TestServer, collect};
-    /// use tonic_testkit_support::{ProbeClient, ProbeReply, ProbeRequest};
+    /// use tonic_testkit_examples::orders::pb::{
+    ///     OrderEvent, OrderStatus, WatchOrderRequest, orders_client::OrdersClient,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() {
     /// let stub = Stub::new();
-    /// let replies = [ProbeReply::default(), ProbeReply::default(), ProbeReply::default()];
-    /// stub.on("/probe.Probe/ServerStream")
-    ///     .reply(Reply::stream(replies).interval(Duration::from_millis(10)));
+    /// let event = |status: OrderStatus| OrderEvent {
+    ///     order_id: "order-1".into(),
+    ///     status: status.into(),
+    /// };
+    /// let events = [OrderStatus::Pending, OrderStatus::Confirmed, OrderStatus::Shipped].map(event);
+    /// stub.on("/orders.Orders/WatchOrder")
+    ///     .reply(Reply::stream(events).interval(Duration::from_millis(10)));
     /// let faults = Faults::new();
-    /// faults.on("/probe.Probe/ServerStream").reset_stream_after(1, 0x8_u32); // CANCEL
+    /// faults.on("/orders.Orders/WatchOrder").reset_stream_after(1, 0x8_u32); // CANCEL
     /// let server = TestServer::builder().add_stub(&stub).faults(&faults).start().await;
-    /// let mut client = server.client(ProbeClient::new);
+    /// let mut client = server.client(OrdersClient::new);
     ///
-    /// let replies = client.server_stream(ProbeRequest::default()).await.unwrap();
-    /// let outcome = collect(replies.into_inner()).await;
+    /// let watch = WatchOrderRequest { order_id: "order-1".into() };
+    /// let events = client.watch_order(watch).await.unwrap();
+    /// let outcome = collect(events.into_inner()).await;
     ///
-    /// assert_eq!(outcome.messages().len(), 1);
+    /// assert_eq!(outcome.messages(), [event(OrderStatus::Pending)]);
     /// assert_eq!(outcome.status().code(), Code::Cancelled);
     /// # }
     /// ```
@@ -288,6 +615,38 @@ impl<'a> FaultRule<'a> {
 
     /// Never answers: the call waits until its deadline (`CANCELLED "Timeout expired"`, as from
     /// a tonic server) or until the client gives up.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic::Code;
+    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # use std::time::Duration;
+    /// # use tonic::Request;
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let ada = || HelloRequest { greeting: "Ada".into() };
+    /// faults.on("/hello.HelloService/Hello").hang();
+    ///
+    /// let mut request = Request::new(ada());
+    /// request.set_timeout(Duration::from_millis(50));
+    /// let status = client.hello(request).await;
+    ///
+    /// assert_status!(status, Code::Cancelled, "Timeout expired");
+    /// # }
+    /// ```
     pub fn hang(self) {
         self.install(Action::Hang);
     }
@@ -297,6 +656,37 @@ impl<'a> FaultRule<'a> {
     /// [`Transport::Direct`](crate::Transport::Direct), and through a
     /// [wrapped](Faults::wrap) channel, there is no connection to drop, and the call panics
     /// saying so.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic::Code;
+    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .transport(Transport::Memory)
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let ada = || HelloRequest { greeting: "Ada".into() };
+    /// faults.on("/hello.HelloService/Hello").times(1).drop_connection();
+    ///
+    /// let dropped = client.hello(ada()).await.unwrap_err();
+    /// let next = client.hello(ada()).await; // on a new connection
+    ///
+    /// assert_eq!(dropped.code(), Code::Unknown); // a transport error
+    /// assert!(next.is_ok());
+    /// # }
+    /// ```
     pub fn drop_connection(self) {
         self.install(Action::DropConnection);
     }
@@ -421,7 +811,7 @@ impl Fired {
         &self.method
     }
 
-    /// The rule, as in `faults.on("/probe.Probe/Unary").times(2).fail(Unavailable, "down") at
+    /// The rule, as in `faults.on("/hello.HelloService/Hello").times(2).fail(Unavailable, "down") at
     /// tests/faults.rs:12:5`.
     pub fn rule(&self) -> &str {
         &self.rule

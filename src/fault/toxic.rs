@@ -124,24 +124,28 @@ enum Direction {
 /// use std::time::Duration;
 ///
 /// use tonic_testkit::{Faults, TestServer, Transport};
-/// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+/// use tonic_testkit_examples::hello::Greeter;
+/// use tonic_testkit_examples::hello::pb::{
+///     HelloRequest, hello_service_client::HelloServiceClient,
+///     hello_service_server::HelloServiceServer,
+/// };
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// # async fn main() {
 /// let faults = Faults::new();
 /// let server = TestServer::builder()
 ///     .transport(Transport::Memory)
-///     .add_service(Probe::new().server())
+///     .add_service(HelloServiceServer::new(Greeter))
 ///     .faults(&faults)
 ///     .start()
 ///     .await;
-/// let mut client = server.client(ProbeClient::new);
-/// client.unary(ProbeRequest::default()).await.unwrap(); // connect first
+/// let mut client = server.client(HelloServiceClient::new);
+/// client.hello(HelloRequest { greeting: "Ada".into() }).await.unwrap(); // connect first
 ///
 /// faults.connections().upstream().latency(Duration::from_millis(30));
 /// faults.connections().downstream().latency(Duration::from_millis(20));
 /// let started = tokio::time::Instant::now();
-/// client.unary(ProbeRequest::default()).await.unwrap();
+/// client.hello(HelloRequest { greeting: "Ada".into() }).await.unwrap();
 ///
 /// assert_eq!(started.elapsed(), Duration::from_millis(50));
 /// # }
@@ -157,12 +161,78 @@ impl<'a> ConnectionToxics<'a> {
     }
 
     /// The settings after this apply to bytes from client to server.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tokio::time::Instant;
+    /// # use tonic::{Code, Request};
+    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .transport(Transport::Memory)
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let ada = || HelloRequest { greeting: "Ada".into() };
+    /// client.hello(ada()).await.unwrap(); // connect first
+    /// faults.connections().upstream().latency(Duration::from_millis(30));
+    ///
+    /// let started = Instant::now();
+    /// client.hello(ada()).await.unwrap();
+    ///
+    /// assert_eq!(started.elapsed(), Duration::from_millis(30)); // the answer came back at once
+    /// # }
+    /// ```
     pub fn upstream(mut self) -> Self {
         self.direction = Direction::Up;
         self
     }
 
     /// The settings after this apply to bytes from server to client.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tokio::time::Instant;
+    /// # use tonic::{Code, Request};
+    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .transport(Transport::Memory)
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let ada = || HelloRequest { greeting: "Ada".into() };
+    /// client.hello(ada()).await.unwrap(); // connect first
+    /// faults.connections().downstream().latency(Duration::from_millis(20));
+    ///
+    /// let started = Instant::now();
+    /// client.hello(ada()).await.unwrap();
+    ///
+    /// assert_eq!(started.elapsed(), Duration::from_millis(20)); // the request went at once
+    /// # }
+    /// ```
     pub fn downstream(mut self) -> Self {
         self.direction = Direction::Down;
         self
@@ -184,6 +254,39 @@ impl<'a> ConnectionToxics<'a> {
     /// latency too long for the clock) holds them for good: calls wait for their deadline, and
     /// a connection that held bytes so stays stuck after [`Faults::clear`](super::Faults::clear)
     /// (a new channel makes a new connection).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tokio::time::Instant;
+    /// # use tonic::{Code, Request};
+    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .transport(Transport::Memory)
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let ada = || HelloRequest { greeting: "Ada".into() };
+    /// client.hello(ada()).await.unwrap(); // connect first
+    /// faults.connections().latency(Duration::from_millis(10)); // both ways
+    ///
+    /// let started = Instant::now();
+    /// client.hello(ada()).await.unwrap();
+    ///
+    /// assert_eq!(started.elapsed(), Duration::from_millis(20)); // on the paused clock
+    /// # }
+    /// ```
     pub fn latency(self, latency: Duration) -> Self {
         self.lanes(|lane| lane.latency = latency);
         self
@@ -192,6 +295,41 @@ impl<'a> ConnectionToxics<'a> {
     /// Adds up to `jitter` to each latency, drawn from the handle's seeded generator. A latency
     /// it makes too long for the clock (as `Duration::MAX` may) holds the bytes for good, as
     /// [`latency`](ConnectionToxics::latency) does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tokio::time::Instant;
+    /// # use tonic::{Code, Request};
+    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .transport(Transport::Memory)
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let ada = || HelloRequest { greeting: "Ada".into() };
+    /// client.hello(ada()).await.unwrap(); // connect first
+    /// faults.connections().latency(Duration::from_millis(10)).jitter(Duration::from_millis(40));
+    ///
+    /// let started = Instant::now();
+    /// client.hello(ada()).await.unwrap();
+    ///
+    /// // 10 ms each way, plus up to 40 ms each way, drawn from the handle's seed.
+    /// let elapsed = started.elapsed();
+    /// assert!((Duration::from_millis(20)..=Duration::from_millis(100)).contains(&elapsed));
+    /// # }
+    /// ```
     pub fn jitter(self, jitter: Duration) -> Self {
         self.lanes(|lane| lane.jitter = jitter);
         self
@@ -202,6 +340,39 @@ impl<'a> ConnectionToxics<'a> {
     /// # Panics
     ///
     /// When `bytes_per_second` is 0 (use [`black_hole`](ConnectionToxics::black_hole)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tokio::time::Instant;
+    /// # use tonic::{Code, Request};
+    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .transport(Transport::Memory)
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let ada = || HelloRequest { greeting: "Ada".into() };
+    /// client.hello(ada()).await.unwrap(); // connect first
+    /// faults.connections().upstream().bandwidth(1_000); // bytes a second
+    ///
+    /// let started = Instant::now();
+    /// client.hello(HelloRequest { greeting: "x".repeat(2_000) }).await.unwrap();
+    ///
+    /// assert!(started.elapsed() >= Duration::from_secs(2)); // 2,000 bytes at 1,000 a second
+    /// # }
+    /// ```
     #[track_caller]
     pub fn bandwidth(self, bytes_per_second: u64) -> Self {
         assert!(
@@ -215,6 +386,42 @@ impl<'a> ConnectionToxics<'a> {
 
     /// Passes exactly `bytes` bytes, then resets the connection (each direction counts its
     /// own).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tokio::time::Instant;
+    /// # use tonic::{Code, Request};
+    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .transport(Transport::Memory)
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let ada = || HelloRequest { greeting: "Ada".into() };
+    /// client.hello(ada()).await.unwrap(); // connect first
+    /// // Any answer's first bytes (an HTTP/2 frame header is 9 bytes, its payload more) pass 10.
+    /// faults.connections().downstream().reset_after_bytes(10);
+    ///
+    /// let reset = client.hello(ada()).await;
+    /// faults.clear();
+    /// let answered = client.hello(ada()).await; // on a new connection
+    ///
+    /// assert_eq!(reset.unwrap_err().code(), Code::Unknown); // a transport error
+    /// assert!(answered.is_ok());
+    /// # }
+    /// ```
     pub fn reset_after_bytes(self, bytes: u64) -> Self {
         self.lanes(|lane| lane.reset_after_bytes = Some(bytes));
         self
@@ -222,6 +429,42 @@ impl<'a> ConnectionToxics<'a> {
 
     /// Resets each connection `duration` after it opened. `Duration::MAX` (or any duration too
     /// long for the clock) never resets.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tokio::time::Instant;
+    /// # use tonic::{Code, Request};
+    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .transport(Transport::Memory)
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let ada = || HelloRequest { greeting: "Ada".into() };
+    /// client.hello(ada()).await.unwrap(); // connect first
+    /// // A call the server holds, on a connection reset when it is 100 ms old.
+    /// faults.on("/hello.HelloService/Hello").hang();
+    /// faults.connections().reset_after(Duration::from_millis(100));
+    ///
+    /// let started = Instant::now();
+    /// let reset = client.hello(ada()).await;
+    ///
+    /// assert_eq!(reset.unwrap_err().code(), Code::Unknown); // a transport error
+    /// assert_eq!(started.elapsed(), Duration::from_millis(100));
+    /// # }
+    /// ```
     pub fn reset_after(self, duration: Duration) -> Self {
         self.toxics.update(|config| config.reset_after = Some(duration));
         self
@@ -230,6 +473,41 @@ impl<'a> ConnectionToxics<'a> {
     /// Accepts the client's bytes and never answers: calls wait for their deadline. A connection
     /// that lost bytes to the black hole is reset when the black hole is lifted (HTTP/2 cannot
     /// go on without them); the channel reconnects on a later call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tokio::time::Instant;
+    /// # use tonic::{Code, Request};
+    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .transport(Transport::Memory)
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let ada = || HelloRequest { greeting: "Ada".into() };
+    /// client.hello(ada()).await.unwrap(); // connect first
+    /// faults.connections().black_hole();
+    ///
+    /// let mut request = Request::new(ada());
+    /// request.set_timeout(Duration::from_millis(100));
+    /// let swallowed = client.hello(request).await;
+    ///
+    /// assert_status!(swallowed, Code::Cancelled, "Timeout expired");
+    /// assert_eq!(server.calls().len(), 1); // only the first call reached the service
+    /// # }
+    /// ```
     pub fn black_hole(self) -> Self {
         self.toxics.update(|config| config.black_hole = true);
         self

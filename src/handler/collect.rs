@@ -35,20 +35,30 @@ pub const DEFAULT_COLLECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// ```
 /// use tonic::Code;
 /// use tonic_testkit::{TestRequest, collect};
-/// use tonic_testkit_support::{Probe, ProbeRequest, ProbeService};
+/// use tonic_testkit_examples::orders::Orders;
+/// use tonic_testkit_examples::orders::pb::{
+///     RegisterOrderRequest, WatchOrderRequest, orders_server::Orders as _,
+/// };
+/// use tonic_testkit_examples::orders::pb::OrderStatus;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
-/// // Arrange
-/// let request = TestRequest::new(ProbeRequest { text: "tick".into(), count: 3 });
+/// // Arrange: an order to watch.
+/// let orders = Orders::default();
+/// let order = RegisterOrderRequest { items: vec!["tea".into()], ..Default::default() };
+/// let registered = orders.register_order(TestRequest::new(order).into()).await.unwrap();
+/// let request = TestRequest::new(WatchOrderRequest { order_id: registered.into_inner().order_id });
 ///
 /// // Act: call the handler directly and collect what it streams.
-/// let replies = Probe::new().server_stream(request.into()).await.unwrap().into_inner();
-/// let outcome = collect(replies).await;
+/// let events = orders.watch_order(request.into()).await.unwrap().into_inner();
+/// let outcome = collect(events).await;
 ///
 /// // Assert
-/// let indexes: Vec<u32> = outcome.messages().iter().map(|reply| reply.index).collect();
-/// assert_eq!(indexes, [0, 1, 2]);
+/// let statuses: Vec<_> = outcome.messages().iter().map(|event| event.status()).collect();
+/// assert_eq!(
+///     statuses,
+///     [OrderStatus::Pending, OrderStatus::Confirmed, OrderStatus::Shipped, OrderStatus::Delivered]
+/// );
 /// assert_eq!(outcome.status().code(), Code::Ok);
 /// # }
 /// ```
@@ -58,11 +68,13 @@ pub const DEFAULT_COLLECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// ```should_panic
 /// # use std::time::Duration;
 /// # use tonic_testkit::{TestRequest, collect};
-/// # use tonic_testkit_support::{Probe, ProbeRequest, ProbeService};
+/// # use tonic_testkit_examples::orders::Orders;
+/// # use tonic_testkit_examples::orders::pb::{ChatMessage, orders_server::Orders as _};
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// # async fn main() {
-/// let request = TestRequest::new(ProbeRequest { text: "endless".into(), count: 0 });
-/// let replies = Probe::new().server_stream(request.into()).await.unwrap().into_inner();
+/// // A chat whose client keeps its side open: the replies never end.
+/// let (_client, request) = TestRequest::channel::<ChatMessage>();
+/// let replies = Orders::default().chat(request.into()).await.unwrap().into_inner();
 ///
 /// // Panics: "tonic-testkit: the response stream collected at ... did not end within 1s ..."
 /// collect(replies).timeout(Duration::from_secs(1)).await;
@@ -101,13 +113,17 @@ impl<S> Collect<S> {
     ///
     /// ```
     /// use tonic_testkit::{TestRequest, collect};
-    /// use tonic_testkit_support::{Probe, ProbeRequest, ProbeService};
+    /// use tonic_testkit_examples::orders::Orders;
+    /// use tonic_testkit_examples::orders::pb::{ChatMessage, orders_server::Orders as _};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// // Sends 10 replies, then keeps the stream open.
-    /// let request = TestRequest::new(ProbeRequest { text: "endless".into(), count: 10 });
-    /// let replies = Probe::new().server_stream(request.into()).await.unwrap().into_inner();
+    /// // A chat of 10 messages whose client keeps its side open.
+    /// let (client, request) = TestRequest::channel::<ChatMessage>();
+    /// let replies = Orders::default().chat(request.into()).await.unwrap().into_inner();
+    /// for _ in 0..10 {
+    ///     client.send(Ok(ChatMessage::default())).await.unwrap();
+    /// }
     ///
     /// let outcome = collect(replies).limit(5).await;
     ///
@@ -127,13 +143,16 @@ impl<S> Collect<S> {
     ///
     /// ```
     /// use std::time::Duration;
+    ///
     /// use tonic_testkit::{TestRequest, collect};
-    /// use tonic_testkit_support::{Probe, ProbeRequest, ProbeService};
+    /// use tonic_testkit_examples::orders::Orders;
+    /// use tonic_testkit_examples::orders::pb::{ChatMessage, orders_server::Orders as _};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let request = TestRequest::new(ProbeRequest { text: "tick".into(), count: 2 });
-    /// let replies = Probe::new().server_stream(request.into()).await.unwrap().into_inner();
+    /// let messages = [ChatMessage::default(), ChatMessage::default()];
+    /// let request = TestRequest::stream(messages);
+    /// let replies = Orders::default().chat(request.into()).await.unwrap().into_inner();
     ///
     /// let outcome = collect(replies).timeout(Duration::from_millis(100)).await;
     ///

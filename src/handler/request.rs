@@ -47,9 +47,9 @@ pub const DEFAULT_REMOTE_ADDR: SocketAddr =
 /// use std::time::Duration;
 /// use tonic::Request;
 /// use tonic_testkit::TestRequest;
-/// use tonic_testkit_support::ProbeRequest;
+/// use tonic_testkit_examples::hello::pb::HelloRequest;
 ///
-/// let request: Request<ProbeRequest> = TestRequest::new(ProbeRequest::default())
+/// let request: Request<HelloRequest> = TestRequest::new(HelloRequest::default())
 ///     .metadata("authorization", "Bearer t")
 ///     .metadata("trace-bin", [1u8, 2, 3])
 ///     .timeout(Duration::from_millis(50))
@@ -57,7 +57,8 @@ pub const DEFAULT_REMOTE_ADDR: SocketAddr =
 ///     .into();
 ///
 /// assert_eq!(request.metadata().get("authorization").unwrap(), "Bearer t");
-/// assert_eq!(request.metadata().get_bin("trace-bin").unwrap().to_bytes().unwrap(), &[1, 2, 3][..]);
+/// let trace = request.metadata().get_bin("trace-bin").unwrap();
+/// assert_eq!(trace.to_bytes().unwrap(), &[1, 2, 3][..]);
 /// assert_eq!(request.metadata().get("grpc-timeout").unwrap(), "50000000n"); // as tonic sends it
 /// assert_eq!(request.remote_addr(), Some("10.1.2.3:5000".parse().unwrap()));
 /// ```
@@ -72,6 +73,23 @@ pub struct TestRequest<T> {
 
 impl<T> TestRequest<T> {
     /// A request carrying `message`, with a loopback peer and no metadata.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic_testkit::TestRequest;
+    /// # use tonic_testkit_examples::hello::pb::HelloRequest;
+    /// # use tonic_testkit_examples::hello::pb::hello_service_server::HelloService as _;
+    /// # use tonic_testkit_examples::hello::{Greeter, REQUEST_ID};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let request = TestRequest::new(HelloRequest { greeting: "Ada".into() });
+    ///
+    /// let reply = Greeter.hello(request.into()).await.unwrap(); // the handler, called directly
+    ///
+    /// assert_eq!(reply.into_inner().reply, "Hello, Ada!");
+    /// # }
+    /// ```
     pub fn new(message: T) -> Self {
         Self {
             request: Request::new(message),
@@ -89,6 +107,25 @@ impl<T> TestRequest<T> {
     ///
     /// When the key is not a valid metadata key, or the value is not valid for the key; the
     /// message says which rule was broken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic_testkit::TestRequest;
+    /// # use tonic_testkit_examples::hello::pb::HelloRequest;
+    /// # use tonic_testkit_examples::hello::pb::hello_service_server::HelloService as _;
+    /// # use tonic_testkit_examples::hello::{Greeter, REQUEST_ID};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// // Greeter echoes the caller's request id.
+    /// let request =
+    ///     TestRequest::new(HelloRequest { greeting: "Ada".into() }).metadata(REQUEST_ID, "req-7");
+    ///
+    /// let reply = Greeter.hello(request.into()).await.unwrap();
+    ///
+    /// assert_eq!(reply.metadata().get(REQUEST_ID).unwrap(), "req-7");
+    /// # }
+    /// ```
     #[track_caller]
     pub fn metadata(mut self, key: &str, value: impl AsRef<[u8]>) -> Self {
         append_metadata(self.request.metadata_mut(), key, value.as_ref());
@@ -97,24 +134,147 @@ impl<T> TestRequest<T> {
 
     /// The deadline the call carries: the `grpc-timeout` header exactly as a tonic client sends
     /// it for `Request::set_timeout(timeout)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tonic::Code;
+    /// # use tonic_testkit::{TestRequest, assert_status};
+    /// # use tonic_testkit_examples::rides::Rides;
+    /// # use tonic_testkit_examples::rides::pb::{QuoteRequest, rides_server::Rides as _};
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// // Pricing takes 100 ms; the caller waits 50.
+    /// let rides = Rides::with_pricing_delay(Duration::from_millis(100));
+    /// let request = TestRequest::new(QuoteRequest::default()).timeout(Duration::from_millis(50));
+    ///
+    /// let quote = rides.quote(request.into()).await;
+    ///
+    /// assert_status!(quote, Code::DeadlineExceeded, "no price within the 50ms deadline");
+    /// # }
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.request.set_timeout(timeout);
         self
     }
 
     /// What `Request::remote_addr()` returns in the handler.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic::{Request, Response, Status};
+    /// # use tonic_testkit::TestRequest;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, HelloResponse, hello_service_server::HelloService,
+    /// # };
+    /// /// Greets the caller by address.
+    /// struct WhoCalls;
+    ///
+    /// #[tonic::async_trait]
+    /// impl HelloService for WhoCalls {
+    ///     async fn hello(
+    ///         &self,
+    ///         request: Request<HelloRequest>,
+    ///     ) -> Result<Response<HelloResponse>, Status> {
+    ///         let caller = request.remote_addr().ok_or_else(|| Status::internal("no peer"))?;
+    ///         Ok(Response::new(HelloResponse { reply: format!("hello, {caller}") }))
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let caller = "10.1.2.3:5000".parse().unwrap();
+    /// let request = TestRequest::new(HelloRequest::default()).remote_addr(caller);
+    ///
+    /// let reply = WhoCalls.hello(request.into()).await.unwrap();
+    ///
+    /// assert_eq!(reply.into_inner().reply, "hello, 10.1.2.3:5000");
+    /// # }
+    /// ```
     pub fn remote_addr(mut self, addr: SocketAddr) -> Self {
         self.remote_addr = Some(addr);
         self
     }
 
     /// What `Request::local_addr()` returns in the handler.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic::{Request, Response, Status};
+    /// # use tonic_testkit::TestRequest;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, HelloResponse, hello_service_server::HelloService,
+    /// # };
+    /// /// Says which address the call came in on.
+    /// struct WhereAmI;
+    ///
+    /// #[tonic::async_trait]
+    /// impl HelloService for WhereAmI {
+    ///     async fn hello(
+    ///         &self,
+    ///         request: Request<HelloRequest>,
+    ///     ) -> Result<Response<HelloResponse>, Status> {
+    ///         let local = request.local_addr().ok_or_else(|| Status::internal("no address"))?;
+    ///         Ok(Response::new(HelloResponse { reply: format!("served on {local}") }))
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let listener = "0.0.0.0:8443".parse().unwrap();
+    /// let request = TestRequest::new(HelloRequest::default()).local_addr(listener);
+    ///
+    /// let reply = WhereAmI.hello(request.into()).await.unwrap();
+    ///
+    /// assert_eq!(reply.into_inner().reply, "served on 0.0.0.0:8443");
+    /// # }
+    /// ```
     pub fn local_addr(mut self, addr: SocketAddr) -> Self {
         self.local_addr = Some(addr);
         self
     }
 
     /// A request extension, as an interceptor or layer would have inserted it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic::{Request, Response, Status};
+    /// # use tonic_testkit::TestRequest;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, HelloResponse, hello_service_server::HelloService,
+    /// # };
+    /// /// What an authentication interceptor inserts.
+    /// #[derive(Clone)]
+    /// struct User(String);
+    ///
+    /// /// Greets the user the interceptor found.
+    /// struct Personal;
+    ///
+    /// #[tonic::async_trait]
+    /// impl HelloService for Personal {
+    ///     async fn hello(
+    ///         &self,
+    ///         request: Request<HelloRequest>,
+    ///     ) -> Result<Response<HelloResponse>, Status> {
+    ///         let user = request.extensions().get::<User>();
+    ///         let user = user.ok_or_else(|| Status::unauthenticated("no user"))?;
+    ///         Ok(Response::new(HelloResponse { reply: format!("hello, {}", user.0) }))
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let request = TestRequest::new(HelloRequest::default()).extension(User("ada".into()));
+    ///
+    /// let reply = Personal.hello(request.into()).await.unwrap();
+    ///
+    /// assert_eq!(reply.into_inner().reply, "hello, ada");
+    /// # }
+    /// ```
     pub fn extension<E: Clone + Send + Sync + 'static>(mut self, extension: E) -> Self {
         self.request.extensions_mut().insert(extension);
         self
@@ -140,15 +300,15 @@ impl<T> TestRequest<T> {
     /// use tonic::Request;
     /// use tonic_testkit::TestRequest;
     /// use tonic_testkit::handler::DEFAULT_REMOTE_ADDR;
-    /// use tonic_testkit_support::ProbeRequest;
+    /// use tonic_testkit_examples::hello::pb::HelloRequest;
     ///
     /// // Arrange: a client certificate, as an mTLS client would present it.
     /// let client = rcgen::generate_simple_self_signed(["client.example".to_owned()]).unwrap();
     /// let cert = client.cert.der().clone();
     ///
     /// // Act
-    /// let request: Request<ProbeRequest> =
-    ///     TestRequest::new(ProbeRequest::default()).peer_certs([cert.clone()]).into();
+    /// let request: Request<HelloRequest> =
+    ///     TestRequest::new(HelloRequest::default()).peer_certs([cert.clone()]).into();
     ///
     /// // Assert
     /// assert_eq!(*request.peer_certs().unwrap(), [cert]);
@@ -172,6 +332,23 @@ impl<T> TestRequest<T> {
     }
 
     /// The `tonic::Request` a handler takes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic_testkit::TestRequest;
+    /// # use tonic_testkit_examples::hello::pb::HelloRequest;
+    /// # use tonic_testkit_examples::hello::pb::hello_service_server::HelloService as _;
+    /// # use tonic_testkit_examples::hello::{Greeter, REQUEST_ID};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let request = TestRequest::new(HelloRequest { greeting: "Ada".into() }).into_request();
+    ///
+    /// let reply = Greeter.hello(request).await.unwrap();
+    ///
+    /// assert_eq!(reply.into_inner().reply, "Hello, Ada!");
+    /// # }
+    /// ```
     pub fn into_request(self) -> Request<T> {
         let Self {
             mut request,
@@ -202,16 +379,17 @@ impl TestRequest<()> {
     ///
     /// ```
     /// use tonic_testkit::TestRequest;
-    /// use tonic_testkit_support::{Probe, ProbeRequest, ProbeService};
+    /// use tonic_testkit_examples::rides::Rides;
+    /// use tonic_testkit_examples::rides::pb::{TrackRequest, rides_server::Rides as _};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let text = |text: &str| ProbeRequest { text: text.into(), count: 0 };
-    /// let request = TestRequest::stream([text("a"), text("b")]);
+    /// let car = |id: &str| TrackRequest { car_id: id.into(), ..Default::default() };
+    /// let request = TestRequest::stream([car("car-1"), car("car-1")]);
     ///
-    /// let reply = Probe::new().client_stream(request.into()).await.unwrap().into_inner();
+    /// let reply = Rides::default().track(request.into()).await.unwrap().into_inner();
     ///
-    /// assert_eq!((reply.text.as_str(), reply.index), ("a,b", 2));
+    /// assert_eq!(reply.count, 2);
     /// # }
     /// ```
     pub fn stream<T, I>(messages: I) -> TestRequest<Streaming<T>>
@@ -232,14 +410,16 @@ impl TestRequest<()> {
     /// ```
     /// use tonic::{Code, Status};
     /// use tonic_testkit::TestRequest;
-    /// use tonic_testkit_support::{Probe, ProbeRequest, ProbeService};
+    /// use tonic_testkit_examples::rides::Rides;
+    /// use tonic_testkit_examples::rides::pb::{TrackRequest, rides_server::Rides as _};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let items = [Ok(ProbeRequest::default()), Err(Status::aborted("client gave up"))];
+    /// let event = TrackRequest { car_id: "car-1".into(), ..Default::default() };
+    /// let items = [Ok(event), Err(Status::aborted("client gave up"))];
     /// let request = TestRequest::stream_results(items);
     ///
-    /// let status = Probe::new().client_stream(request.into()).await.unwrap_err();
+    /// let status = Rides::default().track(request.into()).await.unwrap_err();
     ///
     /// assert_eq!((status.code(), status.message()), (Code::Aborted, "client gave up"));
     /// # }
@@ -261,15 +441,16 @@ impl TestRequest<()> {
     /// ```
     /// use tokio_stream::StreamExt;
     /// use tonic_testkit::TestRequest;
-    /// use tonic_testkit_support::{Probe, ProbeRequest, ProbeService};
+    /// use tonic_testkit_examples::orders::Orders;
+    /// use tonic_testkit_examples::orders::pb::{ChatMessage, orders_server::Orders as _};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let (sender, request) = TestRequest::channel::<ProbeRequest>();
-    /// let mut replies = Probe::new().bidi(request.into()).await.unwrap().into_inner();
+    /// let (sender, request) = TestRequest::channel::<ChatMessage>();
+    /// let mut replies = Orders::default().chat(request.into()).await.unwrap().into_inner();
     ///
-    /// sender.send(Ok(ProbeRequest { text: "ping".into(), count: 0 })).await.unwrap();
-    /// assert_eq!(replies.next().await.unwrap().unwrap().text, "ping");
+    /// sender.send(Ok(ChatMessage { text: "ping".into(), ..Default::default() })).await.unwrap();
+    /// assert_eq!(replies.next().await.unwrap().unwrap().text, "received: ping");
     /// drop(sender); // the client closes its side
     ///
     /// assert!(replies.next().await.is_none());

@@ -17,19 +17,24 @@ use super::{End, Message, Sent, Side};
 /// ```
 /// use tonic::Code;
 /// use tonic_testkit::TestServer;
-/// use tonic_testkit_support::{Probe, ProbeClient, ProbeReply, ProbeRequest};
+/// use tonic_testkit_examples::hello::Greeter;
+/// use tonic_testkit_examples::hello::pb::{
+///     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
+///     hello_service_server::HelloServiceServer,
+/// };
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
-/// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
-/// let mut client = server.client(ProbeClient::new);
+/// let server =
+///     TestServer::builder().add_service(HelloServiceServer::new(Greeter)).start().await;
+/// let mut client = server.client(HelloServiceClient::new);
 ///
-/// client.unary(ProbeRequest { text: "hi".into(), count: 0 }).await.unwrap();
+/// client.hello(HelloRequest { greeting: "hi".into() }).await.unwrap();
 ///
-/// let calls = server.calls_to("/probe.Probe/Unary");
+/// let calls = server.calls_to("/hello.HelloService/Hello");
 /// assert_eq!(calls.len(), 1);
-/// assert_eq!(calls[0].request::<ProbeRequest>(0).text, "hi");
-/// assert_eq!(calls[0].response::<ProbeReply>(0).text, "hi");
+/// assert_eq!(calls[0].request::<HelloRequest>(0).greeting, "hi");
+/// assert_eq!(calls[0].response::<HelloResponse>(0).reply, "Hello, hi!");
 /// assert_eq!(calls[0].code(), Some(Code::Ok));
 /// assert_eq!(calls[0].response_count(), 1);
 /// server.shutdown().await;
@@ -72,16 +77,20 @@ impl Call {
     ///
     /// ```
     /// use tonic_testkit::{Reply, Stub, TestServer};
-    /// use tonic_testkit_support::{ProbeClient, ProbeReply, ProbeRequest};
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, HelloResponse,
+    ///     hello_service_client::HelloServiceClient,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let stub = Stub::new();
-    /// let reply = Reply::message(ProbeReply::default()).header("x-shard", "3");
-    /// stub.on("/probe.Probe/Unary").reply(reply);
+    /// let reply = Reply::message(HelloResponse::default()).header("x-shard", "3");
+    /// stub.on("/hello.HelloService/Hello").reply(reply);
     /// let server = TestServer::builder().add_stub(&stub).start().await;
     ///
-    /// server.client(ProbeClient::new).unary(ProbeRequest::default()).await.unwrap();
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// client.hello(HelloRequest { greeting: "Ada".into() }).await.unwrap();
     ///
     /// let headers = server.calls()[0].response_headers().clone();
     /// assert_eq!(headers.get("x-shard").unwrap(), "3");
@@ -102,16 +111,21 @@ impl Call {
     /// ```
     /// use tonic::Status;
     /// use tonic_testkit::{Reply, Stub, TestServer};
-    /// use tonic_testkit_support::{ProbeClient, ProbeReply, ProbeRequest};
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, HelloResponse,
+    ///     hello_service_client::HelloServiceClient,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let stub = Stub::new();
-    /// let reply = Reply::<ProbeReply>::status(Status::unavailable("down")).trailer("x-retry", "5");
-    /// stub.on("/probe.Probe/Unary").reply(reply);
+    /// let down = Reply::<HelloResponse>::status(Status::unavailable("down"));
+    /// let reply = down.trailer("x-retry", "5");
+    /// stub.on("/hello.HelloService/Hello").reply(reply);
     /// let server = TestServer::builder().add_stub(&stub).start().await;
     ///
-    /// server.client(ProbeClient::new).unary(ProbeRequest::default()).await.unwrap_err();
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// client.hello(HelloRequest { greeting: "Ada".into() }).await.unwrap_err();
     ///
     /// // A status before any response: trailers-only, so no response headers.
     /// let call = &server.calls()[0];
@@ -168,14 +182,19 @@ impl Call {
     ///
     /// ```
     /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
-    /// let mut client = server.client(ProbeClient::new); // sends uncompressed
+    /// let server =
+    ///     TestServer::builder().add_service(HelloServiceServer::new(Greeter)).start().await;
+    /// let mut client = server.client(HelloServiceClient::new); // sends uncompressed
     ///
-    /// client.unary(ProbeRequest { text: "plain".into(), count: 0 }).await.unwrap();
+    /// client.hello(HelloRequest { greeting: "plain".into() }).await.unwrap();
     ///
     /// assert!(!server.calls()[0].request_compressed(0));
     /// # }
@@ -198,15 +217,20 @@ impl Call {
     ///
     /// ```
     /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
-    /// let mut client = server.client(ProbeClient::new);
+    /// let server =
+    ///     TestServer::builder().add_service(HelloServiceServer::new(Greeter)).start().await;
+    /// let mut client = server.client(HelloServiceClient::new);
     ///
     /// // Field 1, a 5-byte string: a tag, a length and the 5 bytes.
-    /// client.unary(ProbeRequest { text: "hello".into(), count: 0 }).await.unwrap();
+    /// client.hello(HelloRequest { greeting: "hello".into() }).await.unwrap();
     ///
     /// assert_eq!(server.calls()[0].request_size(0), 7);
     /// # }
@@ -235,17 +259,21 @@ impl Call {
     ///
     /// ```
     /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeReply, ProbeRequest};
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, HelloResponse,
+    ///     hello_service_client::HelloServiceClient, hello_service_server::HelloServiceServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
-    /// let mut client = server.client(ProbeClient::new);
+    /// let server =
+    ///     TestServer::builder().add_service(HelloServiceServer::new(Greeter)).start().await;
+    /// let mut client = server.client(HelloServiceClient::new);
     ///
-    /// // The probe echoes the text.
-    /// client.unary(ProbeRequest { text: "echo".into(), count: 0 }).await.unwrap();
+    /// client.hello(HelloRequest { greeting: "Ada".into() }).await.unwrap();
     ///
-    /// assert_eq!(server.calls()[0].response::<ProbeReply>(0).text, "echo");
+    /// assert_eq!(server.calls()[0].response::<HelloResponse>(0).reply, "Hello, Ada!");
     /// # }
     /// ```
     #[track_caller]
@@ -263,20 +291,29 @@ impl Call {
     ///
     /// ```
     /// use tonic_testkit::{TestServer, collect};
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeReply, ProbeRequest};
+    /// use tonic_testkit_examples::orders::Orders;
+    /// use tonic_testkit_examples::orders::pb::{
+    ///     OrderEvent, OrderStatus, RegisterOrderRequest, WatchOrderRequest,
+    ///     orders_client::OrdersClient, orders_server::OrdersServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
-    /// let mut client = server.client(ProbeClient::new);
+    /// let server =
+    ///     TestServer::builder().add_service(OrdersServer::new(Orders::default())).start().await;
+    /// let mut client = server.client(OrdersClient::new);
+    /// let order = RegisterOrderRequest { items: vec!["tea".into()], ..Default::default() };
+    /// let order_id = client.register_order(order).await.unwrap().into_inner().order_id;
     ///
-    /// // The probe streams `count` replies.
-    /// let replies = client.server_stream(ProbeRequest { text: "".into(), count: 3 }).await;
-    /// collect(replies.unwrap().into_inner()).await;
+    /// let events = client.watch_order(WatchOrderRequest { order_id }).await.unwrap();
+    /// collect(events.into_inner()).await;
     ///
-    /// let sent = server.calls()[0].responses::<ProbeReply>();
-    /// let indexes: Vec<u32> = sent.iter().map(|reply| reply.index).collect();
-    /// assert_eq!(indexes, [0, 1, 2]);
+    /// let sent = server.calls()[1].responses::<OrderEvent>();
+    /// let statuses: Vec<_> = sent.iter().map(|event| event.status()).collect();
+    /// assert_eq!(
+    ///     statuses,
+    ///     [OrderStatus::Pending, OrderStatus::Confirmed, OrderStatus::Shipped, OrderStatus::Delivered]
+    /// );
     /// # }
     /// ```
     #[track_caller]
@@ -300,14 +337,20 @@ impl Call {
     ///
     /// ```
     /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// // The probe is served without `send_compressed(..)`.
-    /// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
+    /// // Greeter is served without `send_compressed(..)`.
+    /// let server =
+    ///     TestServer::builder().add_service(HelloServiceServer::new(Greeter)).start().await;
     ///
-    /// server.client(ProbeClient::new).unary(ProbeRequest::default()).await.unwrap();
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// client.hello(HelloRequest { greeting: "Ada".into() }).await.unwrap();
     ///
     /// assert!(!server.calls()[0].response_compressed(0));
     /// # }
@@ -329,17 +372,22 @@ impl Call {
     ///
     /// ```
     /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
+    /// let server =
+    ///     TestServer::builder().add_service(HelloServiceServer::new(Greeter)).start().await;
     ///
-    /// // The reply echoes the text (7 bytes) with index 0, which protobuf does not send.
-    /// let request = ProbeRequest { text: "hello".into(), count: 0 };
-    /// server.client(ProbeClient::new).unary(request).await.unwrap();
+    /// // The reply, "Hello, Ada!", is field 1: a tag, a length and 11 bytes.
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// client.hello(HelloRequest { greeting: "Ada".into() }).await.unwrap();
     ///
-    /// assert_eq!(server.calls()[0].response_size(0), 7);
+    /// assert_eq!(server.calls()[0].response_size(0), 13);
     /// # }
     /// ```
     #[track_caller]
@@ -373,7 +421,7 @@ impl Call {
     }
 
     /// The [`Faults`](crate::Faults) rules that acted on the call, each as the test wrote it,
-    /// with its line: `faults.on("/probe.Probe/Unary").times(2).fail(Unavailable, "down") at
+    /// with its line: `faults.on("/hello.HelloService/Hello").times(2).fail(Unavailable, "down") at
     /// tests/faults.rs:12:5`.
     pub fn faults(&self) -> &[String] {
         &self.faults

@@ -94,15 +94,25 @@ impl WaitForCalls {
     ///
     /// ```should_panic
     /// use std::time::Duration;
-    /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    ///
+    /// use tonic_testkit::{Faults, TestServer};
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() {
-    /// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
-    /// let mut client = server.client(ProbeClient::new);
-    /// // The probe never answers "hang".
-    /// tokio::spawn(async move { client.unary(ProbeRequest { text: "hang".into(), count: 0 }).await });
+    /// let faults = Faults::new();
+    /// faults.on("/hello.HelloService/Hello").hang();
+    /// let server = TestServer::builder()
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// tokio::spawn(async move { client.hello(HelloRequest { greeting: "Ada".into() }).await });
     ///
     /// // Panics after a second of tokio time (none of real time), the hanging call listed:
     /// // "tonic-testkit: server.wait_for_ended_calls(1) at ... waited 1s (tokio time) ..."

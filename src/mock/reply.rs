@@ -36,23 +36,26 @@ pub type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 's
 ///
 /// use tonic::{Code, Status};
 /// use tonic_testkit::{Reply, collect};
-/// use tonic_testkit_support::ProbeReply;
+/// use tonic_testkit_examples::orders::pb::{OrderEvent, OrderStatus};
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// # async fn main() {
-/// let reply = |index| ProbeReply { text: "tick".into(), index };
-/// let script = Reply::stream([reply(1), reply(2)])
+/// let event = |status: OrderStatus| OrderEvent {
+///     order_id: "order-1".into(),
+///     status: status.into(),
+/// };
+/// let script = Reply::stream([event(OrderStatus::Pending), event(OrderStatus::Shipped)])
 ///     .interval(Duration::from_secs(3))
 ///     .end_with(Status::aborted("feed closed"))
 ///     .trailer("x-resume-from", "3")
-///     .header("x-feed", "ticks");
+///     .header("x-feed", "orders");
 ///
 /// let response = script.streaming().unwrap();
-/// assert_eq!(response.metadata().get("x-feed").unwrap(), "ticks");
+/// assert_eq!(response.metadata().get("x-feed").unwrap(), "orders");
 /// let started = tokio::time::Instant::now();
 /// let outcome = collect(response.into_inner()).await;
 ///
-/// assert_eq!(outcome.messages(), [reply(1), reply(2)]);
+/// assert_eq!(outcome.messages(), [event(OrderStatus::Pending), event(OrderStatus::Shipped)]);
 /// assert_eq!(outcome.status().code(), Code::Aborted);
 /// assert_eq!(outcome.status().metadata().get("x-resume-from").unwrap(), "3");
 /// assert_eq!(started.elapsed(), Duration::from_secs(3)); // paused time: no real wait
@@ -75,6 +78,17 @@ enum Body<T> {
 
 impl<T> Reply<T> {
     /// Answers with `message` (a unary answer, or a stream of that one message).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic_testkit::Reply;
+    /// use tonic_testkit_examples::hello::pb::HelloResponse;
+    ///
+    /// let reply = Reply::message(HelloResponse { reply: "hi".into() });
+    ///
+    /// assert_eq!(reply.unary().unwrap().into_inner().reply, "hi");
+    /// ```
     pub fn message(message: T) -> Self {
         Self::with_body(Body::Message(message))
     }
@@ -86,6 +100,19 @@ impl<T> Reply<T> {
     /// # Panics
     ///
     /// When `status` is `OK`: an answer is a message or an error status.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic::{Code, Status};
+    /// use tonic_testkit::Reply;
+    /// use tonic_testkit_examples::hello::pb::HelloResponse;
+    ///
+    /// let reply = Reply::<HelloResponse>::status(Status::not_found("no such greeting"));
+    ///
+    /// let status = reply.unary().unwrap_err();
+    /// assert_eq!((status.code(), status.message()), (Code::NotFound, "no such greeting"));
+    /// ```
     #[track_caller]
     pub fn status(status: Status) -> Self {
         assert!(
@@ -99,6 +126,27 @@ impl<T> Reply<T> {
 
     /// Answers a server-streaming or bidi call with `messages`, then ends the stream `OK` (or
     /// with [`end_with`](Reply::end_with)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic::Code;
+    /// # use tonic_testkit::{Reply, collect};
+    /// # use tonic_testkit_examples::orders::pb::{OrderEvent, OrderStatus};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let event = |status: OrderStatus| OrderEvent {
+    ///     order_id: "order-1".into(),
+    ///     status: status.into(),
+    /// };
+    /// let reply = Reply::stream([event(OrderStatus::Pending), event(OrderStatus::Shipped)]);
+    ///
+    /// let outcome = collect(reply.streaming().unwrap().into_inner()).await;
+    ///
+    /// assert_eq!(outcome.messages(), [event(OrderStatus::Pending), event(OrderStatus::Shipped)]);
+    /// assert_eq!(outcome.status().code(), Code::Ok);
+    /// # }
+    /// ```
     pub fn stream(messages: impl IntoIterator<Item = T>) -> Self {
         let messages = messages.into_iter().collect();
         Self::with_body(Body::Stream { messages, interval: Duration::ZERO, end: None })
@@ -113,6 +161,28 @@ impl<T> Reply<T> {
     /// # Panics
     ///
     /// When the reply is not a [`stream`](Reply::stream), or `status` is `OK`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic::{Code, Status};
+    /// # use tonic_testkit::{Reply, collect};
+    /// # use tonic_testkit_examples::orders::pb::{OrderEvent, OrderStatus};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let event = |status: OrderStatus| OrderEvent {
+    ///     order_id: "order-1".into(),
+    ///     status: status.into(),
+    /// };
+    /// let reply = Reply::stream([event(OrderStatus::Pending)])
+    ///     .end_with(Status::aborted("feed closed"));
+    ///
+    /// let outcome = collect(reply.streaming().unwrap().into_inner()).await;
+    ///
+    /// assert_eq!(outcome.messages().len(), 1);
+    /// assert_eq!(outcome.status().code(), Code::Aborted);
+    /// # }
+    /// ```
     #[track_caller]
     pub fn end_with(mut self, status: Status) -> Self {
         assert!(
@@ -135,6 +205,29 @@ impl<T> Reply<T> {
     /// # Panics
     ///
     /// When the reply is not a [`stream`](Reply::stream).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tonic_testkit::{Reply, collect};
+    /// # use tonic_testkit_examples::orders::pb::{OrderEvent, OrderStatus};
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let event = |status: OrderStatus| OrderEvent {
+    ///     order_id: "order-1".into(),
+    ///     status: status.into(),
+    /// };
+    /// let statuses = [OrderStatus::Pending, OrderStatus::Confirmed, OrderStatus::Shipped];
+    /// let reply = Reply::stream(statuses.map(event)).interval(Duration::from_secs(2));
+    ///
+    /// let started = tokio::time::Instant::now();
+    /// let outcome = collect(reply.streaming().unwrap().into_inner()).await;
+    ///
+    /// assert_eq!(outcome.messages().len(), 3);
+    /// assert_eq!(started.elapsed(), Duration::from_secs(4)); // on the paused clock
+    /// # }
+    /// ```
     #[track_caller]
     pub fn interval(mut self, interval: Duration) -> Self {
         match &mut self.body {
@@ -149,6 +242,30 @@ impl<T> Reply<T> {
 
     /// Waits `delay` before answering: before the status or the first message. Over a
     /// [`Stub`](crate::Stub) the response headers wait too, as with a slow handler.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tonic_testkit::{Reply, Stub, TestServer};
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let stub = Stub::new();
+    /// let hi = HelloResponse { reply: "hi".into() };
+    /// let slow = Reply::message(hi).delay(Duration::from_secs(1));
+    /// stub.on("/hello.HelloService/Hello").reply(slow);
+    /// let server = TestServer::builder().add_stub(&stub).start().await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    ///
+    /// let started = tokio::time::Instant::now();
+    /// client.hello(HelloRequest::default()).await.unwrap();
+    ///
+    /// assert_eq!(started.elapsed(), Duration::from_secs(1));
+    /// # }
+    /// ```
     pub fn delay(mut self, delay: Duration) -> Self {
         self.delay = delay;
         self
@@ -159,6 +276,19 @@ impl<T> Reply<T> {
     /// # Panics
     ///
     /// When the key or value is not valid metadata; the message says which rule was broken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic_testkit::Reply;
+    /// use tonic_testkit_examples::hello::pb::HelloResponse;
+    ///
+    /// let hi = HelloResponse { reply: "hi".into() };
+    /// let reply = Reply::message(hi).header("x-request-id", "req-7");
+    ///
+    /// let response = reply.unary().unwrap();
+    /// assert_eq!(response.metadata().get("x-request-id").unwrap(), "req-7");
+    /// ```
     #[track_caller]
     pub fn header(mut self, key: &str, value: impl AsRef<[u8]>) -> Self {
         append_metadata(&mut self.headers, key, value.as_ref());
@@ -172,6 +302,20 @@ impl<T> Reply<T> {
     ///
     /// When the reply does not end with an error status (call [`Reply::status`], or
     /// [`end_with`](Reply::end_with) first), or the key or value is not valid metadata.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tonic::Status;
+    /// use tonic_testkit::Reply;
+    /// use tonic_testkit_examples::hello::pb::HelloResponse;
+    ///
+    /// let reply = Reply::<HelloResponse>::status(Status::unavailable("down"))
+    ///     .trailer("retry-after-ms", "250");
+    ///
+    /// let status = reply.unary().unwrap_err();
+    /// assert_eq!(status.metadata().get("retry-after-ms").unwrap(), "250");
+    /// ```
     #[track_caller]
     pub fn trailer(mut self, key: &str, value: impl AsRef<[u8]>) -> Self {
         let status = match &mut self.body {
@@ -247,6 +391,26 @@ impl<T> Reply<T> {
     ///
     /// A [`Reply::status`] with no delay answers `Err(status)`, as a handler that fails before
     /// streaming; with a delay it becomes a stream that ends with it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic_testkit::{Reply, collect};
+    /// # use tonic_testkit_examples::orders::pb::{OrderEvent, OrderStatus};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let event = |status: OrderStatus| OrderEvent {
+    ///     order_id: "order-1".into(),
+    ///     status: status.into(),
+    /// };
+    /// // What a mock's `returning` closure of a streaming method gives back.
+    /// let response = Reply::stream([event(OrderStatus::Delivered)]).streaming().unwrap();
+    ///
+    /// let outcome = collect(response.into_inner()).await;
+    ///
+    /// assert_eq!(outcome.messages(), [event(OrderStatus::Delivered)]);
+    /// # }
+    /// ```
     pub fn streaming(self) -> Result<Response<BoxStream<T>>, Status>
     where
         T: Send + 'static,

@@ -26,30 +26,33 @@ use crate::mock::reply::{BoxStream, Reply};
 /// # Examples
 ///
 /// ```
-/// use tonic::Code;
+/// use tonic::{Code, Status};
 /// use tonic_testkit::{Reply, Stub, TestServer, assert_status};
-/// use tonic_testkit_support::{ProbeClient, ProbeReply, ProbeRequest};
+/// use tonic_testkit_examples::hello::pb::{
+///     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
+/// };
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// let stub = Stub::new();
-/// let text = |text: &str| ProbeReply { text: text.into(), index: 0 };
-/// stub.on("/probe.Probe/Unary")
+/// let reply = |text: &str| HelloResponse { reply: text.into() };
+/// stub.on("/hello.HelloService/Hello")
 ///     .named("an admin's call")
 ///     .when_header("x-role", "admin")
-///     .when(|request: &ProbeRequest| request.count > 0)
+///     .when(|request: &HelloRequest| !request.greeting.is_empty())
 ///     .expect(1..)
-///     .reply(Reply::message(text("welcome")));
-/// stub.on("/probe.Probe/Unary").reply(Reply::<ProbeReply>::status(tonic::Status::permission_denied("no")));
+///     .reply(Reply::message(reply("welcome")));
+/// stub.on("/hello.HelloService/Hello")
+///     .reply(Reply::<HelloResponse>::status(Status::permission_denied("no")));
 /// let server = TestServer::builder().add_stub(&stub).start().await;
-/// let mut client = server.client(ProbeClient::new);
+/// let mut client = server.client(HelloServiceClient::new);
 ///
-/// let mut request = tonic::Request::new(ProbeRequest { text: "hi".into(), count: 2 });
+/// let mut request = tonic::Request::new(HelloRequest { greeting: "hi".into() });
 /// request.metadata_mut().insert("x-role", "admin".parse().unwrap());
-/// let admin = client.unary(request).await.unwrap();
-/// let anyone = client.unary(ProbeRequest { text: "hi".into(), count: 2 }).await;
+/// let admin = client.hello(request).await.unwrap();
+/// let anyone = client.hello(HelloRequest { greeting: "hi".into() }).await;
 ///
-/// assert_eq!(admin.into_inner().text, "welcome");
+/// assert_eq!(admin.into_inner().reply, "welcome");
 /// assert_status!(anyone, Code::PermissionDenied);
 /// server.verify().await;
 /// # }
@@ -91,6 +94,28 @@ impl<'a> StubRule<'a> {
     }
 
     /// Names the rule: every report that speaks of it uses the name.
+    ///
+    /// # Examples
+    ///
+    /// ```should_panic
+    /// # use tonic::{Code, Request, Status};
+    /// # use tonic_testkit::{Reply, Stub, TestServer, assert_status};
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let stub = Stub::new();
+    /// let server = TestServer::builder().add_stub(&stub).start().await;
+    /// let reply = |text: &str| Reply::message(HelloResponse { reply: text.into() });
+    /// let hello = |greeting: &str| HelloRequest { greeting: greeting.into() };
+    /// stub.on("/hello.HelloService/Hello").named("greeting Ada").expect(1).reply(reply("hi"));
+    ///
+    /// // Panics: rule "greeting Ada" (stub.on("/hello.HelloService/Hello").expect(1).reply(..)
+    /// // at ...) expects 1 call, and answered 0 calls
+    /// server.verify().await;
+    /// # }
+    /// ```
     pub fn named(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
@@ -98,6 +123,31 @@ impl<'a> StubRule<'a> {
 
     /// Matches calls whose (first) request message, decoded as `T`, makes `matches` true. A
     /// call that failed it shows its message in the report.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic::{Code, Request, Status};
+    /// # use tonic_testkit::{Reply, Stub, TestServer, assert_status};
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let stub = Stub::new();
+    /// let server = TestServer::builder().add_stub(&stub).start().await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let reply = |text: &str| Reply::message(HelloResponse { reply: text.into() });
+    /// let hello = |greeting: &str| HelloRequest { greeting: greeting.into() };
+    /// stub.on("/hello.HelloService/Hello")
+    ///     .when(|request: &HelloRequest| request.greeting.starts_with("A"))
+    ///     .reply(reply("an A"));
+    /// stub.on("/hello.HelloService/Hello").reply(reply("anyone else"));
+    ///
+    /// assert_eq!(client.hello(hello("Ada")).await.unwrap().into_inner().reply, "an A");
+    /// assert_eq!(client.hello(hello("Bob")).await.unwrap().into_inner().reply, "anyone else");
+    /// # }
+    /// ```
     #[track_caller]
     pub fn when<T, F>(self, matches: F) -> Self
     where
@@ -115,6 +165,29 @@ impl<'a> StubRule<'a> {
     }
 
     /// Matches calls whose (first) request message equals `expected`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic::{Code, Request, Status};
+    /// # use tonic_testkit::{Reply, Stub, TestServer, assert_status};
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let stub = Stub::new();
+    /// let server = TestServer::builder().add_stub(&stub).start().await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let reply = |text: &str| Reply::message(HelloResponse { reply: text.into() });
+    /// let hello = |greeting: &str| HelloRequest { greeting: greeting.into() };
+    /// stub.on("/hello.HelloService/Hello").when_eq(hello("Ada")).reply(reply("hi Ada"));
+    /// stub.on("/hello.HelloService/Hello").reply(reply("hi"));
+    ///
+    /// assert_eq!(client.hello(hello("Ada")).await.unwrap().into_inner().reply, "hi Ada");
+    /// assert_eq!(client.hello(hello("Bob")).await.unwrap().into_inner().reply, "hi");
+    /// # }
+    /// ```
     #[track_caller]
     pub fn when_eq<T>(self, expected: T) -> Self
     where
@@ -134,6 +207,33 @@ impl<'a> StubRule<'a> {
     /// for client streams. The stub reads the whole request stream before it picks a rule for
     /// the method, so a bidi client that waits for an answer before it ends its stream must be
     /// matched with [`when`](Self::when) (its first message) instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic::{Code, Status};
+    /// # use tonic_testkit::{Reply, Stub, TestServer, assert_status};
+    /// # use tonic_testkit_examples::rides::pb::{TrackRequest, TrackResponse};
+    /// # use tonic_testkit_examples::rides::pb::rides_client::RidesClient;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let stub = Stub::new();
+    /// stub.on("/rides.Rides/Track")
+    ///     .when_all(|events: &[TrackRequest]| events.iter().all(|event| event.car_id == "car-1"))
+    ///     .reply(Reply::message(TrackResponse { count: 2 }));
+    /// stub.on("/rides.Rides/Track")
+    ///     .reply(Reply::<TrackResponse>::status(Status::invalid_argument("mixed cars")));
+    /// let server = TestServer::builder().add_stub(&stub).start().await;
+    /// let mut client = server.client(RidesClient::new);
+    /// let car = |id: &str| TrackRequest { car_id: id.into(), ..Default::default() };
+    ///
+    /// let one_car = client.track(tokio_stream::iter([car("car-1"), car("car-1")])).await;
+    /// let two_cars = client.track(tokio_stream::iter([car("car-1"), car("car-2")])).await;
+    ///
+    /// assert_eq!(one_car.unwrap().into_inner().count, 2);
+    /// assert_status!(two_cars, Code::InvalidArgument, "mixed cars");
+    /// # }
+    /// ```
     #[track_caller]
     pub fn when_all<T, F>(self, matches: F) -> Self
     where
@@ -148,6 +248,31 @@ impl<'a> StubRule<'a> {
 
     /// Matches calls whose metadata has `key` with `value` (for a `-bin` key, the bytes the
     /// client set).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic::{Code, Request, Status};
+    /// # use tonic_testkit::{Reply, Stub, TestServer, assert_status};
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let stub = Stub::new();
+    /// let server = TestServer::builder().add_stub(&stub).start().await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let reply = |text: &str| Reply::message(HelloResponse { reply: text.into() });
+    /// let hello = |greeting: &str| HelloRequest { greeting: greeting.into() };
+    /// stub.on("/hello.HelloService/Hello").when_header("x-role", "admin").reply(reply("welcome"));
+    /// stub.on("/hello.HelloService/Hello").reply(reply("hi"));
+    /// let mut admin = Request::new(hello("Ada"));
+    /// admin.metadata_mut().insert("x-role", "admin".parse().unwrap());
+    ///
+    /// assert_eq!(client.hello(admin).await.unwrap().into_inner().reply, "welcome");
+    /// assert_eq!(client.hello(hello("Bob")).await.unwrap().into_inner().reply, "hi");
+    /// # }
+    /// ```
     pub fn when_header(self, key: &str, value: impl AsRef<[u8]>) -> Self {
         let value = value.as_ref().to_vec();
         let shown = String::from_utf8_lossy(&value).into_owned();
@@ -157,6 +282,31 @@ impl<'a> StubRule<'a> {
     }
 
     /// Matches calls whose metadata has `key`, with any value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic::{Code, Request, Status};
+    /// # use tonic_testkit::{Reply, Stub, TestServer, assert_status};
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let stub = Stub::new();
+    /// let server = TestServer::builder().add_stub(&stub).start().await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let reply = |text: &str| Reply::message(HelloResponse { reply: text.into() });
+    /// let hello = |greeting: &str| HelloRequest { greeting: greeting.into() };
+    /// stub.on("/hello.HelloService/Hello").when_header_present("x-role").reply(reply("a role"));
+    /// stub.on("/hello.HelloService/Hello").reply(reply("no role"));
+    /// let mut admin = Request::new(hello("Ada"));
+    /// admin.metadata_mut().insert("x-role", "admin".parse().unwrap());
+    ///
+    /// assert_eq!(client.hello(admin).await.unwrap().into_inner().reply, "a role");
+    /// assert_eq!(client.hello(hello("Bob")).await.unwrap().into_inner().reply, "no role");
+    /// # }
+    /// ```
     pub fn when_header_present(self, key: &str) -> Self {
         let description = format!("when_header_present({key:?})");
         let matcher = Matcher::header(description.clone(), key.to_owned(), Header::Present);
@@ -164,6 +314,34 @@ impl<'a> StubRule<'a> {
     }
 
     /// Matches calls whose metadata does not have `key`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic::{Code, Request, Status};
+    /// # use tonic_testkit::{Reply, Stub, TestServer, assert_status};
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let stub = Stub::new();
+    /// let server = TestServer::builder().add_stub(&stub).start().await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let reply = |text: &str| Reply::message(HelloResponse { reply: text.into() });
+    /// let hello = |greeting: &str| HelloRequest { greeting: greeting.into() };
+    /// let unauthenticated = Reply::<HelloResponse>::status(Status::unauthenticated("no token"));
+    /// stub.on("/hello.HelloService/Hello")
+    ///     .when_header_absent("authorization")
+    ///     .reply(unauthenticated);
+    /// stub.on("/hello.HelloService/Hello").reply(reply("hi"));
+    /// let mut signed = Request::new(hello("Ada"));
+    /// signed.metadata_mut().insert("authorization", "Bearer t".parse().unwrap());
+    ///
+    /// assert_status!(client.hello(hello("Bob")).await, Code::Unauthenticated, "no token");
+    /// assert_eq!(client.hello(signed).await.unwrap().into_inner().reply, "hi");
+    /// # }
+    /// ```
     pub fn when_header_absent(self, key: &str) -> Self {
         let description = format!("when_header_absent({key:?})");
         let matcher = Matcher::header(description.clone(), key.to_owned(), Header::Absent);
@@ -176,6 +354,34 @@ impl<'a> StubRule<'a> {
     /// # Panics
     ///
     /// When `n` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic::{Code, Request, Status};
+    /// # use tonic_testkit::{Reply, Stub, TestServer, assert_status};
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let stub = Stub::new();
+    /// let server = TestServer::builder().add_stub(&stub).start().await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let reply = |text: &str| Reply::message(HelloResponse { reply: text.into() });
+    /// let hello = |greeting: &str| HelloRequest { greeting: greeting.into() };
+    /// let unavailable = Reply::<HelloResponse>::status(Status::unavailable("blip"));
+    /// stub.on("/hello.HelloService/Hello").nth(2).reply(unavailable);
+    /// stub.on("/hello.HelloService/Hello").reply(reply("hi"));
+    ///
+    /// let mut answered = Vec::new();
+    /// for _ in 0..3 {
+    ///     answered.push(client.hello(hello("Ada")).await.is_ok());
+    /// }
+    ///
+    /// assert_eq!(answered, [true, false, true]);
+    /// # }
+    /// ```
     #[track_caller]
     pub fn nth(self, n: usize) -> Self {
         assert!(n > 0, "StubRule::nth(0) for {:?}: calls count from 1", self.method);
@@ -189,6 +395,30 @@ impl<'a> StubRule<'a> {
     /// # Panics
     ///
     /// When `n` is 0: leave such a rule out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic::{Code, Request, Status};
+    /// # use tonic_testkit::{Reply, Stub, TestServer, assert_status};
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let stub = Stub::new();
+    /// let server = TestServer::builder().add_stub(&stub).start().await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let reply = |text: &str| Reply::message(HelloResponse { reply: text.into() });
+    /// let hello = |greeting: &str| HelloRequest { greeting: greeting.into() };
+    /// stub.on("/hello.HelloService/Hello").up_to(1).reply(reply("first"));
+    /// stub.on("/hello.HelloService/Hello").reply(reply("later"));
+    ///
+    /// assert_eq!(client.hello(hello("Ada")).await.unwrap().into_inner().reply, "first");
+    /// assert_eq!(client.hello(hello("Ada")).await.unwrap().into_inner().reply, "later");
+    /// assert_eq!(client.hello(hello("Ada")).await.unwrap().into_inner().reply, "later");
+    /// # }
+    /// ```
     #[track_caller]
     pub fn up_to(mut self, n: usize) -> Self {
         assert!(
@@ -211,16 +441,16 @@ impl<'a> StubRule<'a> {
     ///
     /// ```should_panic
     /// use tonic_testkit::{Reply, Stub, TestServer};
-    /// use tonic_testkit_support::ProbeReply;
+    /// use tonic_testkit_examples::hello::pb::HelloResponse;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let stub = Stub::new();
-    /// let reply = Reply::message(ProbeReply::default());
-    /// stub.on("/probe.Probe/Unary").named("login").expect(1..).reply(reply);
+    /// let reply = Reply::message(HelloResponse::default());
+    /// stub.on("/hello.HelloService/Hello").named("login").expect(1..).reply(reply);
     /// let server = TestServer::builder().add_stub(&stub).start().await;
     ///
-    /// // Panics: rule "login" (stub.on("/probe.Probe/Unary").expect(1..).reply(..) at ...)
+    /// // Panics: rule "login" (stub.on("/hello.HelloService/Hello").expect(1..).reply(..) at ...)
     /// // expects at least 1 call, and answered 0 calls
     /// server.verify().await;
     /// # }
@@ -238,6 +468,31 @@ impl<'a> StubRule<'a> {
     /// # Panics
     ///
     /// When `n` is 0: a call that no rule answers already fails the test.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic::{Code, Request, Status};
+    /// # use tonic_testkit::{Reply, Stub, TestServer, assert_status};
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let stub = Stub::new();
+    /// let server = TestServer::builder().add_stub(&stub).start().await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let reply = |text: &str| Reply::message(HelloResponse { reply: text.into() });
+    /// let hello = |greeting: &str| HelloRequest { greeting: greeting.into() };
+    /// let warming_up = Reply::<HelloResponse>::status(Status::unavailable("warming up"));
+    /// stub.on("/hello.HelloService/Hello").times(1).reply(warming_up);
+    /// stub.on("/hello.HelloService/Hello").reply(reply("hi"));
+    ///
+    /// assert_status!(client.hello(hello("Ada")).await, Code::Unavailable, "warming up");
+    /// assert_eq!(client.hello(hello("Ada")).await.unwrap().into_inner().reply, "hi");
+    /// server.verify().await; // the first rule answered exactly once
+    /// # }
+    /// ```
     #[track_caller]
     pub fn times(mut self, n: usize) -> Self {
         assert!(
@@ -262,6 +517,29 @@ impl<'a> StubRule<'a> {
     /// Answers each call with `reply` (after reading the request stream to its end).
     ///
     /// See [`Stub`] for an example.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic::{Code, Request, Status};
+    /// # use tonic_testkit::{Reply, Stub, TestServer, assert_status};
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let stub = Stub::new();
+    /// let server = TestServer::builder().add_stub(&stub).start().await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let reply = |text: &str| Reply::message(HelloResponse { reply: text.into() });
+    /// let hello = |greeting: &str| HelloRequest { greeting: greeting.into() };
+    /// stub.on("/hello.HelloService/Hello").reply(reply("hi"));
+    ///
+    /// let answer = client.hello(hello("Ada")).await;
+    ///
+    /// assert_eq!(answer.unwrap().into_inner().reply, "hi");
+    /// # }
+    /// ```
     #[track_caller]
     pub fn reply<T>(self, reply: Reply<T>) -> StubHandle
     where
@@ -284,20 +562,23 @@ impl<'a> StubRule<'a> {
     /// ```
     /// use tonic::{Code, Status};
     /// use tonic_testkit::{Reply, Stub, TestServer, assert_status};
-    /// use tonic_testkit_support::{ProbeClient, ProbeReply, ProbeRequest};
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let stub = Stub::new();
-    /// stub.on("/probe.Probe/Unary").replies([
+    /// stub.on("/hello.HelloService/Hello").replies([
     ///     Reply::status(Status::unavailable("try again")),
-    ///     Reply::message(ProbeReply { text: "ok".into(), index: 0 }),
+    ///     Reply::message(HelloResponse { reply: "ok".into() }),
     /// ]);
     /// let server = TestServer::builder().add_stub(&stub).start().await;
-    /// let mut client = server.client(ProbeClient::new);
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let ada = || HelloRequest { greeting: "Ada".into() };
     ///
-    /// assert_status!(client.unary(ProbeRequest::default()).await, Code::Unavailable);
-    /// assert_eq!(client.unary(ProbeRequest::default()).await.unwrap().into_inner().text, "ok");
+    /// assert_status!(client.hello(ada()).await, Code::Unavailable);
+    /// assert_eq!(client.hello(ada()).await.unwrap().into_inner().reply, "ok");
     /// # }
     /// ```
     #[track_caller]
@@ -334,6 +615,32 @@ impl<'a> StubRule<'a> {
     /// [`respond_with_all`](StubRule::respond_with_all).
     ///
     /// See [`Stub`] for an example.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic::{Code, Request, Status};
+    /// # use tonic_testkit::{Reply, Stub, TestServer, assert_status};
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let stub = Stub::new();
+    /// let server = TestServer::builder().add_stub(&stub).start().await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let reply = |text: &str| Reply::message(HelloResponse { reply: text.into() });
+    /// let hello = |greeting: &str| HelloRequest { greeting: greeting.into() };
+    /// stub.on("/hello.HelloService/Hello").respond_with(|request: Request<HelloRequest>| {
+    ///     let greeting = request.into_inner().greeting;
+    ///     Reply::message(HelloResponse { reply: format!("stubbed hello, {greeting}") })
+    /// });
+    ///
+    /// let answer = client.hello(hello("Ada")).await;
+    ///
+    /// assert_eq!(answer.unwrap().into_inner().reply, "stubbed hello, Ada");
+    /// # }
+    /// ```
     #[track_caller]
     pub fn respond_with<Req, Res, F>(self, respond: F) -> StubHandle
     where
@@ -374,22 +681,22 @@ impl<'a> StubRule<'a> {
     /// ```
     /// use tonic::Request;
     /// use tonic_testkit::{Reply, Stub, TestServer};
-    /// use tonic_testkit_support::{ProbeClient, ProbeReply, ProbeRequest};
+    /// use tonic_testkit_examples::rides::pb::{TrackRequest, TrackResponse};
+    /// use tonic_testkit_examples::rides::pb::rides_client::RidesClient;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let stub = Stub::new();
-    /// stub.on("/probe.Probe/ClientStream").respond_with_all(|request: Request<Vec<ProbeRequest>>| {
-    ///     let index = request.get_ref().len() as u32;
-    ///     Reply::message(ProbeReply { text: "counted".into(), index })
+    /// stub.on("/rides.Rides/Track").respond_with_all(|request: Request<Vec<TrackRequest>>| {
+    ///     Reply::message(TrackResponse { count: request.get_ref().len() as i64 })
     /// });
     /// let server = TestServer::builder().add_stub(&stub).start().await;
-    /// let mut client = server.client(ProbeClient::new);
+    /// let mut client = server.client(RidesClient::new);
     ///
-    /// let requests = tokio_stream::iter(vec![ProbeRequest::default(); 3]);
-    /// let reply = client.client_stream(requests).await.unwrap().into_inner();
+    /// let events = tokio_stream::iter(vec![TrackRequest::default(); 3]);
+    /// let reply = client.track(events).await.unwrap().into_inner();
     ///
-    /// assert_eq!(reply.index, 3);
+    /// assert_eq!(reply.count, 3);
     /// # }
     /// ```
     #[track_caller]
@@ -428,21 +735,21 @@ impl<'a> StubRule<'a> {
     /// use tokio_stream::StreamExt;
     /// use tonic::{Request, Streaming};
     /// use tonic_testkit::{Stub, TestServer, collect};
-    /// use tonic_testkit_support::{ProbeClient, ProbeReply, ProbeRequest};
+    /// use tonic_testkit_examples::orders::pb::{ChatMessage, orders_client::OrdersClient};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let stub = Stub::new();
-    /// stub.on("/probe.Probe/Bidi").respond_with_stream(|request: Request<Streaming<ProbeRequest>>| {
+    /// stub.on("/orders.Orders/Chat").respond_with_stream(|request: Request<Streaming<ChatMessage>>| {
     ///     request.into_inner().map(|message| {
-    ///         Ok(ProbeReply { text: message?.text.to_uppercase(), index: 0 })
+    ///         Ok(ChatMessage { text: message?.text.to_uppercase(), ..Default::default() })
     ///     })
     /// });
     /// let server = TestServer::builder().add_stub(&stub).start().await;
-    /// let mut client = server.client(ProbeClient::new);
+    /// let mut client = server.client(OrdersClient::new);
     ///
-    /// let requests = tokio_stream::iter(vec![ProbeRequest { text: "hi".into(), count: 0 }]);
-    /// let outcome = collect(client.bidi(requests).await.unwrap().into_inner()).await;
+    /// let messages = tokio_stream::iter([ChatMessage { text: "hi".into(), ..Default::default() }]);
+    /// let outcome = collect(client.chat(messages).await.unwrap().into_inner()).await;
     ///
     /// assert_eq!(outcome.messages()[0].text, "HI");
     /// # }
@@ -515,6 +822,30 @@ pub struct StubHandle {
 
 impl StubHandle {
     /// How many calls the rule answered; `0` once it was removed by [`Stub::reset`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic::{Code, Request, Status};
+    /// # use tonic_testkit::{Reply, Stub, TestServer, assert_status};
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let stub = Stub::new();
+    /// let server = TestServer::builder().add_stub(&stub).start().await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let reply = |text: &str| Reply::message(HelloResponse { reply: text.into() });
+    /// let hello = |greeting: &str| HelloRequest { greeting: greeting.into() };
+    /// let handle = stub.on("/hello.HelloService/Hello").reply(reply("hi"));
+    ///
+    /// client.hello(hello("Ada")).await.unwrap();
+    /// client.hello(hello("Bob")).await.unwrap();
+    ///
+    /// assert_eq!(handle.calls(), 2);
+    /// # }
+    /// ```
     pub fn calls(&self) -> usize {
         self.stub.calls_of(self.id).unwrap_or(0)
     }
@@ -528,23 +859,26 @@ impl StubHandle {
     ///
     /// ```
     /// use tonic_testkit::{Reply, Stub, TestServer};
-    /// use tonic_testkit_support::{ProbeClient, ProbeReply, ProbeRequest};
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, HelloResponse,
+    ///     hello_service_client::HelloServiceClient,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let stub = Stub::new();
     /// let server = TestServer::builder().add_stub(&stub).start().await;
-    /// let mut client = server.client(ProbeClient::new);
-    /// let ok = || Reply::message(ProbeReply::default());
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let ok = || Reply::message(HelloResponse::default());
     ///
     /// {
-    ///     let _login = stub.on("/probe.Probe/Unary").expect(1).reply(ok()).scoped();
-    ///     client.unary(ProbeRequest::default()).await.unwrap();
+    ///     let _login = stub.on("/hello.HelloService/Hello").expect(1).reply(ok()).scoped();
+    ///     client.hello(HelloRequest { greeting: "Ada".into() }).await.unwrap();
     /// } // checked here: exactly one call
     /// {
-    ///     let _polls = stub.on("/probe.Probe/Unary").expect(2..).reply(ok()).scoped();
-    ///     client.unary(ProbeRequest::default()).await.unwrap();
-    ///     client.unary(ProbeRequest::default()).await.unwrap();
+    ///     let _polls = stub.on("/hello.HelloService/Hello").expect(2..).reply(ok()).scoped();
+    ///     client.hello(HelloRequest { greeting: "Ada".into() }).await.unwrap();
+    ///     client.hello(HelloRequest { greeting: "Ada".into() }).await.unwrap();
     /// } // checked here: two calls or more
     /// # }
     /// ```

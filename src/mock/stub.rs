@@ -55,24 +55,27 @@ pub(crate) type Answer =
 /// ```
 /// use tonic::{Code, Request, Status};
 /// use tonic_testkit::{Reply, Stub, TestServer, assert_status};
-/// use tonic_testkit_support::{ProbeClient, ProbeReply, ProbeRequest};
+/// use tonic_testkit_examples::hello::pb::{
+///     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
+/// };
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// let stub = Stub::new();
-/// // The first call fails, the next ones echo the request.
-/// stub.on("/probe.Probe/Unary").times(1).reply(Reply::<ProbeReply>::status(Status::unavailable("warming up")));
-/// stub.on("/probe.Probe/Unary").respond_with(|request: Request<ProbeRequest>| {
-///     Reply::message(ProbeReply { text: request.into_inner().text, index: 0 })
+/// // The first call fails, the next ones echo the greeting.
+/// let warming_up = Reply::<HelloResponse>::status(Status::unavailable("warming up"));
+/// stub.on("/hello.HelloService/Hello").times(1).reply(warming_up);
+/// stub.on("/hello.HelloService/Hello").respond_with(|request: Request<HelloRequest>| {
+///     Reply::message(HelloResponse { reply: request.into_inner().greeting })
 /// });
 /// let server = TestServer::builder().add_stub(&stub).start().await;
-/// let mut client = server.client(ProbeClient::new);
+/// let mut client = server.client(HelloServiceClient::new);
 ///
-/// let first = client.unary(ProbeRequest { text: "a".into(), count: 0 }).await;
-/// let second = client.unary(ProbeRequest { text: "b".into(), count: 0 }).await;
+/// let first = client.hello(HelloRequest { greeting: "a".into() }).await;
+/// let second = client.hello(HelloRequest { greeting: "b".into() }).await;
 ///
 /// assert_status!(first, Code::Unavailable, "warming up");
-/// assert_eq!(second.unwrap().into_inner().text, "b");
+/// assert_eq!(second.unwrap().into_inner().reply, "b");
 /// server.verify().await;
 /// # }
 /// ```
@@ -101,7 +104,7 @@ pub(crate) struct Rule {
     pub(super) method: String,
     pub(super) name: Option<String>,
     /// The rule as the test wrote it, answer included, such as
-    /// `stub.on("/probe.Probe/Unary").when_header("x-tenant", "acme").reply(..)`.
+    /// `stub.on("/hello.HelloService/Hello").when_header("x-tenant", "acme").reply(..)`.
     pub(super) written: String,
     pub(super) matchers: Vec<Matcher>,
     /// How many calls it answers at most; later ones go to the next rule.
@@ -138,6 +141,27 @@ impl Rule {
 
 impl Stub {
     /// A stub with no rules.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic_testkit::{Reply, Stub, TestServer};
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let stub = Stub::new();
+    /// let hi = HelloResponse { reply: "hi".into() };
+    /// stub.on("/hello.HelloService/Hello").reply(Reply::message(hi));
+    /// let server = TestServer::builder().add_stub(&stub).start().await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    ///
+    /// let answer = client.hello(HelloRequest::default()).await;
+    ///
+    /// assert_eq!(answer.unwrap().into_inner().reply, "hi");
+    /// # }
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
@@ -163,14 +187,15 @@ impl Stub {
     ///
     /// ```should_panic
     /// use tonic_testkit::{Reply, Stub};
-    /// use tonic_testkit_support::{FILE_DESCRIPTOR_SET, ProbeRequest};
+    /// use tonic_testkit_examples::FILE_DESCRIPTOR_SET;
+    /// use tonic_testkit_examples::hello::pb::HelloRequest;
     ///
     /// let stub = Stub::with_descriptors(FILE_DESCRIPTOR_SET);
     ///
-    /// // Panics: stub.on("/probe.Probe/Unary").reply(..): it answers with ProbeRequest
-    /// // (tonic_testkit_support::...::ProbeRequest), and /probe.Probe/Unary answers
-    /// // probe.ProbeReply; answer with that message
-    /// stub.on("/probe.Probe/Unary").reply(Reply::message(ProbeRequest::default()));
+    /// // Panics: stub.on("/hello.HelloService/Hello").reply(..): it answers with HelloRequest
+    /// // (tonic_testkit_examples::hello::pb::HelloRequest), and /hello.HelloService/Hello answers
+    /// // hello.HelloResponse; answer with that message
+    /// stub.on("/hello.HelloService/Hello").reply(Reply::message(HelloRequest::default()));
     /// ```
     #[cfg(feature = "descriptors")]
     #[cfg_attr(docsrs, doc(cfg(feature = "descriptors")))]
@@ -220,6 +245,30 @@ impl Stub {
     ///
     /// When `method` is not of the form `/package.Service/Method`, or when the stub serves a
     /// server that has a service of that name (which would take the call first).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic_testkit::{Reply, Stub, TestServer};
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let stub = Stub::new();
+    /// let server = TestServer::builder().add_stub(&stub).start().await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    ///
+    /// // Rules can be added while the server runs; the first that matches a call answers it.
+    /// stub.on("/hello.HelloService/Hello")
+    ///     .when_header("x-lang", "fr")
+    ///     .reply(Reply::message(HelloResponse { reply: "bonjour".into() }));
+    /// let hi = HelloResponse { reply: "hi".into() };
+    /// stub.on("/hello.HelloService/Hello").reply(Reply::message(hi));
+    ///
+    /// assert_eq!(client.hello(HelloRequest::default()).await.unwrap().into_inner().reply, "hi");
+    /// # }
+    /// ```
     #[track_caller]
     pub fn on(&self, method: &str) -> StubRule<'_> {
         check_method_path(method, "Stub::on");
@@ -238,23 +287,27 @@ impl Stub {
     ///
     /// ```
     /// use tonic_testkit::{Reply, Stub, TestServer};
-    /// use tonic_testkit_support::{ProbeClient, ProbeReply, ProbeRequest};
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, HelloResponse,
+    ///     hello_service_client::HelloServiceClient,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let stub = Stub::new();
-    /// stub.on("/probe.Probe/Unary").expect(1).reply(Reply::message(ProbeReply::default()));
+    /// let ok = Reply::message(HelloResponse::default());
+    /// stub.on("/hello.HelloService/Hello").expect(1).reply(ok);
     /// let server = TestServer::builder().add_stub(&stub).start().await;
-    /// let mut client = server.client(ProbeClient::new);
+    /// let mut client = server.client(HelloServiceClient::new);
     ///
-    /// client.unary(ProbeRequest::default()).await.unwrap();
+    /// client.hello(HelloRequest { greeting: "Ada".into() }).await.unwrap();
     /// server.verify().await; // phase one made its one call
     /// stub.reset();
-    /// let text = |text: &str| ProbeReply { text: text.into(), index: 0 };
-    /// stub.on("/probe.Probe/Unary").reply(Reply::message(text("phase two")));
+    /// let phase_two = HelloResponse { reply: "phase two".into() };
+    /// stub.on("/hello.HelloService/Hello").reply(Reply::message(phase_two));
     ///
-    /// let reply = client.unary(ProbeRequest::default()).await.unwrap();
-    /// assert_eq!(reply.into_inner().text, "phase two");
+    /// let reply = client.hello(HelloRequest { greeting: "Ada".into() }).await.unwrap();
+    /// assert_eq!(reply.into_inner().reply, "phase two");
     /// # }
     /// ```
     pub fn reset(&self) {

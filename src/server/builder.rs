@@ -38,28 +38,33 @@ use crate::{
 /// use std::time::Duration;
 /// use tonic::{Request, Status};
 /// use tonic_testkit::{TestServer, Transport};
-/// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+/// use tonic_testkit_examples::hello::pb::{
+///     HelloRequest, hello_service_client::HelloServiceClient,
+///     hello_service_server::HelloServiceServer,
+/// };
+/// use tonic_testkit_examples::hello::{Greeter, REQUEST_ID};
 ///
+/// // Greeter echoes the request id header; this interceptor sets one.
 /// fn tag(mut request: Request<()>) -> Result<Request<()>, Status> {
-///     request.metadata_mut().insert("x-tag", "tagged".parse().unwrap());
+///     request.metadata_mut().insert(REQUEST_ID, "req-7".parse().unwrap());
 ///     Ok(request)
 /// }
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// let server = TestServer::builder()
-///     .add_service(Probe::new().server())
+///     .add_service(HelloServiceServer::new(Greeter))
 ///     .interceptor(tag)
 ///     .layer(tower::timeout::TimeoutLayer::new(Duration::from_secs(5)))
 ///     .transport(Transport::Memory)
 ///     .grace_period(Duration::from_millis(100))
 ///     .start()
 ///     .await;
-/// let mut client = server.client(ProbeClient::new);
+/// let mut client = server.client(HelloServiceClient::new);
 ///
-/// let reply = client.unary(ProbeRequest { text: "meta:x-tag".into(), count: 0 }).await.unwrap();
+/// let reply = client.hello(HelloRequest { greeting: "Ada".into() }).await.unwrap();
 ///
-/// assert_eq!(reply.into_inner().text, "tagged");
+/// assert_eq!(reply.metadata().get(REQUEST_ID).unwrap(), "req-7");
 /// # }
 /// ```
 #[must_use = "a TestServerBuilder does nothing until `.start().await`"]
@@ -123,7 +128,11 @@ impl<L> TestServerBuilder<L> {
     /// ```
     /// use tonic::{Request, Status};
     /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest, ProbeServer};
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
+    /// };
     ///
     /// fn require_token(request: Request<()>) -> Result<Request<()>, Status> {
     ///     match request.metadata().get("authorization") {
@@ -135,12 +144,12 @@ impl<L> TestServerBuilder<L> {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// // Arrange: the service as production code serves it, behind its interceptor.
-    /// let service = ProbeServer::with_interceptor(Probe::new(), require_token);
+    /// let service = HelloServiceServer::with_interceptor(Greeter, require_token);
     /// let server = TestServer::builder().add_service(service).start().await;
-    /// let mut client = server.client(ProbeClient::new);
+    /// let mut client = server.client(HelloServiceClient::new);
     ///
     /// // Act
-    /// let status = client.unary(ProbeRequest::default()).await.unwrap_err();
+    /// let status = client.hello(HelloRequest { greeting: "Ada".into() }).await.unwrap_err();
     ///
     /// // Assert
     /// assert_eq!(status.message(), "no token");
@@ -198,21 +207,25 @@ impl<L> TestServerBuilder<L> {
     /// ```
     /// use tonic::{Code, service::Routes};
     /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// // Arrange: the routes production code builds.
     /// let mut routes = Routes::builder();
-    /// routes.add_service(Probe::new().server());
+    /// routes.add_service(HelloServiceServer::new(Greeter));
     /// let server = TestServer::builder().add_routes(routes.routes()).start().await;
-    /// let mut client = server.client(ProbeClient::new);
+    /// let mut client = server.client(HelloServiceClient::new);
     ///
     /// // Act
-    /// let reply = client.unary(ProbeRequest { text: "routed".into(), count: 0 }).await;
+    /// let reply = client.hello(HelloRequest { greeting: "routed".into() }).await;
     ///
     /// // Assert: served, and journaled.
-    /// assert_eq!(reply.unwrap().into_inner().text, "routed");
+    /// assert_eq!(reply.unwrap().into_inner().reply, "Hello, routed!");
     /// assert_eq!(server.calls()[0].code(), Some(Code::Ok));
     /// # }
     /// ```
@@ -233,12 +246,30 @@ impl<L> TestServerBuilder<L> {
     /// scripted replies and closures, with no trait impl. A server can have a stub and no
     /// services at all.
     ///
-    /// See [`Stub`] for an example.
-    ///
     /// # Panics
     ///
     /// When the builder already has a stub (one stub answers any number of methods and
     /// services: add the rules to it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic_testkit::{Reply, Stub, TestServer};
+    /// # use tonic_testkit_examples::users::pb::{GetUserRequest, User};
+    /// # use tonic_testkit_examples::users::pb::user_service_client::UserServiceClient;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let stub = Stub::new();
+    /// let grace = User { id: 7, name: "Grace Hopper".into(), email: "grace@example.com".into() };
+    /// stub.on("/users.UserService/GetUser").reply(Reply::message(grace.clone()));
+    /// let server = TestServer::builder().add_stub(&stub).start().await;
+    /// let mut users = server.client(UserServiceClient::new);
+    ///
+    /// let user = users.get_user(GetUserRequest { id: 7 }).await.unwrap();
+    ///
+    /// assert_eq!(user.into_inner(), grace);
+    /// # }
+    /// ```
     #[track_caller]
     pub fn add_stub(mut self, stub: &Stub) -> Self {
         assert!(
@@ -258,6 +289,32 @@ impl<L> TestServerBuilder<L> {
     /// When the builder already has a `Faults` handle (add the rules to that one), or, at
     /// start, when the handle has connection toxics or is [taken down](Faults::take_down) and
     /// the transport is [`Transport::Direct`], which has no connections.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic::Code;
+    /// # use tonic_testkit::{Faults, TestServer, assert_status};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    ///
+    /// faults.on("/hello.HelloService/Hello").nth(1).fail(Code::Unavailable, "try again");
+    ///
+    /// assert_status!(client.hello(HelloRequest::default()).await, Code::Unavailable, "try again");
+    /// # }
+    /// ```
     #[track_caller]
     pub fn faults(mut self, faults: &Faults) -> Self {
         assert!(
@@ -271,6 +328,33 @@ impl<L> TestServerBuilder<L> {
     /// Wraps every service in a tower layer, as `tonic::transport::Server::layer` does. The
     /// layer wraps [`Services`] where tonic's wraps its `Routes`: a layer generic over the
     /// service it wraps (tower's, tonic's, most hand-written ones) works with either.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tonic_testkit::TestServer;
+    /// # use tonic_testkit_examples::rides::{Rides, TimingLayer, Timings};
+    /// # use tonic_testkit_examples::rides::pb::{
+    /// #     QuoteRequest, rides_client::RidesClient, rides_server::RidesServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// // The timing layer production code puts in front of its services.
+    /// let timings = Timings::default();
+    /// let server = TestServer::builder()
+    ///     .add_service(RidesServer::new(Rides::with_pricing_delay(Duration::from_millis(30))))
+    ///     .layer(TimingLayer::new(timings.clone()))
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(RidesClient::new);
+    ///
+    /// client.quote(QuoteRequest::default()).await.unwrap();
+    ///
+    /// let quote = ("/rides.Rides/Quote".to_owned(), Duration::from_millis(30));
+    /// assert_eq!(timings.recorded(), [quote]);
+    /// # }
+    /// ```
     pub fn layer<T>(self, layer: T) -> TestServerBuilder<Stack<T, L>> {
         TestServerBuilder {
             routes: self.routes,
@@ -292,6 +376,38 @@ impl<L> TestServerBuilder<L> {
     }
 
     /// Runs a tonic interceptor before every service.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic::{Code, Request, Status};
+    /// # use tonic_testkit::{TestServer, assert_status};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// fn require_token(request: Request<()>) -> Result<Request<()>, Status> {
+    ///     match request.metadata().get("authorization") {
+    ///         Some(_) => Ok(request),
+    ///         None => Err(Status::unauthenticated("no token")),
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = TestServer::builder()
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .interceptor(require_token)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    ///
+    /// let anonymous = client.hello(HelloRequest { greeting: "Ada".into() }).await;
+    ///
+    /// assert_status!(anonymous, Code::Unauthenticated, "no token");
+    /// # }
+    /// ```
     pub fn interceptor<F>(self, interceptor: F) -> TestServerBuilder<Stack<InterceptorLayer<F>, L>>
     where
         F: Interceptor,
@@ -301,6 +417,32 @@ impl<L> TestServerBuilder<L> {
 
     /// The transport to serve over, instead of the one
     /// [`TONIC_TESTKIT_TRANSPORT`](crate::server::TRANSPORT_ENV) chooses.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic_testkit::{TestServer, Transport};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// for transport in Transport::ALL {
+    ///     let server = TestServer::builder()
+    ///         .add_service(HelloServiceServer::new(Greeter))
+    ///         .transport(transport)
+    ///         .start()
+    ///         .await;
+    ///     let mut client = server.client(HelloServiceClient::new);
+    ///
+    ///     let reply = client.hello(HelloRequest { greeting: "Ada".into() }).await;
+    ///
+    ///     assert_eq!(reply.unwrap().into_inner().reply, "Hello, Ada!", "over {transport:?}");
+    /// }
+    /// # }
+    /// ```
     pub fn transport(mut self, transport: Transport) -> Self {
         self.transport = Some(transport);
         self
@@ -308,6 +450,50 @@ impl<L> TestServerBuilder<L> {
 
     /// How long [`TestServer::shutdown`] lets calls in progress finish before aborting them
     /// (default [`DEFAULT_GRACE_PERIOD`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    ///
+    /// use tokio::{sync::Notify, time::Instant};
+    /// use tonic::{Request, Response, Status};
+    /// use tonic_testkit::TestServer;
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::{HelloService, HelloServiceServer},
+    /// };
+    ///
+    /// /// Never answers; says when a call reached it.
+    /// struct Stuck(Arc<Notify>);
+    ///
+    /// #[tonic::async_trait]
+    /// impl HelloService for Stuck {
+    ///     async fn hello(&self, _: Request<HelloRequest>) -> Result<Response<HelloResponse>, Status> {
+    ///         self.0.notify_one();
+    ///         std::future::pending().await
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let reached = Arc::new(Notify::new());
+    /// let server = TestServer::builder()
+    ///     .add_service(HelloServiceServer::new(Stuck(reached.clone())))
+    ///     .grace_period(Duration::from_millis(100))
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let call = tokio::spawn(async move { client.hello(HelloRequest::default()).await });
+    /// reached.notified().await;
+    ///
+    /// let started = Instant::now();
+    /// server.shutdown().await;
+    ///
+    /// assert_eq!(started.elapsed(), Duration::from_millis(100)); // then the call was aborted
+    /// assert!(call.await.unwrap().is_err());
+    /// # }
+    /// ```
     pub fn grace_period(mut self, grace_period: Duration) -> Self {
         self.grace_period = grace_period;
         self
@@ -340,6 +526,28 @@ impl<L> TestServerBuilder<L> {
     ///
     /// These are checked when `start` is called, before the future is awaited, so that the
     /// panics point at the test's `.start()` line.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic_testkit::TestServer;
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server =
+    ///     TestServer::builder().add_service(HelloServiceServer::new(Greeter)).start().await;
+    /// // Started: a client can call at once.
+    /// let mut client = server.client(HelloServiceClient::new);
+    ///
+    /// let reply = client.hello(HelloRequest { greeting: "Ada".into() }).await;
+    ///
+    /// assert_eq!(reply.unwrap().into_inner().reply, "Hello, Ada!");
+    /// # }
+    /// ```
     #[track_caller]
     pub fn start<ResBody>(mut self) -> impl Future<Output = TestServer>
     where

@@ -37,19 +37,25 @@ use crate::{
 ///
 /// ```
 /// use tonic_testkit::{TestChannel, TestServer};
-/// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+/// use tonic_testkit_examples::hello::Greeter;
+/// use tonic_testkit_examples::hello::pb::{
+///     HelloRequest, hello_service_client::HelloServiceClient,
+///     hello_service_server::HelloServiceServer,
+/// };
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
-/// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
+/// let server =
+///     TestServer::builder().add_service(HelloServiceServer::new(Greeter)).start().await;
 /// let channel: TestChannel = server.channel();
-/// let mut first = ProbeClient::new(channel.clone());
-/// let mut second = ProbeClient::new(channel);
+/// let mut first = HelloServiceClient::new(channel.clone());
+/// let mut second = HelloServiceClient::new(channel);
 ///
-/// let a = first.unary(ProbeRequest { text: "a".into(), count: 0 }).await.unwrap();
-/// let b = second.unary(ProbeRequest { text: "b".into(), count: 0 }).await.unwrap();
+/// let a = first.hello(HelloRequest { greeting: "a".into() }).await.unwrap();
+/// let b = second.hello(HelloRequest { greeting: "b".into() }).await.unwrap();
 ///
-/// assert_eq!((a.into_inner().text, b.into_inner().text), ("a".into(), "b".into()));
+/// assert_eq!(a.into_inner().reply, "Hello, a!");
+/// assert_eq!(b.into_inner().reply, "Hello, b!");
 /// # }
 /// ```
 #[derive(Clone)]

@@ -29,23 +29,28 @@ use tonic_health::{
 ///     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 /// };
 /// use tonic_testkit::TestServer;
-/// use tonic_testkit_support::Probe;
+/// use tonic_testkit_examples::hello::Greeter;
+/// use tonic_testkit_examples::hello::pb::hello_service_server::HelloServiceServer;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// // Arrange
-/// let server = TestServer::builder().add_service(Probe::new().server()).health().start().await;
+/// let server = TestServer::builder()
+///     .add_service(HelloServiceServer::new(Greeter))
+///     .health()
+///     .start()
+///     .await;
 /// let mut health = server.client(HealthClient::new);
-/// let probe = || HealthCheckRequest { service: "probe.Probe".into() };
+/// let hello = || HealthCheckRequest { service: "hello.HelloService".into() };
 ///
 /// // Act
-/// server.health().set_not_serving("probe.Probe").await;
-/// let status = health.check(probe()).await.unwrap().into_inner().status();
+/// server.health().set_not_serving("hello.HelloService").await;
+/// let status = health.check(hello()).await.unwrap().into_inner().status();
 ///
 /// // Assert
 /// assert_eq!(status, ServingStatus::NotServing);
-/// server.health().set_serving("probe.Probe").await;
-/// assert_eq!(health.check(probe()).await.unwrap().into_inner().status(), ServingStatus::Serving);
+/// server.health().set_serving("hello.HelloService").await;
+/// assert_eq!(health.check(hello()).await.unwrap().into_inner().status(), ServingStatus::Serving);
 /// # }
 /// ```
 #[derive(Clone)]
@@ -73,12 +78,36 @@ impl Health {
     /// A generated server's name is `XServer::<T>::NAME` (`tonic::server::NamedService`), so
     /// `set_not_serving(UserServiceServer::<Users>::NAME)` cannot go out of date.
     ///
-    /// See [`Health`] for an example.
-    ///
     /// # Panics
     ///
     /// At once, not at the `.await`: when the server serves no service named `service`. The
     /// message lists the names it reports.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic_health::pb::{
+    /// #     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    /// # };
+    /// # use tonic_testkit::TestServer;
+    /// # use tonic_testkit_examples::users::Users;
+    /// # use tonic_testkit_examples::users::pb::user_service_server::UserServiceServer;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = TestServer::builder()
+    ///     .add_service(UserServiceServer::new(Users::default()))
+    ///     .health()
+    ///     .start()
+    ///     .await;
+    /// let mut health = server.client(HealthClient::new);
+    /// let users = || HealthCheckRequest { service: "users.UserService".into() };
+    ///
+    /// server.health().set_not_serving("users.UserService").await;
+    ///
+    /// let status = health.check(users()).await.unwrap().into_inner().status();
+    /// assert_eq!(status, ServingStatus::NotServing);
+    /// # }
+    /// ```
     #[track_caller]
     pub fn set_not_serving(&self, service: &str) -> impl Future<Output = ()> + Send + use<> {
         self.set(service, ServingStatus::NotServing, "set_not_serving")
@@ -87,12 +116,37 @@ impl Health {
     /// Reports `service` (a `package.Service` name the server serves, or `""` for the whole
     /// server) as `SERVING` again; `Watch` streams on it get the new status.
     ///
-    /// See [`Health`] for an example.
-    ///
     /// # Panics
     ///
     /// At once, not at the `.await`: when the server serves no service named `service`. The
     /// message lists the names it reports.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic_health::pb::{
+    /// #     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    /// # };
+    /// # use tonic_testkit::TestServer;
+    /// # use tonic_testkit_examples::users::Users;
+    /// # use tonic_testkit_examples::users::pb::user_service_server::UserServiceServer;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = TestServer::builder()
+    ///     .add_service(UserServiceServer::new(Users::default()))
+    ///     .health()
+    ///     .start()
+    ///     .await;
+    /// let mut health = server.client(HealthClient::new);
+    /// let users = || HealthCheckRequest { service: "users.UserService".into() };
+    /// server.health().set_not_serving("users.UserService").await;
+    ///
+    /// server.health().set_serving("users.UserService").await;
+    ///
+    /// let status = health.check(users()).await.unwrap().into_inner().status();
+    /// assert_eq!(status, ServingStatus::Serving);
+    /// # }
+    /// ```
     #[track_caller]
     pub fn set_serving(&self, service: &str) -> impl Future<Output = ()> + Send + use<> {
         self.set(service, ServingStatus::Serving, "set_serving")

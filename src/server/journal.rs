@@ -14,16 +14,23 @@ impl<L> TestServerBuilder<L> {
     ///
     /// ```
     /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let server =
-    ///     TestServer::builder().add_service(Probe::new().server()).journal_limit(1).start().await;
-    /// let mut client = server.client(ProbeClient::new);
+    /// let server = TestServer::builder()
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .journal_limit(1)
+    ///     .start()
+    ///     .await;
+    /// let mut client = server.client(HelloServiceClient::new);
     ///
-    /// client.unary(ProbeRequest::default()).await.unwrap();
-    /// client.unary(ProbeRequest::default()).await.unwrap();
+    /// client.hello(HelloRequest { greeting: "Ada".into() }).await.unwrap();
+    /// client.hello(HelloRequest { greeting: "Ada".into() }).await.unwrap();
     ///
     /// assert_eq!(server.calls().len(), 1);
     /// # }
@@ -51,20 +58,25 @@ impl<L> TestServerBuilder<L> {
     ///
     /// ```should_panic
     /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_support::{FILE_DESCRIPTOR_SET, Probe, ProbeClient, ProbeReply, ProbeRequest};
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
+    /// };
+    /// use tonic_testkit_examples::{FILE_DESCRIPTOR_SET, hello::Greeter};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let server = TestServer::builder()
-    ///     .add_service(Probe::new().server())
+    ///     .add_service(HelloServiceServer::new(Greeter))
     ///     .descriptors(FILE_DESCRIPTOR_SET)
     ///     .start()
     ///     .await;
-    /// server.client(ProbeClient::new).unary(ProbeRequest::default()).await.unwrap();
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// client.hello(HelloRequest { greeting: "Ada".into() }).await.unwrap();
     ///
-    /// // Panics: request message 0 of /probe.Probe/Unary was asked for as ProbeReply (..),
-    /// // and the method takes probe.ProbeRequest; ask for that message
-    /// let _ = server.calls()[0].request::<ProbeReply>(0);
+    /// // Panics: request message 0 of /hello.HelloService/Hello was asked for as
+    /// // HelloResponse (..), and the method takes hello.HelloRequest; ask for that message
+    /// let _ = server.calls()[0].request::<HelloResponse>(0);
     /// # }
     /// ```
     #[cfg(feature = "descriptors")]
@@ -91,25 +103,28 @@ impl<L> TestServerBuilder<L> {
     ///
     /// ```
     /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::rides::Rides;
+    /// use tonic_testkit_examples::rides::pb::{
+    ///     TrackRequest, rides_client::RidesClient, rides_server::RidesServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let server = TestServer::builder()
-    ///     .add_service(Probe::new().server())
+    ///     .add_service(RidesServer::new(Rides::default()))
     ///     .journal_byte_limit(8)
     ///     .start()
     ///     .await;
-    /// let mut client = server.client(ProbeClient::new);
-    /// let text = |text: &str| ProbeRequest { text: text.into(), count: 0 };
+    /// let mut client = server.client(RidesClient::new);
+    /// let car = |id: &str| TrackRequest { car_id: id.into(), ..Default::default() };
     ///
     /// // Each message encodes to 7 bytes: the first fits in 8, the second does not.
-    /// let messages = tokio_stream::iter([text("hello"), text("world")]);
-    /// client.client_stream(messages).await.unwrap();
+    /// let events = tokio_stream::iter([car("car-1"), car("car-2")]);
+    /// client.track(events).await.unwrap();
     ///
     /// let call = &server.calls()[0];
     /// assert_eq!(call.request_count(), 2);
-    /// assert_eq!(call.request::<ProbeRequest>(0).text, "hello");
+    /// assert_eq!(call.request::<TrackRequest>(0).car_id, "car-1");
     /// # }
     /// ```
     pub fn journal_byte_limit(mut self, bytes: usize) -> Self {
@@ -135,21 +150,26 @@ impl TestServer {
     ///
     /// ```
     /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
-    /// let mut client = server.client(ProbeClient::new);
+    /// let server =
+    ///     TestServer::builder().add_service(HelloServiceServer::new(Greeter)).start().await;
+    /// let mut client = server.client(HelloServiceClient::new);
     ///
-    /// let mut request = tonic::Request::new(ProbeRequest { text: "a".into(), count: 0 });
+    /// let mut request = tonic::Request::new(HelloRequest { greeting: "Ada".into() });
     /// request.metadata_mut().insert("x-tenant", "acme".parse().unwrap());
-    /// client.unary(request).await.unwrap();
+    /// client.hello(request).await.unwrap();
     ///
-    /// let calls = server.calls_to("/probe.Probe/Unary");
+    /// let calls = server.calls_to("/hello.HelloService/Hello");
     /// assert_eq!(calls.len(), 1);
     /// assert_eq!(calls[0].metadata().get("x-tenant").unwrap(), "acme");
-    /// assert!(server.calls_to("/probe.Probe/Bidi").is_empty());
+    /// assert!(server.calls_to("/users.UserService/GetUser").is_empty());
     /// # }
     /// ```
     #[track_caller]
@@ -177,22 +197,27 @@ impl TestServer {
     /// # Examples
     ///
     /// ```
+    /// use std::time::Duration;
+    ///
     /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeReply, ProbeRequest};
+    /// use tonic_testkit_examples::rides::Rides;
+    /// use tonic_testkit_examples::rides::pb::{
+    ///     QuoteRequest, QuoteResponse, rides_client::RidesClient, rides_server::RidesServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() {
-    /// // Arrange
-    /// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
-    /// let mut client = server.client(ProbeClient::new);
+    /// // Arrange: a service whose pricing takes 100 ms.
+    /// let rides = Rides::with_pricing_delay(Duration::from_millis(100));
+    /// let server = TestServer::builder().add_service(RidesServer::new(rides)).start().await;
+    /// let mut client = server.client(RidesClient::new);
     ///
     /// // Act: the call runs in a task of its own, as code under test may make it.
-    /// let slow = ProbeRequest { text: "sleep:100".into(), count: 0 };
-    /// tokio::spawn(async move { client.unary(slow).await });
+    /// tokio::spawn(async move { client.quote(QuoteRequest::default()).await });
     ///
     /// // Assert
     /// let calls = server.wait_for_ended_calls(1).await;
-    /// assert_eq!(calls[0].response::<ProbeReply>(0).text, "slept 100 ms");
+    /// assert_eq!(calls[0].response::<QuoteResponse>(0).price_cents, 1200);
     /// # }
     /// ```
     #[track_caller]
@@ -218,26 +243,43 @@ impl TestServer {
     /// # Examples
     ///
     /// ```
+    /// use std::sync::Arc;
+    ///
+    /// use tokio::sync::Notify;
+    /// use tonic::{Request, Response, Status};
     /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::{HelloService, HelloServiceServer},
+    /// };
+    ///
+    /// /// Never answers; says when a call reached it.
+    /// struct Stuck(Arc<Notify>);
+    ///
+    /// #[tonic::async_trait]
+    /// impl HelloService for Stuck {
+    ///     async fn hello(&self, _: Request<HelloRequest>) -> Result<Response<HelloResponse>, Status> {
+    ///         self.0.notify_one();
+    ///         std::future::pending().await
+    ///     }
+    /// }
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// // Arrange: a call the probe never answers.
-    /// let probe = Probe::new();
-    /// let server = TestServer::builder().add_service(probe.server()).start().await;
-    /// let mut client = server.client(ProbeClient::new);
-    /// let hang = ProbeRequest { text: "hang".into(), count: 0 };
-    /// let call = tokio::spawn(async move { client.unary(hang).await });
-    /// probe.hangs_started(1).await;
+    /// // Arrange: a call the service never answers.
+    /// let reached = Arc::new(Notify::new());
+    /// let service = HelloServiceServer::new(Stuck(reached.clone()));
+    /// let server = TestServer::builder().add_service(service).start().await;
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let call = tokio::spawn(async move { client.hello(HelloRequest::default()).await });
+    /// reached.notified().await;
     ///
     /// // Act: the client goes away.
     /// call.abort();
     ///
-    /// // Assert: the server saw it go, and dropped the handler.
+    /// // Assert: the server saw it go.
     /// let cancelled = server.wait_for_cancelled_calls(1).await;
-    /// assert_eq!(cancelled[0].method(), "/probe.Probe/Unary");
-    /// assert_eq!(probe.dropped_hangs(), 1);
+    /// assert_eq!(cancelled[0].method(), "/hello.HelloService/Hello");
     /// # }
     /// ```
     #[track_caller]

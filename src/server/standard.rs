@@ -193,12 +193,37 @@ impl<L> crate::TestServerBuilder<L> {
 
     /// Serves the gRPC health service (`grpc.health.v1.Health`, tonic-health's): at start every
     /// service added with `add_service` is `SERVING`, and so is `""`, the whole server. The test
-    /// flips them with [`TestServer::health`](crate::TestServer::health); see
-    /// [`Health`](crate::server::Health) for an example.
+    /// flips them with [`TestServer::health`](crate::TestServer::health).
     ///
     /// # Panics
     ///
     /// At start, when a health service was also added with `add_service`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic_health::pb::{
+    /// #     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    /// # };
+    /// # use tonic_testkit::TestServer;
+    /// # use tonic_testkit_examples::users::Users;
+    /// # use tonic_testkit_examples::users::pb::user_service_server::UserServiceServer;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = TestServer::builder()
+    ///     .add_service(UserServiceServer::new(Users::default()))
+    ///     .health()
+    ///     .start()
+    ///     .await;
+    /// let mut health = server.client(HealthClient::new);
+    /// let users = || HealthCheckRequest { service: "users.UserService".into() };
+    ///
+    /// // Every service added is SERVING at start, and so is "", the whole server.
+    /// let whole = HealthCheckRequest { service: String::new() };
+    /// assert_eq!(health.check(users()).await.unwrap().into_inner().status(), ServingStatus::Serving);
+    /// assert_eq!(health.check(whole).await.unwrap().into_inner().status(), ServingStatus::Serving);
+    /// # }
+    /// ```
     #[cfg(feature = "health")]
     #[cfg_attr(docsrs, doc(cfg(feature = "health")))]
     pub fn health(mut self) -> Self {
@@ -209,13 +234,38 @@ impl<L> crate::TestServerBuilder<L> {
 
 impl crate::TestServer {
     /// The health this server reports over `grpc.health.v1.Health`, for the test to flip:
-    /// `server.health().set_not_serving("users.UserService").await`. See
-    /// [`Health`](crate::server::Health) for an example.
+    /// `server.health().set_not_serving("users.UserService").await`.
     ///
     /// # Panics
     ///
     /// When the server was started without
     /// [`TestServerBuilder::health`](crate::TestServerBuilder::health).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tonic_health::pb::{
+    /// #     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    /// # };
+    /// # use tonic_testkit::TestServer;
+    /// # use tonic_testkit_examples::users::Users;
+    /// # use tonic_testkit_examples::users::pb::user_service_server::UserServiceServer;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = TestServer::builder()
+    ///     .add_service(UserServiceServer::new(Users::default()))
+    ///     .health()
+    ///     .start()
+    ///     .await;
+    /// let mut health = server.client(HealthClient::new);
+    /// let users = || HealthCheckRequest { service: "users.UserService".into() };
+    ///
+    /// server.health().set_not_serving("users.UserService").await;
+    ///
+    /// let status = health.check(users()).await.unwrap().into_inner().status();
+    /// assert_eq!(status, ServingStatus::NotServing);
+    /// # }
+    /// ```
     #[cfg(feature = "health")]
     #[cfg_attr(docsrs, doc(cfg(feature = "health")))]
     #[track_caller]

@@ -57,16 +57,21 @@ impl TestServer {
     /// ```
     /// use tonic::Code;
     /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
-    /// let mut client = server.client(ProbeClient::new);
+    /// let server =
+    ///     TestServer::builder().add_service(HelloServiceServer::new(Greeter)).start().await;
+    /// let mut client = server.client(HelloServiceClient::new);
     ///
     /// server.shutdown().await;
     ///
-    /// let status = client.unary(ProbeRequest::default()).await.unwrap_err();
+    /// let status = client.hello(HelloRequest { greeting: "Ada".into() }).await.unwrap_err();
     /// assert_eq!(status.code(), Code::Unavailable);
     /// assert!(status.message().contains("the test server was shut down"));
     /// # }
@@ -116,12 +121,12 @@ impl TestServer {
     ///
     /// ```should_panic
     /// use tonic_testkit::{Reply, Stub, TestServer};
-    /// use tonic_testkit_support::ProbeReply;
+    /// use tonic_testkit_examples::hello::pb::HelloResponse;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let stub = Stub::new();
-    /// stub.on("/probe.Probe/Unary").times(1).reply(Reply::message(ProbeReply::default()));
+    /// stub.on("/hello.HelloService/Hello").times(1).reply(Reply::message(HelloResponse::default()));
     /// let server = TestServer::builder().add_stub(&stub).start().await;
     ///
     /// // No call was made: "... answered 0 of the 1 calls it expects".

@@ -43,19 +43,24 @@ const DIRECT_ENDPOINT: &str = "http://localhost";
 /// ```
 /// use tonic::Code;
 /// use tonic_testkit::TestServer;
-/// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+/// use tonic_testkit_examples::hello::Greeter;
+/// use tonic_testkit_examples::hello::pb::{
+///     HelloRequest, hello_service_client::HelloServiceClient,
+///     hello_service_server::HelloServiceServer,
+/// };
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// // Arrange
-/// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
-/// let mut client = server.client(ProbeClient::new);
+/// let server =
+///     TestServer::builder().add_service(HelloServiceServer::new(Greeter)).start().await;
+/// let mut client = server.client(HelloServiceClient::new);
 ///
 /// // Act
-/// let reply = client.unary(ProbeRequest { text: "hi".into(), count: 0 }).await.unwrap();
+/// let reply = client.hello(HelloRequest { greeting: "hi".into() }).await.unwrap();
 ///
 /// // Assert
-/// assert_eq!(reply.into_inner().text, "hi");
+/// assert_eq!(reply.into_inner().reply, "Hello, hi!");
 /// server.shutdown().await;
 /// # }
 /// ```
@@ -109,12 +114,13 @@ impl TestServer {
     ///
     /// ```
     /// use tonic_testkit::{TestServer, Transport};
-    /// use tonic_testkit_support::Probe;
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::hello_service_server::HelloServiceServer;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let server = TestServer::builder()
-    ///     .add_service(Probe::new().server())
+    ///     .add_service(HelloServiceServer::new(Greeter))
     ///     .transport(Transport::Tcp)
     ///     .start()
     ///     .await;
@@ -136,16 +142,21 @@ impl TestServer {
     ///
     /// ```
     /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
-    /// let mut client = ProbeClient::new(server.channel()).max_decoding_message_size(1024);
+    /// let server =
+    ///     TestServer::builder().add_service(HelloServiceServer::new(Greeter)).start().await;
+    /// let mut client = HelloServiceClient::new(server.channel()).max_decoding_message_size(1024);
     ///
-    /// let reply = client.unary(ProbeRequest { text: "ok".into(), count: 0 }).await.unwrap();
+    /// let reply = client.hello(HelloRequest { greeting: "ok".into() }).await.unwrap();
     ///
-    /// assert_eq!(reply.into_inner().text, "ok");
+    /// assert_eq!(reply.into_inner().reply, "Hello, ok!");
     /// # }
     /// ```
     pub fn channel(&self) -> TestChannel {
@@ -197,24 +208,35 @@ impl TestServer {
     /// use std::time::Duration;
     ///
     /// use tonic::Code;
-    /// use tonic_testkit::{TestServer, assert_status};
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit::{Faults, TestServer, assert_status};
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() {
-    /// // Arrange: a channel set up as the production code sets up its own.
-    /// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
+    /// // Arrange: a channel set up as the production code sets up its own, and a slow call.
+    /// let faults = Faults::new();
+    /// let server = TestServer::builder()
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .faults(&faults)
+    ///     .start()
+    ///     .await;
     /// let channel = server.channel_with(|endpoint| {
     ///     endpoint.user_agent("orders-app/2.1").unwrap().timeout(Duration::from_millis(50))
     /// });
-    /// let mut client = ProbeClient::new(channel);
+    /// let mut client = HelloServiceClient::new(channel);
     ///
-    /// // Act: the probe answers with the user agent it got, then sleeps past the timeout.
-    /// let agent = client.unary(ProbeRequest { text: "meta:user-agent".into(), count: 0 }).await;
-    /// let slow = client.unary(ProbeRequest { text: "sleep:100".into(), count: 0 }).await;
+    /// // Act: a first call, then one the server holds past the channel's timeout.
+    /// client.hello(HelloRequest { greeting: "Ada".into() }).await.unwrap();
+    /// faults.on("/hello.HelloService/Hello").delay(Duration::from_millis(100));
+    /// let slow = client.hello(HelloRequest { greeting: "Ada".into() }).await;
     ///
     /// // Assert
-    /// assert_eq!(agent.unwrap().into_inner().text, "orders-app/2.1 tonic/0.14.9");
+    /// let first = &server.calls()[0];
+    /// assert_eq!(first.metadata().get("user-agent").unwrap(), "orders-app/2.1 tonic/0.14.9");
     /// assert_status!(slow, Code::Cancelled, "Timeout expired");
     /// # }
     /// ```
@@ -275,16 +297,21 @@ impl TestServer {
     ///
     /// ```
     /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let server = TestServer::builder().add_service(Probe::new().server()).start().await;
-    /// let mut client = server.client(ProbeClient::new);
+    /// let server =
+    ///     TestServer::builder().add_service(HelloServiceServer::new(Greeter)).start().await;
+    /// let mut client = server.client(HelloServiceClient::new);
     ///
-    /// let reply = client.unary(ProbeRequest { text: "ok".into(), count: 0 }).await.unwrap();
+    /// let reply = client.hello(HelloRequest { greeting: "ok".into() }).await.unwrap();
     ///
-    /// assert_eq!(reply.into_inner().text, "ok");
+    /// assert_eq!(reply.into_inner().reply, "Hello, ok!");
     /// # }
     /// ```
     pub fn client<C>(&self, new_client: impl FnOnce(TestChannel) -> C) -> C {
@@ -297,12 +324,13 @@ impl TestServer {
     ///
     /// ```
     /// use tonic_testkit::{TestServer, Transport};
-    /// use tonic_testkit_support::Probe;
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::hello_service_server::HelloServiceServer;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let server = TestServer::builder()
-    ///     .add_service(Probe::new().server())
+    ///     .add_service(HelloServiceServer::new(Greeter))
     ///     .transport(Transport::Tcp)
     ///     .start()
     ///     .await;
@@ -324,21 +352,25 @@ impl TestServer {
     ///
     /// ```
     /// use tonic_testkit::{TestServer, Transport};
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let server = TestServer::builder()
-    ///     .add_service(Probe::new().server())
+    ///     .add_service(HelloServiceServer::new(Greeter))
     ///     .transport(Transport::Tcp)
     ///     .start()
     ///     .await;
     /// let uri = server.uri().unwrap();
-    /// let mut client = ProbeClient::connect(uri.to_string()).await.unwrap();
+    /// let mut client = HelloServiceClient::connect(uri.to_string()).await.unwrap();
     ///
-    /// let reply = client.unary(ProbeRequest { text: "outside".into(), count: 0 }).await.unwrap();
+    /// let reply = client.hello(HelloRequest { greeting: "outside".into() }).await.unwrap();
     ///
-    /// assert_eq!(reply.into_inner().text, "outside");
+    /// assert_eq!(reply.into_inner().reply, "Hello, outside!");
     /// # }
     /// ```
     pub fn uri(&self) -> Option<Uri> {
@@ -359,17 +391,21 @@ impl TestServer {
     ///
     /// ```
     /// use tonic_testkit::{TestServer, Transport};
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let server = TestServer::builder()
     ///     .transport(Transport::Memory)
-    ///     .add_service(Probe::new().server())
+    ///     .add_service(HelloServiceServer::new(Greeter))
     ///     .start()
     ///     .await;
-    /// let mut client = server.client(ProbeClient::new);
-    /// client.unary(ProbeRequest::default()).await.unwrap();
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// client.hello(HelloRequest { greeting: "Ada".into() }).await.unwrap();
     ///
     /// assert_eq!(server.drop_connections(), 1);
     /// # }

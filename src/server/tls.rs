@@ -16,15 +16,17 @@ impl TestServer {
     ///
     /// ```
     /// use tonic_testkit::{TestServer, Transport};
-    /// use tonic_testkit_support::Probe;
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::hello_service_server::HelloServiceServer;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let plain = TestServer::builder().add_service(Probe::new().server()).start().await;
+    /// let plain =
+    ///     TestServer::builder().add_service(HelloServiceServer::new(Greeter)).start().await;
     /// let secure = TestServer::builder()
     ///     .transport(Transport::Memory)
     ///     .tls()
-    ///     .add_service(Probe::new().server())
+    ///     .add_service(HelloServiceServer::new(Greeter))
     ///     .start()
     ///     .await;
     ///
@@ -49,7 +51,29 @@ impl TestServer {
     ///
     /// # Examples
     ///
-    /// See [`TestServerBuilder::mtls`](crate::TestServerBuilder::mtls).
+    /// ```
+    /// # use tonic_testkit::{TestServer, Transport};
+    /// # use tonic_testkit_examples::hello::Greeter;
+    /// # use tonic_testkit_examples::hello::pb::{
+    /// #     HelloRequest, hello_service_client::HelloServiceClient,
+    /// #     hello_service_server::HelloServiceServer,
+    /// # };
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = TestServer::builder()
+    ///     .transport(Transport::Memory)
+    ///     .mtls()
+    ///     .add_service(HelloServiceServer::new(Greeter))
+    ///     .start()
+    ///     .await;
+    /// let bob = server.tls().unwrap().client_identity("bob");
+    ///
+    /// let mut client = HelloServiceClient::new(server.channel_with_identity(&bob));
+    /// let reply = client.hello(HelloRequest { greeting: "Bob".into() }).await;
+    ///
+    /// assert_eq!(reply.unwrap().into_inner().reply, "Hello, Bob!");
+    /// # }
+    /// ```
     #[track_caller]
     #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn channel_with_identity(&self, identity: &ClientIdentity) -> TestChannel {
@@ -81,7 +105,11 @@ impl TestServer {
     /// ```
     /// use tonic::transport::{Certificate, ClientTlsConfig};
     /// use tonic_testkit::{TestServer, Transport};
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
@@ -89,14 +117,15 @@ impl TestServer {
     /// let server = TestServer::builder()
     ///     .transport(Transport::Memory)
     ///     .mtls()
-    ///     .add_service(Probe::new().server())
+    ///     .add_service(HelloServiceServer::new(Greeter))
     ///     .start()
     ///     .await;
     /// let ca = Certificate::from_pem(server.tls().unwrap().ca_pem());
     /// let channel = server.channel_with_tls(ClientTlsConfig::new().ca_certificate(ca));
     ///
     /// // Act
-    /// let refused = ProbeClient::new(channel).unary(ProbeRequest::default()).await;
+    /// let mut client = HelloServiceClient::new(channel);
+    /// let refused = client.hello(HelloRequest { greeting: "Ada".into() }).await;
     ///
     /// // Assert
     /// assert!(refused.is_err());
@@ -142,7 +171,11 @@ impl<L> TestServerBuilder<L> {
     ///
     /// ```
     /// use tonic_testkit::{TestServer, Transport};
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
@@ -150,16 +183,16 @@ impl<L> TestServerBuilder<L> {
     /// let server = TestServer::builder()
     ///     .transport(Transport::Memory)
     ///     .tls()
-    ///     .add_service(Probe::new().server())
+    ///     .add_service(HelloServiceServer::new(Greeter))
     ///     .start()
     ///     .await;
-    /// let mut client = server.client(ProbeClient::new); // trusts the server's CA
+    /// let mut client = server.client(HelloServiceClient::new); // trusts the server's CA
     ///
     /// // Act
-    /// let reply = client.unary(ProbeRequest { text: "over TLS".into(), count: 0 }).await;
+    /// let reply = client.hello(HelloRequest { greeting: "over TLS".into() }).await;
     ///
     /// // Assert
-    /// assert_eq!(reply.unwrap().into_inner().text, "over TLS");
+    /// assert_eq!(reply.unwrap().into_inner().reply, "Hello, over TLS!");
     /// assert!(!server.tls().unwrap().is_mutual());
     /// # }
     /// ```
@@ -187,20 +220,24 @@ impl<L> TestServerBuilder<L> {
     /// # Examples
     ///
     /// ```
-    /// use std::sync::Arc;
-    ///
     /// use tonic::{Request, Response, Status};
     /// use tonic_testkit::{TestServer, Transport};
-    /// use tonic_testkit_support::{ProbeClient, ProbeReply, ProbeRequest, ProbeServer, ProbeService};
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::{HelloService, HelloServiceServer},
+    /// };
     ///
     /// /// Answers with the size of the certificate chain the client presented.
     /// struct Whoami;
     ///
     /// #[tonic::async_trait]
-    /// impl ProbeService for Whoami {
-    ///     async fn unary(&self, request: Request<ProbeRequest>) -> Result<Response<ProbeReply>, Status> {
+    /// impl HelloService for Whoami {
+    ///     async fn hello(
+    ///         &self,
+    ///         request: Request<HelloRequest>,
+    ///     ) -> Result<Response<HelloResponse>, Status> {
     ///         let certs = request.peer_certs().ok_or_else(|| Status::unauthenticated("no cert"))?;
-    ///         Ok(Response::new(ProbeReply { text: "known".into(), index: certs.len() as u32 }))
+    ///         Ok(Response::new(HelloResponse { reply: format!("{} certificate(s)", certs.len()) }))
     ///     }
     /// }
     ///
@@ -210,17 +247,17 @@ impl<L> TestServerBuilder<L> {
     /// let server = TestServer::builder()
     ///     .transport(Transport::Tcp)
     ///     .mtls()
-    ///     .add_service(ProbeServer::new(Whoami))
+    ///     .add_service(HelloServiceServer::new(Whoami))
     ///     .start()
     ///     .await;
     /// let alice = server.tls().unwrap().client_identity("alice");
-    /// let mut client = ProbeClient::new(server.channel_with_identity(&alice));
+    /// let mut client = HelloServiceClient::new(server.channel_with_identity(&alice));
     ///
     /// // Act
-    /// let reply = client.unary(ProbeRequest::default()).await.unwrap().into_inner();
+    /// let reply = client.hello(HelloRequest::default()).await.unwrap().into_inner();
     ///
     /// // Assert: the handler saw alice's certificate.
-    /// assert_eq!(reply.index, 1);
+    /// assert_eq!(reply.reply, "1 certificate(s)");
     /// # }
     /// ```
     #[cfg(feature = "tls")]

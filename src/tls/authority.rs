@@ -50,7 +50,11 @@ const SERVER_NAME: &str = "localhost";
 /// ```
 /// use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
 /// use tonic_testkit::{TestServer, Transport};
-/// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+/// use tonic_testkit_examples::hello::Greeter;
+/// use tonic_testkit_examples::hello::pb::{
+///     HelloRequest, hello_service_client::HelloServiceClient,
+///     hello_service_server::HelloServiceServer,
+/// };
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
@@ -58,20 +62,20 @@ const SERVER_NAME: &str = "localhost";
 /// let server = TestServer::builder()
 ///     .transport(Transport::Tcp)
 ///     .tls()
-///     .add_service(Probe::new().server())
+///     .add_service(HelloServiceServer::new(Greeter))
 ///     .start()
 ///     .await;
 /// let ca_pem = server.tls().unwrap().ca_pem();
 /// let tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca_pem));
 /// let endpoint = Endpoint::from(server.uri().unwrap()).tls_config(tls).unwrap();
-/// let mut client = ProbeClient::new(endpoint.connect().await.unwrap());
+/// let mut client = HelloServiceClient::new(endpoint.connect().await.unwrap());
 ///
 /// // Act
-/// let reply = client.unary(ProbeRequest { text: "secret".into(), count: 0 }).await.unwrap();
+/// let reply = client.hello(HelloRequest { greeting: "secret".into() }).await.unwrap();
 ///
 /// // Assert
 /// assert!(server.uri().unwrap().to_string().starts_with("https://127.0.0.1:"));
-/// assert_eq!(reply.into_inner().text, "secret");
+/// assert_eq!(reply.into_inner().reply, "Hello, secret!");
 /// # }
 /// ```
 #[derive(Clone)]
@@ -131,14 +135,15 @@ impl TestTls {
     ///
     /// ```
     /// use tonic_testkit::{TestServer, Transport};
-    /// use tonic_testkit_support::Probe;
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::hello_service_server::HelloServiceServer;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let server = TestServer::builder()
     ///     .transport(Transport::Memory)
     ///     .tls()
-    ///     .add_service(Probe::new().server())
+    ///     .add_service(HelloServiceServer::new(Greeter))
     ///     .start()
     ///     .await;
     ///
@@ -158,14 +163,15 @@ impl TestTls {
     ///
     /// ```
     /// use tonic_testkit::{TestServer, Transport};
-    /// use tonic_testkit_support::Probe;
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::hello_service_server::HelloServiceServer;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let server = TestServer::builder()
     ///     .transport(Transport::Memory)
     ///     .mtls()
-    ///     .add_service(Probe::new().server())
+    ///     .add_service(HelloServiceServer::new(Greeter))
     ///     .start()
     ///     .await;
     ///
@@ -191,7 +197,11 @@ impl TestTls {
     ///
     /// ```
     /// use tonic_testkit::{TestServer, Transport};
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
@@ -199,20 +209,20 @@ impl TestTls {
     /// let server = TestServer::builder()
     ///     .transport(Transport::Memory)
     ///     .mtls()
-    ///     .add_service(Probe::new().server())
+    ///     .add_service(HelloServiceServer::new(Greeter))
     ///     .start()
     ///     .await;
     /// let alice = server.tls().unwrap().client_identity("alice");
     ///
     /// // Act
-    /// let mut client = ProbeClient::new(server.channel_with_identity(&alice));
-    /// let reply = client.unary(ProbeRequest { text: "hi".into(), count: 0 }).await;
+    /// let mut client = HelloServiceClient::new(server.channel_with_identity(&alice));
+    /// let reply = client.hello(HelloRequest { greeting: "hi".into() }).await;
     ///
     /// // Assert
     /// assert_eq!(alice.name(), "alice");
     /// assert!(alice.cert_pem().starts_with("-----BEGIN CERTIFICATE-----"));
     /// assert!(alice.key_pem().starts_with("-----BEGIN PRIVATE KEY-----"));
-    /// assert_eq!(reply.unwrap().into_inner().text, "hi");
+    /// assert_eq!(reply.unwrap().into_inner().reply, "Hello, hi!");
     /// # }
     /// ```
     #[track_caller]
@@ -234,14 +244,15 @@ impl TestTls {
     /// ```
     /// use tonic_testkit::{TestServer, Transport};
     /// use tonic_testkit::tls::DEFAULT_CLIENT_NAME;
-    /// use tonic_testkit_support::Probe;
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::hello_service_server::HelloServiceServer;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let server = TestServer::builder()
     ///     .transport(Transport::Memory)
     ///     .mtls()
-    ///     .add_service(Probe::new().server())
+    ///     .add_service(HelloServiceServer::new(Greeter))
     ///     .start()
     ///     .await;
     ///
@@ -261,7 +272,11 @@ impl TestTls {
     /// ```
     /// use tonic::transport::Endpoint;
     /// use tonic_testkit::{TestServer, Transport};
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
@@ -269,18 +284,18 @@ impl TestTls {
     /// let server = TestServer::builder()
     ///     .transport(Transport::Tcp)
     ///     .mtls()
-    ///     .add_service(Probe::new().server())
+    ///     .add_service(HelloServiceServer::new(Greeter))
     ///     .start()
     ///     .await;
     /// let tls = server.tls().unwrap().client_tls_config();
     /// let endpoint = Endpoint::from(server.uri().unwrap()).tls_config(tls).unwrap();
     ///
     /// // Act
-    /// let mut client = ProbeClient::new(endpoint.connect().await.unwrap());
-    /// let reply = client.unary(ProbeRequest { text: "hi".into(), count: 0 }).await;
+    /// let mut client = HelloServiceClient::new(endpoint.connect().await.unwrap());
+    /// let reply = client.hello(HelloRequest { greeting: "hi".into() }).await;
     ///
     /// // Assert
-    /// assert_eq!(reply.unwrap().into_inner().text, "hi");
+    /// assert_eq!(reply.unwrap().into_inner().reply, "Hello, hi!");
     /// # }
     /// ```
     pub fn client_tls_config(&self) -> ClientTlsConfig {
@@ -319,14 +334,15 @@ impl fmt::Debug for TestTls {
 ///
 /// ```
 /// use tonic_testkit::{TestServer, Transport};
-/// use tonic_testkit_support::Probe;
+/// use tonic_testkit_examples::hello::Greeter;
+/// use tonic_testkit_examples::hello::pb::hello_service_server::HelloServiceServer;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// let server = TestServer::builder()
 ///     .transport(Transport::Memory)
 ///     .mtls()
-///     .add_service(Probe::new().server())
+///     .add_service(HelloServiceServer::new(Greeter))
 ///     .start()
 ///     .await;
 ///

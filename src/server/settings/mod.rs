@@ -59,20 +59,23 @@ impl<L> TestServerBuilder<L> {
     ///
     /// use tonic::Code;
     /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::rides::Rides;
+    /// use tonic_testkit_examples::rides::pb::{
+    ///     QuoteRequest, rides_client::RidesClient, rides_server::RidesServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() {
     /// // Arrange
     /// let server = TestServer::builder()
-    ///     .add_service(Probe::new().server())
+    ///     .add_service(RidesServer::new(Rides::with_pricing_delay(Duration::from_millis(200))))
     ///     .timeout(Duration::from_millis(50))
     ///     .start()
     ///     .await;
-    /// let mut client = server.client(ProbeClient::new);
+    /// let mut client = server.client(RidesClient::new);
     ///
-    /// // Act: the probe answers after 200 ms.
-    /// let status = client.unary(ProbeRequest { text: "sleep:200".into(), count: 0 }).await;
+    /// // Act: pricing takes 200 ms.
+    /// let status = client.quote(QuoteRequest::default()).await;
     ///
     /// // Assert
     /// let status = status.unwrap_err();
@@ -95,32 +98,56 @@ impl<L> TestServerBuilder<L> {
     ///
     /// ```
     /// use std::time::Duration;
+    /// use std::sync::Arc;
     ///
+    /// use tokio::sync::Notify;
+    /// use tonic::{Request, Response, Status};
     /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::{HelloService, HelloServiceServer},
+    /// };
+    /// use tonic_testkit_examples::users::Users;
+    /// use tonic_testkit_examples::users::pb::{
+    ///     GetUserRequest, user_service_client::UserServiceClient, user_service_server::UserServiceServer,
+    /// };
+    ///
+    /// /// Never answers; says when a call reached it.
+    /// struct Stuck(Arc<Notify>);
+    ///
+    /// #[tonic::async_trait]
+    /// impl HelloService for Stuck {
+    ///     async fn hello(&self, _: Request<HelloRequest>) -> Result<Response<HelloResponse>, Status> {
+    ///         self.0.notify_one();
+    ///         std::future::pending().await
+    ///     }
+    /// }
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() {
-    /// // Arrange: one call in progress on the client's connection.
-    /// let probe = Probe::new();
+    /// // Arrange: one call in progress on the channel's connection.
+    /// let reached = Arc::new(Notify::new());
     /// let server = TestServer::builder()
-    ///     .add_service(probe.server())
+    ///     .add_service(HelloServiceServer::new(Stuck(reached.clone())))
+    ///     .add_service(UserServiceServer::new(Users::default()))
     ///     .concurrency_limit_per_connection(1)
     ///     .start()
     ///     .await;
-    /// let mut client = server.client(ProbeClient::new);
-    /// let mut busy = client.clone(); // the same connection
-    /// tokio::spawn(async move { busy.unary(ProbeRequest { text: "hang".into(), count: 0 }).await });
-    /// probe.hangs_started(1).await;
+    /// let channel = server.channel();
+    /// let mut busy = HelloServiceClient::new(channel.clone());
+    /// tokio::spawn(async move { busy.hello(HelloRequest::default()).await });
+    /// reached.notified().await;
     ///
     /// // Act
-    /// let second = client.unary(ProbeRequest::default());
+    /// let mut users = UserServiceClient::new(channel); // the same connection
+    /// let second = users.get_user(GetUserRequest { id: 1 });
     /// let waited = tokio::time::timeout(Duration::from_secs(5), second).await;
-    /// let elsewhere = server.client(ProbeClient::new).unary(ProbeRequest::default()).await;
+    /// let mut elsewhere = server.client(UserServiceClient::new); // a connection of its own
+    /// let answered = elsewhere.get_user(GetUserRequest { id: 1 }).await;
     ///
     /// // Assert: the second call waits; a call on another connection does not.
     /// assert!(waited.is_err());
-    /// assert!(elsewhere.is_ok());
+    /// assert!(answered.is_ok());
     /// # }
     /// ```
     pub fn concurrency_limit_per_connection(mut self, limit: usize) -> Self {
@@ -137,27 +164,51 @@ impl<L> TestServerBuilder<L> {
     /// # Examples
     ///
     /// ```
+    /// use std::sync::Arc;
+    ///
+    /// use tokio::sync::Notify;
+    /// use tonic::{Request, Response, Status};
     /// use tonic::Code;
     /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::{HelloService, HelloServiceServer},
+    /// };
+    /// use tonic_testkit_examples::users::Users;
+    /// use tonic_testkit_examples::users::pb::{
+    ///     GetUserRequest, user_service_client::UserServiceClient, user_service_server::UserServiceServer,
+    /// };
+    ///
+    /// /// Never answers; says when a call reached it.
+    /// struct Stuck(Arc<Notify>);
+    ///
+    /// #[tonic::async_trait]
+    /// impl HelloService for Stuck {
+    ///     async fn hello(&self, _: Request<HelloRequest>) -> Result<Response<HelloResponse>, Status> {
+    ///         self.0.notify_one();
+    ///         std::future::pending().await
+    ///     }
+    /// }
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() {
-    /// // Arrange: one call in progress on the client's connection.
-    /// let probe = Probe::new();
+    /// // Arrange: one call in progress on the channel's connection.
+    /// let reached = Arc::new(Notify::new());
     /// let server = TestServer::builder()
-    ///     .add_service(probe.server())
+    ///     .add_service(HelloServiceServer::new(Stuck(reached.clone())))
+    ///     .add_service(UserServiceServer::new(Users::default()))
     ///     .concurrency_limit_per_connection(1)
     ///     .load_shed(true)
     ///     .start()
     ///     .await;
-    /// let mut client = server.client(ProbeClient::new);
-    /// let mut busy = client.clone(); // the same connection
-    /// tokio::spawn(async move { busy.unary(ProbeRequest { text: "hang".into(), count: 0 }).await });
-    /// probe.hangs_started(1).await;
+    /// let channel = server.channel();
+    /// let mut busy = HelloServiceClient::new(channel.clone());
+    /// tokio::spawn(async move { busy.hello(HelloRequest::default()).await });
+    /// reached.notified().await;
     ///
     /// // Act
-    /// let status = client.unary(ProbeRequest::default()).await.unwrap_err();
+    /// let mut users = UserServiceClient::new(channel); // the same connection
+    /// let status = users.get_user(GetUserRequest { id: 1 }).await.unwrap_err();
     ///
     /// // Assert
     /// assert_eq!(status.code(), Code::ResourceExhausted);
@@ -177,23 +228,27 @@ impl<L> TestServerBuilder<L> {
     ///
     /// ```
     /// use tonic_testkit::{TestServer, Transport};
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let server = TestServer::builder()
-    ///     .add_service(Probe::new().server())
+    ///     .add_service(HelloServiceServer::new(Greeter))
     ///     .transport(Transport::Memory)
     ///     .initial_stream_window_size(65_535)
     ///     .initial_connection_window_size(65_535)
     ///     .start()
     ///     .await;
-    /// let mut client = server.client(ProbeClient::new);
+    /// let mut client = server.client(HelloServiceClient::new);
     ///
     /// let big = "x".repeat(200_000); // more than one window: the client waits for updates
-    /// let reply = client.unary(ProbeRequest { text: big.clone(), count: 0 }).await.unwrap();
+    /// let reply = client.hello(HelloRequest { greeting: big.clone() }).await.unwrap();
     ///
-    /// assert_eq!(reply.into_inner().text, big);
+    /// assert_eq!(reply.into_inner().reply, format!("Hello, {big}!"));
     /// # }
     /// ```
     pub fn initial_stream_window_size(mut self, sz: impl Into<Option<u32>>) -> Self {
@@ -209,19 +264,23 @@ impl<L> TestServerBuilder<L> {
     ///
     /// ```
     /// use tonic_testkit::{TestServer, Transport};
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let server = TestServer::builder()
-    ///     .add_service(Probe::new().server())
+    ///     .add_service(HelloServiceServer::new(Greeter))
     ///     .transport(Transport::Tcp)
     ///     .initial_connection_window_size(4 << 20)
     ///     .start()
     ///     .await;
-    /// let mut client = server.client(ProbeClient::new);
+    /// let mut client = server.client(HelloServiceClient::new);
     ///
-    /// assert!(client.unary(ProbeRequest::default()).await.is_ok());
+    /// assert!(client.hello(HelloRequest { greeting: "Ada".into() }).await.is_ok());
     /// # }
     /// ```
     pub fn initial_connection_window_size(mut self, sz: impl Into<Option<u32>>) -> Self {
@@ -238,28 +297,51 @@ impl<L> TestServerBuilder<L> {
     ///
     /// ```
     /// use std::time::Duration;
+    /// use std::sync::Arc;
     ///
+    /// use tokio::sync::Notify;
+    /// use tonic::{Request, Response, Status};
     /// use tonic_testkit::{TestServer, Transport};
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::{HelloService, HelloServiceServer},
+    /// };
+    /// use tonic_testkit_examples::users::Users;
+    /// use tonic_testkit_examples::users::pb::{
+    ///     GetUserRequest, user_service_client::UserServiceClient, user_service_server::UserServiceServer,
+    /// };
+    ///
+    /// /// Never answers; says when a call reached it.
+    /// struct Stuck(Arc<Notify>);
+    ///
+    /// #[tonic::async_trait]
+    /// impl HelloService for Stuck {
+    ///     async fn hello(&self, _: Request<HelloRequest>) -> Result<Response<HelloResponse>, Status> {
+    ///         self.0.notify_one();
+    ///         std::future::pending().await
+    ///     }
+    /// }
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() {
     /// // Arrange: the client knows the limit, and one stream is open.
-    /// let probe = Probe::new();
+    /// let reached = Arc::new(Notify::new());
     /// let server = TestServer::builder()
-    ///     .add_service(probe.server())
+    ///     .add_service(HelloServiceServer::new(Stuck(reached.clone())))
+    ///     .add_service(UserServiceServer::new(Users::default()))
     ///     .transport(Transport::Memory)
     ///     .max_concurrent_streams(1)
     ///     .start()
     ///     .await;
-    /// let mut client = server.client(ProbeClient::new);
-    /// client.unary(ProbeRequest::default()).await.unwrap(); // the SETTINGS have arrived
-    /// let mut busy = client.clone(); // the same connection
-    /// tokio::spawn(async move { busy.unary(ProbeRequest { text: "hang".into(), count: 0 }).await });
-    /// probe.hangs_started(1).await;
+    /// let channel = server.channel();
+    /// let mut users = UserServiceClient::new(channel.clone());
+    /// users.get_user(GetUserRequest { id: 1 }).await.unwrap(); // the SETTINGS have arrived
+    /// let mut busy = HelloServiceClient::new(channel); // the same connection
+    /// tokio::spawn(async move { busy.hello(HelloRequest::default()).await });
+    /// reached.notified().await;
     ///
     /// // Act
-    /// let second = client.unary(ProbeRequest::default());
+    /// let second = users.get_user(GetUserRequest { id: 1 });
     /// let waited = tokio::time::timeout(Duration::from_secs(5), second).await;
     ///
     /// // Assert: the client holds the second stream back.
@@ -285,23 +367,26 @@ impl<L> TestServerBuilder<L> {
     /// use std::time::Duration;
     ///
     /// use tonic_testkit::{TestServer, Transport};
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::rides::Rides;
+    /// use tonic_testkit_examples::rides::pb::{
+    ///     QuoteRequest, rides_client::RidesClient, rides_server::RidesServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() {
     /// let server = TestServer::builder()
-    ///     .add_service(Probe::new().server())
+    ///     .add_service(RidesServer::new(Rides::with_pricing_delay(Duration::from_secs(60))))
     ///     .transport(Transport::Memory)
     ///     .http2_keepalive_interval(Some(Duration::from_secs(10)))
     ///     .http2_keepalive_timeout(Some(Duration::from_secs(1)))
     ///     .start()
     ///     .await;
-    /// let mut client = server.client(ProbeClient::new);
+    /// let mut client = server.client(RidesClient::new);
     ///
     /// // The client answers the server's pings: the connection outlives many intervals.
-    /// let reply = client.unary(ProbeRequest { text: "sleep:60000".into(), count: 0 }).await;
+    /// let reply = client.quote(QuoteRequest::default()).await; // priced after 60 s
     ///
-    /// assert_eq!(reply.unwrap().into_inner().text, "slept 60000 ms");
+    /// assert_eq!(reply.unwrap().into_inner().price_cents, 1200);
     /// # }
     /// ```
     pub fn http2_keepalive_interval(mut self, http2_keepalive_interval: Option<Duration>) -> Self {
@@ -321,23 +406,26 @@ impl<L> TestServerBuilder<L> {
     /// use std::time::Duration;
     ///
     /// use tonic_testkit::{TestServer, Transport};
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::rides::Rides;
+    /// use tonic_testkit_examples::rides::pb::{
+    ///     QuoteRequest, rides_client::RidesClient, rides_server::RidesServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() {
     /// let server = TestServer::builder()
-    ///     .add_service(Probe::new().server())
+    ///     .add_service(RidesServer::new(Rides::with_pricing_delay(Duration::from_secs(10))))
     ///     .transport(Transport::Memory)
     ///     .http2_keepalive_interval(Some(Duration::from_secs(1)))
     ///     .http2_keepalive_timeout(Some(Duration::from_millis(500)))
     ///     .start()
     ///     .await;
-    /// let mut client = server.client(ProbeClient::new);
+    /// let mut client = server.client(RidesClient::new);
     ///
     /// // Pinged every second, and answering within half of one, the connection stays.
-    /// let reply = client.unary(ProbeRequest { text: "sleep:10000".into(), count: 0 }).await;
+    /// let reply = client.quote(QuoteRequest::default()).await; // priced after 10 s
     ///
-    /// assert_eq!(reply.unwrap().into_inner().text, "slept 10000 ms");
+    /// assert_eq!(reply.unwrap().into_inner().price_cents, 1200);
     /// # }
     /// ```
     pub fn http2_keepalive_timeout(mut self, http2_keepalive_timeout: Option<Duration>) -> Self {
@@ -356,21 +444,25 @@ impl<L> TestServerBuilder<L> {
     ///
     /// ```
     /// use tonic_testkit::{TestServer, Transport};
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let server = TestServer::builder()
-    ///     .add_service(Probe::new().server())
+    ///     .add_service(HelloServiceServer::new(Greeter))
     ///     .transport(Transport::Tcp)
     ///     .http2_adaptive_window(Some(true))
     ///     .start()
     ///     .await;
-    /// let mut client = server.client(ProbeClient::new);
+    /// let mut client = server.client(HelloServiceClient::new);
     ///
-    /// let reply = client.unary(ProbeRequest { text: "adaptive".into(), count: 0 }).await;
+    /// let reply = client.hello(HelloRequest { greeting: "adaptive".into() }).await;
     ///
-    /// assert_eq!(reply.unwrap().into_inner().text, "adaptive");
+    /// assert_eq!(reply.unwrap().into_inner().reply, "Hello, adaptive!");
     /// # }
     /// ```
     pub fn http2_adaptive_window(mut self, enabled: Option<bool>) -> Self {
@@ -388,19 +480,23 @@ impl<L> TestServerBuilder<L> {
     ///
     /// ```
     /// use tonic_testkit::{TestServer, Transport};
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let server = TestServer::builder()
-    ///     .add_service(Probe::new().server())
+    ///     .add_service(HelloServiceServer::new(Greeter))
     ///     .transport(Transport::Memory)
     ///     .http2_max_pending_accept_reset_streams(Some(100))
     ///     .start()
     ///     .await;
-    /// let mut client = server.client(ProbeClient::new);
+    /// let mut client = server.client(HelloServiceClient::new);
     ///
-    /// assert!(client.unary(ProbeRequest::default()).await.is_ok());
+    /// assert!(client.hello(HelloRequest { greeting: "Ada".into() }).await.is_ok());
     /// # }
     /// ```
     pub fn http2_max_pending_accept_reset_streams(mut self, max: Option<usize>) -> Self {
@@ -420,22 +516,26 @@ impl<L> TestServerBuilder<L> {
     /// ```
     /// use tonic::{Code, Request};
     /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// // Arrange
     /// let server = TestServer::builder()
-    ///     .add_service(Probe::new().server())
+    ///     .add_service(HelloServiceServer::new(Greeter))
     ///     .http2_max_header_list_size(1024)
     ///     .start()
     ///     .await;
-    /// let mut client = server.client(ProbeClient::new);
-    /// let mut request = Request::new(ProbeRequest::default());
+    /// let mut client = server.client(HelloServiceClient::new);
+    /// let mut request = Request::new(HelloRequest { greeting: "Ada".into() });
     /// request.metadata_mut().insert("x-big", "x".repeat(2048).parse().unwrap());
     ///
     /// // Act
-    /// let status = client.unary(request).await.unwrap_err();
+    /// let status = client.hello(request).await.unwrap_err();
     ///
     /// // Assert
     /// assert_eq!(status.code(), Code::Unknown);
@@ -458,22 +558,26 @@ impl<L> TestServerBuilder<L> {
     ///
     /// ```
     /// use tonic_testkit::{TestServer, Transport};
-    /// use tonic_testkit_support::{Probe, ProbeClient, ProbeRequest};
+    /// use tonic_testkit_examples::hello::Greeter;
+    /// use tonic_testkit_examples::hello::pb::{
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
+    /// };
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let server = TestServer::builder()
-    ///     .add_service(Probe::new().server())
+    ///     .add_service(HelloServiceServer::new(Greeter))
     ///     .transport(Transport::Memory)
     ///     .max_frame_size(1 << 20)
     ///     .start()
     ///     .await;
-    /// let mut client = server.client(ProbeClient::new);
+    /// let mut client = server.client(HelloServiceClient::new);
     ///
     /// let big = "x".repeat(100_000); // one frame: the server takes frames of up to 1 MiB
-    /// let reply = client.unary(ProbeRequest { text: big.clone(), count: 0 }).await.unwrap();
+    /// let reply = client.hello(HelloRequest { greeting: big.clone() }).await.unwrap();
     ///
-    /// assert_eq!(reply.into_inner().text, big);
+    /// assert_eq!(reply.into_inner().reply, format!("Hello, {big}!"));
     /// # }
     /// ```
     pub fn max_frame_size(mut self, frame_size: impl Into<Option<u32>>) -> Self {
