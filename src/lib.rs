@@ -933,17 +933,49 @@
 //! # }
 //! ```
 //!
-//! A failing case reads like this (a handler that slices its text by bytes):
+//! A handler that breaks on a request nobody wrote a test for is found, and the request shrunk to
+//! what breaks it. Here a greeter that takes the greeting's first byte as its initial:
 //!
-//! ```text
-//! fuzzing /probe.Probe/Unary found a failing case (case 6 of the run, shrunk in 28 steps; the fuzz statement is at tests/fuzz.rs:88:23)
-//!   failure:  the handler for /probe.Probe/Unary panicked: end byte index 1 is not a char boundary; it is inside 'é' (bytes 0..2) of `é`
-//!   request:  probe.ProbeRequest { text: "\303\251" count: 1 }
-//!   metadata: none
-//!   seed:     0 (`.seed(0)` or PROPTEST_RNG_SEED=0 runs the same cases again)
-//! Replay this case alone as a regular test: add to the fuzz statement
-//!     .replay("/probe.Probe/Unary", &[r#"text: "\303\251" count: 1"#], &[])
 //! ```
+//! use tonic::{Request, Response, Status};
+//! use tonic_testkit::TestServer;
+//! use tonic_testkit_examples::{
+//!     FILE_DESCRIPTOR_SET,
+//!     hello::pb::{HelloRequest, HelloResponse, hello_service_server::{HelloService, HelloServiceServer}},
+//! };
+//!
+//! struct Initials;
+//!
+//! #[tonic::async_trait]
+//! impl HelloService for Initials {
+//!     async fn hello(&self, request: Request<HelloRequest>) -> Result<Response<HelloResponse>, Status> {
+//!         let greeting = request.into_inner().greeting;
+//!         let initial = &greeting[..1]; // breaks on "" and on "é"
+//!         Ok(Response::new(HelloResponse { reply: format!("{initial}.") }))
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let server = TestServer::builder().add_service(HelloServiceServer::new(Initials)).start().await;
+//!
+//! let finding = server.fuzz(FILE_DESCRIPTOR_SET).failure_persistence(None).try_run().await.unwrap_err();
+//!
+//! assert_eq!(finding.method(), "/hello.HelloService/Hello");
+//! assert_eq!(
+//!     finding.failure(),
+//!     "the handler for /hello.HelloService/Hello panicked: end byte index 1 is not a char \
+//!      boundary; it is inside 'é' (bytes 0..2) of `é`"
+//! );
+//! assert_eq!(finding.requests(), [r#"greeting: "\303\251""#]);
+//! assert_eq!(finding.replay(), r##".replay("/hello.HelloService/Hello", &[r#"greeting: "\303\251""#], &[])"##);
+//! # }
+//! ```
+//!
+//! Awaiting the statement instead of `try_run` fails the test with the whole report: the failure,
+//! the request in protobuf's text format, the metadata, the seed that runs the same cases again,
+//! and the `.replay(..)` line above, ready to paste into the statement to replay exactly that case
+//! (the fuzz statement's own line is in the report too).
 //!
 //! The request strategies are usable alone: [`fuzz::message::<T>`](fuzz::message) generates one
 //! message type for a test's own proptest, such as one calling a handler directly with
