@@ -4,7 +4,6 @@
 
 mod call;
 pub(crate) mod compression;
-pub(crate) mod few;
 mod wait;
 
 use std::{
@@ -21,7 +20,6 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use tokio::{sync::Notify, time::Instant};
 use tonic::{Status, metadata::MetadataMap};
 
-use crate::journal::few::Few;
 pub(crate) use crate::protocol::frames::Message;
 use crate::sync::lock;
 
@@ -128,7 +126,7 @@ const CANCELLED: &str = "the call was cancelled before it ended (the client went
 #[derive(Clone, Debug, Default)]
 struct Sent {
     /// The messages kept, first to last: most calls send one each way.
-    messages: Few<Message>,
+    messages: Vec<Message>,
     /// Messages past the journal's byte limit: counted, not kept.
     unkept: usize,
     /// The encoded bytes of all the messages, kept or not.
