@@ -66,7 +66,7 @@ impl Reset {
             Err(payload) => {
                 let text = crate::engine::panic::payload_text(&*payload);
                 let panic = HandlerPanic::from_message(PanicSite::Client, self.0.path.path(), text);
-                self.0.shared.record_panic(panic.unwound());
+                self.0.shared.panics.record(panic.unwound());
                 self.0.client_panicked.store(true, Ordering::Release);
                 resume_unwind(payload)
             }

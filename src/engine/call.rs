@@ -54,7 +54,7 @@ impl AbortWatch {
     /// `true` once the grace period is over; otherwise, if `waiting`, arranges to be woken then.
     fn fired(&mut self, cx: &mut Context<'_>, waiting: bool) -> bool {
         let shared = self.live.shared();
-        if shared.is_aborted() {
+        if shared.lifecycle.is_aborted() {
             return true;
         }
         if !waiting {
@@ -74,7 +74,7 @@ pub(super) fn cut_off(abort: &mut Option<AbortWatch>, cx: &mut Context<'_>, wait
 /// caught and kept for the report, as `shutdown()` keeps it for the server's own copy.
 pub(super) fn release<T>(shared: &Shared, held: &mut Option<T>) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(|| *held = None)) {
-        shared.record_panic(HandlerPanic::new(PanicSite::Drop, "", payload));
+        shared.panics.record(HandlerPanic::new(PanicSite::Drop, "", payload));
     }
 }
 
@@ -152,7 +152,7 @@ impl Inner {
             let request = faults.request.take().expect("the request waits for the services");
             // The services are released once `shutdown()` ends; a call delayed until then is
             // refused as any late call is.
-            let Some(stack) = shared.stack() else {
+            let Some(stack) = shared.services.get() else {
                 return Poll::Ready(Ok(Status::unavailable(SHUT_DOWN).into_http()));
             };
             *site = PanicSite::Layer;
@@ -202,8 +202,8 @@ fn serve_call(
     // Over the wire, a connection still open in the grace period carries calls until the
     // services are released, as hyper's graceful shutdown lets them.
     let stack = match mode {
-        Mode::Direct if shared.is_closed() => None,
-        _ => shared.stack(),
+        Mode::Direct if shared.lifecycle.is_closed() => None,
+        _ => shared.services.get(),
     };
     let admitted = stack.is_some();
     let deadline = grpc_timeout(request.headers());
@@ -402,7 +402,7 @@ impl Future for CallFuture {
         let inner = this.inner.as_mut().expect("CallFuture polled after it completed");
         let (shared, mode, site) = (&*this.shared, this.mode, &mut this.site);
         let outcome = {
-            let _polling = shared.polling();
+            let _polling = shared.lifecycle.polling();
             catch_unwind(AssertUnwindSafe(|| inner.poll(cx, shared, mode, site)))
         };
         match outcome {
@@ -461,10 +461,10 @@ pub(super) fn caught(
         record_status(record, status.clone());
     }
     if mode == Mode::Direct {
-        shared.record_panic(panic.unwound());
+        shared.panics.record(panic.unwound());
         resume_unwind(payload);
     }
-    shared.record_panic(panic);
+    shared.panics.record(panic);
     status
 }
 

@@ -31,7 +31,9 @@
 //!
 //! [`call`] composes the stages and polls them as one future, [`body`] watches the request body
 //! (the journal's request messages, a direct client's reset), [`panic`] names and reports what
-//! was caught, and [`shared`] holds the state the server's guard, channels and tasks share.
+//! was caught, and [`shared`] holds the state the server's guard, channels and tasks share, by
+//! concern: the server's life and tasks, its connections, its caught panics, its services, and
+//! the journal, faults, settings and TLS the builder gave it.
 
 pub(crate) mod admission;
 pub(crate) mod body;

@@ -111,7 +111,7 @@ impl http_body::Body for CatchPanicBody {
             return Poll::Ready(Some(Err(status)));
         }
         let outcome = {
-            let _polling = this.shared.polling();
+            let _polling = this.shared.lifecycle.polling();
             catch_unwind(AssertUnwindSafe(|| Pin::new(inner).poll_frame(cx)))
         };
         match outcome {

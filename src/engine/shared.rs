@@ -1,4 +1,8 @@
-//! The state one running test server shares between its guard, its channels and its tasks.
+//! The state one running test server shares between its guard, its channels and its tasks, held
+//! by concern: the server's life and the tasks that run in it ([`Lifecycle`]), its connections
+//! ([`Connections`]), the panics it caught ([`Panics`]), its services ([`ServiceStack`]), and
+//! what the builder gave it (the journal, the faults, tonic's settings, TLS). Code that needs one
+//! concern takes only that one.
 
 use std::{
     future::Future,
@@ -31,20 +35,10 @@ pub(crate) const RUNTIME_GONE: &str = "tonic-testkit: the tokio runtime this tes
      runtime), not once for several tests";
 
 pub(crate) struct Shared {
-    stack: Mutex<Option<Stack>>,
-    closed: AtomicBool,
-    /// The runtime the server was started on, and whether it was found shut down.
-    runtime: Handle,
-    runtime_gone: AtomicBool,
-    /// Woken when the server closes.
-    stop: Notify,
-    /// Set, and `abort` woken, when the grace period is over.
-    aborted: AtomicBool,
-    abort: Notify,
-    tasks: Tasks,
-    panics: Mutex<Vec<HandlerPanic>>,
-    connections: Mutex<Vec<AbortHandle>>,
-    next_port: AtomicU16,
+    pub(crate) lifecycle: Lifecycle,
+    pub(crate) connections: Connections,
+    pub(crate) panics: Panics,
+    pub(crate) services: ServiceStack,
     pub(crate) journal: Journal,
     pub(crate) faults: Option<crate::Faults>,
     /// tonic's server settings the builder was given.
@@ -63,17 +57,10 @@ impl Shared {
         #[cfg(feature = "tls")] tls: Option<crate::tls::TestTls>,
     ) -> Arc<Self> {
         Arc::new(Self {
-            stack: Mutex::new(Some(stack)),
-            closed: AtomicBool::new(false),
-            runtime: Handle::current(),
-            runtime_gone: AtomicBool::new(false),
-            stop: Notify::new(),
-            aborted: AtomicBool::new(false),
-            abort: Notify::new(),
-            tasks: Tasks::default(),
-            panics: Mutex::new(Vec::new()),
-            connections: Mutex::new(Vec::new()),
-            next_port: AtomicU16::new(0),
+            lifecycle: Lifecycle::new(),
+            connections: Connections::default(),
+            panics: Panics::default(),
+            services: ServiceStack(Mutex::new(Some(stack))),
             journal,
             faults,
             settings,
@@ -82,14 +69,120 @@ impl Shared {
         })
     }
 
-    /// A clone of the services, or `None` once the server is shut down.
-    pub(crate) fn stack(&self) -> Option<Stack> {
-        lock(&self.stack).clone()
-    }
-
     /// Whether a [`Faults`](crate::Faults) handle has taken the server down.
     pub(crate) fn is_down(&self) -> bool {
         self.faults.as_ref().is_some_and(crate::Faults::is_down)
+    }
+
+    /// Resolves once `close()` has been called.
+    pub(crate) fn stopping(self: &Arc<Self>) -> impl Future<Output = ()> + Send + 'static {
+        let shared = self.clone();
+        async move {
+            let lifecycle = &shared.lifecycle;
+            wait_for(&lifecycle.stop, || lifecycle.is_closed()).await;
+        }
+    }
+
+    /// Resolves once the grace period is over and whatever still runs must end.
+    pub(crate) fn aborting(self: &Arc<Self>) -> impl Future<Output = ()> + Send + 'static {
+        let shared = self.clone();
+        async move {
+            let lifecycle = &shared.lifecycle;
+            wait_for(&lifecycle.abort, || lifecycle.is_aborted()).await;
+        }
+    }
+
+    /// Spawns a server task that `shutdown()` waits for and, past the grace period, aborts. It
+    /// runs on the runtime of the code that spawns it: a memory connection runs where its
+    /// channel connected, so a call from another runtime is served even while the server's own
+    /// runtime is not being driven.
+    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F) -> Option<AbortHandle>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let tasks = &self.lifecycle.tasks;
+        let mut list = lock(&tasks.list);
+        if list.sealed {
+            // The server is past its shutdown: a late connection or call is refused.
+            return None;
+        }
+        tasks.live.fetch_add(1, Ordering::AcqRel);
+        let guard = TaskGuard(self.clone());
+        let shared = self.clone();
+        let handle = tokio::spawn(async move {
+            let _guard = guard;
+            let mut future = std::pin::pin!(future);
+            std::future::poll_fn(|cx| {
+                let _polling = shared.lifecycle.polling();
+                future.as_mut().poll(cx)
+            })
+            .await;
+        });
+        if list.handles.len() == list.handles.capacity() {
+            list.handles.retain(|handle| !handle.is_finished());
+        }
+        list.handles.push(handle.abort_handle());
+        Some(handle.abort_handle())
+    }
+
+    /// Counts a direct call as running in the server until the returned guard is dropped, so
+    /// that `shutdown()` gives it the grace period as it gives a call in a server task.
+    pub(crate) fn track_call(self: &Arc<Self>) -> LiveCall {
+        self.lifecycle.tasks.calls.fetch_add(1, Ordering::AcqRel);
+        LiveCall(self.clone())
+    }
+
+    /// How many panics are kept: a mark for [`take_panics_from`](Self::take_panics_from).
+    #[cfg(feature = "fuzz")]
+    pub(crate) fn panic_count(&self) -> usize {
+        self.panics.count()
+    }
+
+    /// Takes the panics kept since `mark`, leaving those before it to be reported.
+    #[cfg(feature = "fuzz")]
+    pub(crate) fn take_panics_from(&self, mark: usize) -> Vec<HandlerPanic> {
+        self.panics.take_from(mark)
+    }
+
+    /// Drops the server's own copy of the services in the caller's task, so that a panic in a
+    /// service's `Drop` (a mock's unmet expectation) is recorded for the test to report.
+    pub(crate) fn release_services(&self) {
+        self.services.release(&self.panics);
+    }
+}
+
+impl crate::fault::Server for Shared {
+    fn drop_connections(&self) -> usize {
+        self.connections.drop_all()
+    }
+}
+
+/// Whether the server runs, is closing or was aborted, the runtime it was started on, and the
+/// tasks and direct calls running in it.
+pub(crate) struct Lifecycle {
+    closed: AtomicBool,
+    /// Woken when the server closes.
+    stop: Notify,
+    /// Set, and `abort` woken, when the grace period is over.
+    aborted: AtomicBool,
+    abort: Notify,
+    /// The runtime the server was started on, and whether it was found shut down.
+    runtime: Handle,
+    runtime_gone: AtomicBool,
+    tasks: Tasks,
+}
+
+impl Lifecycle {
+    fn new() -> Self {
+        Self {
+            closed: AtomicBool::new(false),
+            stop: Notify::new(),
+            aborted: AtomicBool::new(false),
+            abort: Notify::new(),
+            runtime: Handle::current(),
+            runtime_gone: AtomicBool::new(false),
+            tasks: Tasks::default(),
+        }
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -127,95 +220,22 @@ impl Shared {
         Some(if self.is_closed() { SHUT_DOWN } else { RUNTIME_GONE })
     }
 
-    /// Resolves once `close()` has been called.
-    pub(crate) fn stopping(self: &Arc<Self>) -> impl Future<Output = ()> + Send + 'static {
-        let shared = self.clone();
-        async move { wait_for(&shared.stop, || shared.is_closed()).await }
-    }
-
     /// Whether the grace period is over and whatever still runs must end.
     pub(crate) fn is_aborted(&self) -> bool {
         self.aborted.load(Ordering::Acquire)
     }
 
-    /// Resolves once the grace period is over and whatever still runs must end.
-    pub(crate) fn aborting(self: &Arc<Self>) -> impl Future<Output = ()> + Send + 'static {
-        let shared = self.clone();
-        async move { wait_for(&shared.abort, || shared.is_aborted()).await }
-    }
-
-    /// A loopback port number for the next in-process connection, so handlers see a distinct,
-    /// stable peer per connection: 40001, 40002, ...
-    pub(crate) fn next_peer_port(&self) -> u16 {
-        40_001 + self.next_port.fetch_add(1, Ordering::Relaxed) % 20_000
-    }
-
-    /// Spawns a server task that `shutdown()` waits for and, past the grace period, aborts. It
-    /// runs on the runtime of the code that spawns it: a memory connection runs where its
-    /// channel connected, so a call from another runtime is served even while the server's own
-    /// runtime is not being driven.
-    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F) -> Option<AbortHandle>
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        let mut list = lock(&self.tasks.list);
-        if list.sealed {
-            // The server is past its shutdown: a late connection or call is refused.
-            return None;
-        }
-        self.tasks.live.fetch_add(1, Ordering::AcqRel);
-        let guard = TaskGuard(self.clone());
-        let shared = self.clone();
-        let handle = tokio::spawn(async move {
-            let _guard = guard;
-            let mut future = std::pin::pin!(future);
-            std::future::poll_fn(|cx| {
-                let _polling = shared.polling();
-                future.as_mut().poll(cx)
-            })
-            .await;
-        });
-        if list.handles.len() == list.handles.capacity() {
-            list.handles.retain(|handle| !handle.is_finished());
-        }
-        list.handles.push(handle.abort_handle());
-        Some(handle.abort_handle())
-    }
-
-    /// Counts a direct call as running in the server until the returned guard is dropped, so
-    /// that `shutdown()` gives it the grace period as it gives a call in a server task.
-    pub(crate) fn track_call(self: &Arc<Self>) -> LiveCall {
-        self.tasks.calls.fetch_add(1, Ordering::AcqRel);
-        LiveCall(self.clone())
-    }
-
-    /// Remembers a connection task, so that `drop_connections` can cut it.
-    pub(crate) fn add_connection(&self, connection: AbortHandle) {
-        let mut connections = lock(&self.connections);
-        if connections.len() == connections.capacity() {
-            connections.retain(|connection| !connection.is_finished());
-        }
-        connections.push(connection);
-    }
-
-    /// Cuts every open connection; returns how many were open.
-    pub(crate) fn drop_connections(&self) -> usize {
-        let connections = std::mem::take(&mut *lock(&self.connections));
-        let open = connections.iter().filter(|connection| !connection.is_finished()).count();
-        connections.iter().for_each(AbortHandle::abort);
-        open
-    }
-
     /// Whether every server task and every direct call has ended.
     pub(crate) fn calls_done(&self) -> bool {
-        calls_done(&self.tasks)
+        let tasks = &self.tasks;
+        tasks.live.load(Ordering::Acquire) == 0 && tasks.calls.load(Ordering::Acquire) == 0
     }
 
     /// Waits until every server task and every direct call has ended. A direct call runs in
     /// its caller's task, so only the grace period waits for it: once aborted, it ends at its
     /// caller's next poll.
     pub(crate) async fn calls_ended(&self) {
-        self.wait_until(calls_done).await;
+        wait_for(&self.tasks.idle, || self.calls_done()).await;
     }
 
     /// Counts a poll of a server task or a direct call as under way until the guard drops.
@@ -240,10 +260,6 @@ impl Shared {
         }
     }
 
-    async fn wait_until(&self, done: impl Fn(&Tasks) -> bool) {
-        wait_for(&self.tasks.idle, || done(&self.tasks)).await;
-    }
-
     /// Aborts every server task (their futures, and the calls they hold, are dropped) and
     /// refuses new ones.
     pub(crate) fn seal_and_abort(&self) {
@@ -256,56 +272,13 @@ impl Shared {
         }
     }
 
-    pub(crate) fn record_panic(&self, panic: HandlerPanic) {
-        lock(&self.panics).push(panic);
-    }
-
-    pub(crate) fn take_panics(&self) -> Vec<HandlerPanic> {
-        std::mem::take(&mut *lock(&self.panics))
-    }
-
-    /// How many panics are kept: a mark for [`take_panics_from`](Self::take_panics_from).
-    #[cfg(feature = "fuzz")]
-    pub(crate) fn panic_count(&self) -> usize {
-        lock(&self.panics).len()
-    }
-
-    /// Takes the panics kept since `mark`, leaving those before it to be reported.
-    #[cfg(feature = "fuzz")]
-    pub(crate) fn take_panics_from(&self, mark: usize) -> Vec<HandlerPanic> {
-        let mut panics = lock(&self.panics);
-        let mark = mark.min(panics.len());
-        panics.drain(mark..).collect()
-    }
-
-    /// Drops the server's own copy of the services in the caller's task, so that a panic in a
-    /// service's `Drop` (a mock's unmet expectation) is recorded for the test to report.
-    pub(crate) fn release_services(&self) {
-        let stack = lock(&self.stack).take();
-        if let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(move || drop(stack))) {
-            self.record_panic(HandlerPanic::new(PanicSite::Drop, "", payload));
+    /// Counts the end of a server task or a direct call, waking the wait for calls to end
+    /// after the last.
+    fn end(&self, count: &AtomicUsize) {
+        if count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.tasks.idle.notify_waiters();
         }
     }
-}
-
-impl crate::fault::Server for Shared {
-    fn drop_connections(&self) -> usize {
-        Shared::drop_connections(self)
-    }
-}
-
-impl Drop for Shared {
-    fn drop(&mut self) {
-        // Reached only when nobody can report any more; keep a panicking service's drop from
-        // aborting the process through a double panic.
-        if let Some(stack) = self.stack.get_mut().ok().and_then(Option::take) {
-            let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(stack)));
-        }
-    }
-}
-
-fn calls_done(tasks: &Tasks) -> bool {
-    tasks.live.load(Ordering::Acquire) == 0 && tasks.calls.load(Ordering::Acquire) == 0
 }
 
 /// How long `shutdown()` waits, past the grace period, for aborted tasks and direct calls that
@@ -328,7 +301,96 @@ struct TaskList {
     handles: Vec<AbortHandle>,
 }
 
-/// A direct call in progress, for [`Shared::calls_ended`].
+/// The server's open connections, and the peer ports it hands out.
+#[derive(Default)]
+pub(crate) struct Connections {
+    open: Mutex<Vec<AbortHandle>>,
+    next_port: AtomicU16,
+}
+
+impl Connections {
+    /// A loopback port number for the next in-process connection, so handlers see a distinct,
+    /// stable peer per connection: 40001, 40002, ...
+    pub(crate) fn next_peer_port(&self) -> u16 {
+        40_001 + self.next_port.fetch_add(1, Ordering::Relaxed) % 20_000
+    }
+
+    /// Remembers a connection task, so that `drop_connections` can cut it.
+    pub(crate) fn add(&self, connection: AbortHandle) {
+        let mut open = lock(&self.open);
+        if open.len() == open.capacity() {
+            open.retain(|connection| !connection.is_finished());
+        }
+        open.push(connection);
+    }
+
+    /// Cuts every open connection; returns how many were open.
+    pub(crate) fn drop_all(&self) -> usize {
+        let connections = std::mem::take(&mut *lock(&self.open));
+        let open = connections.iter().filter(|connection| !connection.is_finished()).count();
+        connections.iter().for_each(AbortHandle::abort);
+        open
+    }
+}
+
+/// The panics caught in the server, kept for the test to report or take.
+#[derive(Default)]
+pub(crate) struct Panics(Mutex<Vec<HandlerPanic>>);
+
+impl Panics {
+    pub(crate) fn record(&self, panic: HandlerPanic) {
+        lock(&self.0).push(panic);
+    }
+
+    pub(crate) fn take(&self) -> Vec<HandlerPanic> {
+        std::mem::take(&mut *lock(&self.0))
+    }
+
+    /// How many panics are kept: a mark for [`take_from`](Self::take_from).
+    #[cfg(feature = "fuzz")]
+    pub(crate) fn count(&self) -> usize {
+        lock(&self.0).len()
+    }
+
+    /// Takes the panics kept since `mark`, leaving those before it to be reported.
+    #[cfg(feature = "fuzz")]
+    pub(crate) fn take_from(&self, mark: usize) -> Vec<HandlerPanic> {
+        let mut panics = lock(&self.0);
+        let mark = mark.min(panics.len());
+        panics.drain(mark..).collect()
+    }
+}
+
+/// The server's services behind the test's layers, until the server is shut down.
+pub(crate) struct ServiceStack(Mutex<Option<Stack>>);
+
+impl ServiceStack {
+    /// A clone of the services, or `None` once the server is shut down.
+    pub(crate) fn get(&self) -> Option<Stack> {
+        lock(&self.0).clone()
+    }
+
+    /// Drops the server's own copy of the services in the caller's task, so that a panic in a
+    /// service's `Drop` (a mock's unmet expectation) is recorded in `panics`.
+    fn release(&self, panics: &Panics) {
+        let stack = lock(&self.0).take();
+        if let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(move || drop(stack))) {
+            panics.record(HandlerPanic::new(PanicSite::Drop, "", payload));
+        }
+    }
+}
+
+impl Drop for ServiceStack {
+    fn drop(&mut self) {
+        // Reached only when nobody can report any more; keep a panicking service's drop from
+        // aborting the process through a double panic.
+        if let Some(stack) = self.0.get_mut().ok().and_then(Option::take) {
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(stack)));
+        }
+    }
+}
+
+/// A direct call in progress, for [`Lifecycle::calls_ended`].
 pub(crate) struct LiveCall(Arc<Shared>);
 
 impl LiveCall {
@@ -340,9 +402,8 @@ impl LiveCall {
 
 impl Drop for LiveCall {
     fn drop(&mut self) {
-        if self.0.tasks.calls.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.0.tasks.idle.notify_waiters();
-        }
+        let lifecycle = &self.0.lifecycle;
+        lifecycle.end(&lifecycle.tasks.calls);
     }
 }
 
@@ -361,7 +422,7 @@ struct TaskGuard(Arc<Shared>);
 impl Drop for TaskGuard {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            self.0.record_panic(HandlerPanic::from_message(
+            self.0.panics.record(HandlerPanic::from_message(
                 PanicSite::Kit,
                 "",
                 "a server task panicked while it ran or was dropped, outside any handler \
@@ -369,9 +430,8 @@ impl Drop for TaskGuard {
                     .to_owned(),
             ));
         }
-        if self.0.tasks.live.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.0.tasks.idle.notify_waiters();
-        }
+        let lifecycle = &self.0.lifecycle;
+        lifecycle.end(&lifecycle.tasks.live);
     }
 }
 

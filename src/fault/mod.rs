@@ -28,7 +28,7 @@ pub use rule::{FaultRule, Fired};
 pub use toxic::ConnectionToxics;
 pub(crate) use toxic::{ToxicIo, Toxics};
 
-use crate::{journal::few::Few, sync::lock};
+use crate::sync::lock;
 use rule::{Matcher, Rule};
 
 /// Why a connection is refused while a [`Faults`](crate::Faults) handle has the server down.
@@ -114,7 +114,7 @@ struct Inner {
     /// How many rules there are, read without the lock so that a call with no rules pays
     /// nothing more.
     rule_count: AtomicUsize,
-    rules: Mutex<Few<Rule>>,
+    rules: Mutex<Vec<Rule>>,
     /// How many rules were begun ([`on`](Faults::on) and its siblings): each rule's generator
     /// is seeded with its number, so that rules draw independently however they are installed.
     begun: AtomicU64,
@@ -124,7 +124,7 @@ struct Inner {
     any_down: AtomicBool,
     /// The servers the handle is attached to: whether each is a
     /// [`Transport::Direct`](crate::Transport::Direct) one, and the server.
-    servers: Mutex<Few<(bool, Weak<dyn Server>)>>,
+    servers: Mutex<Vec<(bool, Weak<dyn Server>)>>,
     connections: AtomicU64,
 }
 
@@ -214,13 +214,13 @@ impl Faults {
             inner: Arc::new(Inner {
                 seed,
                 rule_count: AtomicUsize::new(0),
-                rules: Mutex::new(Few::default()),
+                rules: Mutex::new(Vec::new()),
                 begun: AtomicU64::new(0),
                 fired: Mutex::new(Vec::new()),
                 toxics: Toxics::default(),
                 down: Mutex::new(None),
                 any_down: AtomicBool::new(false),
-                servers: Mutex::new(Few::default()),
+                servers: Mutex::new(Vec::new()),
                 connections: AtomicU64::new(0),
             }),
         }

@@ -4,7 +4,6 @@
 
 mod call;
 pub(crate) mod compression;
-pub(crate) mod few;
 mod wait;
 
 use std::{
@@ -21,7 +20,6 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use tokio::{sync::Notify, time::Instant};
 use tonic::{Status, metadata::MetadataMap};
 
-use crate::journal::few::Few;
 pub(crate) use crate::protocol::frames::Message;
 use crate::sync::lock;
 
@@ -40,9 +38,7 @@ pub const DEFAULT_JOURNAL_BYTE_LIMIT: usize = 32 * 1024 * 1024;
 
 /// The calls of one server, oldest first.
 ///
-/// Entries live side by side in one list, and every call's metadata in one more: recording a
-/// call allocates nothing of its own, so a journal that keeps a thousand calls does not leave
-/// the allocator a thousand small blocks to work around.
+/// Entries live side by side in one list, and every call's metadata in one more.
 #[derive(Clone, Debug)]
 pub(crate) struct Journal(Arc<Inner>);
 
@@ -74,10 +70,10 @@ impl Inner {
 
 #[derive(Debug, Default)]
 struct Entries {
-    calls: Chunked<Entry>,
+    calls: Vec<Entry>,
     /// The request headers, response headers and trailers of every call, block after block;
     /// each entry knows the range of each of its blocks.
-    headers: Chunked<(HeaderName, HeaderValue)>,
+    headers: Vec<(HeaderName, HeaderValue)>,
     /// The bytes of messages kept, both ways, and whether one did not fit: from then on
     /// messages are counted, not kept, so each call keeps the first of its messages.
     kept_bytes: usize,
@@ -100,64 +96,6 @@ impl Side {
             Side::Request => "request",
             Side::Response => "response",
         }
-    }
-}
-
-/// A list that grows by whole chunks and never moves what it holds: no copying as it grows.
-/// Chunks hold 4, 8, 16 and 32 items, then 64 each, so a server that sees one call allocates
-/// little, and one that sees a thousand allocates twenty times.
-#[derive(Debug)]
-struct Chunked<T> {
-    /// The first chunk inline: a server that sees a few calls allocates once per list.
-    chunks: Few<Vec<T>>,
-    len: usize,
-}
-
-/// How many items the chunks of a [`Chunked`] list hold once they stop growing, and how many
-/// items the growing chunks (4 + 8 + 16 + 32) hold together.
-const CHUNK: usize = 64;
-const GROWING: usize = 60;
-
-/// The chunk that holds item `index` of a [`Chunked`] list, and the item's place in it.
-fn locate(index: usize) -> (usize, usize) {
-    if index < GROWING {
-        let chunk = (index / 4 + 1).ilog2() as usize;
-        (chunk, index - 4 * ((1 << chunk) - 1))
-    } else {
-        (4 + (index - GROWING) / CHUNK, (index - GROWING) % CHUNK)
-    }
-}
-
-impl<T> Default for Chunked<T> {
-    fn default() -> Self {
-        Self { chunks: Few::default(), len: 0 }
-    }
-}
-
-impl<T> Chunked<T> {
-    fn push(&mut self, item: T) {
-        let (chunk, place) = locate(self.len);
-        if place == 0 {
-            self.chunks.push(Vec::with_capacity(if chunk < 4 { 4 << chunk } else { CHUNK }));
-        }
-        self.chunks.get_mut(chunk).expect("the chunk was added").push(item);
-        self.len += 1;
-    }
-
-    fn get_mut(&mut self, index: usize) -> &mut T {
-        let (chunk, place) = locate(index);
-        &mut self.chunks.get_mut(chunk).expect("a recorded index")[place]
-    }
-
-    fn range(&self, range: Range<usize>) -> impl Iterator<Item = &T> {
-        range.map(|index| {
-            let (chunk, place) = locate(index);
-            &self.chunks.get(chunk).expect("a recorded index")[place]
-        })
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &T> {
-        self.chunks.iter().flatten()
     }
 }
 
@@ -188,7 +126,7 @@ const CANCELLED: &str = "the call was cancelled before it ended (the client went
 #[derive(Clone, Debug, Default)]
 struct Sent {
     /// The messages kept, first to last: most calls send one each way.
-    messages: Few<Message>,
+    messages: Vec<Message>,
     /// Messages past the journal's byte limit: counted, not kept.
     unkept: usize,
     /// The encoded bytes of all the messages, kept or not.
@@ -210,7 +148,7 @@ pub(crate) struct Record {
 
 impl Record {
     fn update<T>(&self, change: impl FnOnce(&mut Entry) -> T) -> T {
-        change(lock(&self.journal.entries).calls.get_mut(self.index))
+        change(&mut lock(&self.journal.entries).calls[self.index])
     }
 
     /// Ends the call with `end` unless it has ended already; wakes the tests that wait for
@@ -264,16 +202,16 @@ impl Journal {
             return None;
         }
         let mut entries = lock(&journal.entries);
-        if entries.calls.len >= journal.limit {
+        if entries.calls.len() >= journal.limit {
             journal.unrecorded.fetch_add(1, Ordering::Relaxed);
             return None;
         }
         let started = Instant::now();
-        let first = entries.headers.len;
+        let first = entries.headers.len();
         for (name, value) in headers {
             entries.headers.push((name.clone(), value.clone()));
         }
-        let end = entries.headers.len;
+        let end = entries.headers.len();
         let entry = Entry {
             // Shares the request's bytes: no copy of the path.
             method: path.clone(),
@@ -289,7 +227,7 @@ impl Journal {
             faults: Vec::new(),
         };
         entries.calls.push(entry);
-        Some(Record { journal: journal.clone(), index: entries.calls.len - 1 })
+        Some(Record { journal: journal.clone(), index: entries.calls.len() - 1 })
     }
 
     /// A snapshot of the calls so far.
@@ -387,10 +325,10 @@ impl Entry {
     }
 
     /// The call as a test sees it, its metadata taken from `headers`.
-    fn snapshot(&self, headers: &Chunked<(HeaderName, HeaderValue)>, now: Instant) -> Call {
+    fn snapshot(&self, headers: &[(HeaderName, HeaderValue)], now: Instant) -> Call {
         let metadata = |range: &Range<usize>| {
             let mut metadata = HeaderMap::with_capacity(range.len());
-            for (name, value) in headers.range(range.clone()) {
+            for (name, value) in &headers[range.clone()] {
                 metadata.append(name.clone(), value.clone());
             }
             MetadataMap::from_headers(metadata)
@@ -437,7 +375,7 @@ pub(crate) fn record_message(record: &Record, side: Side, message: Message) {
     } else {
         entries.unkept[side as usize] += 1;
     }
-    let entry = entries.calls.get_mut(record.index);
+    let entry = &mut entries.calls[record.index];
     let sent = match side {
         Side::Request => &mut entry.requests,
         Side::Response => &mut entry.responses,
@@ -454,7 +392,7 @@ pub(crate) fn record_message(record: &Record, side: Side, message: Message) {
 pub(crate) fn record_response_headers(record: &Record, headers: &HeaderMap) {
     let mut entries = lock(&record.journal.entries);
     let range = push_headers(&mut entries, headers);
-    let entry = entries.calls.get_mut(record.index);
+    let entry = &mut entries.calls[record.index];
     entry.response_headers = range;
     entry.deadline = None;
 }
@@ -465,7 +403,7 @@ pub(crate) fn record_trailers(record: &Record, trailers: &HeaderMap, end: Option
     let ended = {
         let mut entries = lock(&record.journal.entries);
         let range = push_headers(&mut entries, trailers);
-        let entry = entries.calls.get_mut(record.index);
+        let entry = &mut entries.calls[record.index];
         entry.trailers = range;
         match end {
             Some(end) if entry.status.is_none() => entry.finish((end, entry.started.elapsed())),
@@ -479,11 +417,11 @@ pub(crate) fn record_trailers(record: &Record, trailers: &HeaderMap, end: Option
 
 /// Adds a block of headers to the journal's list; returns where it lies.
 fn push_headers(entries: &mut Entries, headers: &HeaderMap) -> Range<usize> {
-    let first = entries.headers.len;
+    let first = entries.headers.len();
     for (name, value) in headers {
         entries.headers.push((name.clone(), value.clone()));
     }
-    first..entries.headers.len
+    first..entries.headers.len()
 }
 
 /// Notes that the call ended without a status: cancelled by the client, or by its deadline if
@@ -526,24 +464,4 @@ impl End {
 /// Notes the fault rules that acted on a call.
 pub(crate) fn record_faults(record: &Record, faults: &[String]) {
     record.update(|entry| entry.faults.extend_from_slice(faults));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chunked_lists_keep_every_item_in_order_as_they_grow() {
-        let mut list = Chunked::default();
-        for item in 0..1_000 {
-            list.push(item);
-        }
-
-        assert!(list.iter().copied().eq(0..1_000));
-        assert!(list.range(55..70).copied().eq(55..70));
-        assert_eq!(*list.get_mut(999), 999);
-        let sizes: Vec<usize> = list.chunks.iter().map(Vec::capacity).take(6).collect();
-        assert_eq!(sizes, [4, 8, 16, 32, 64, 64]);
-        assert_eq!(list.chunks.len(), 4 + (1_000 - GROWING).div_ceil(CHUNK));
-    }
 }

@@ -17,12 +17,9 @@ pub(crate) fn check_method_path(path: &str, context: &str) {
 }
 
 /// `/service/method...` split at its second slash; `None` without a leading slash or a second
-/// one. A plain byte loop: paths are short, and memchr's set-up costs more than the search; `/` is
-/// ASCII, so the split falls between characters.
+/// one.
 pub(crate) fn split_method_path(path: &str) -> Option<(&str, &str)> {
-    let rest = path.strip_prefix('/')?;
-    let slash = rest.bytes().position(|byte| byte == b'/')?;
-    Some((&rest[..slash], &rest[slash + 1..]))
+    path.strip_prefix('/')?.split_once('/')
 }
 
 /// Whether `path` is `/service/method` with a dotted service name and a plain method name.
@@ -32,18 +29,9 @@ fn is_method_path(path: &str) -> bool {
         && !method.is_empty()
         && !service.starts_with('.')
         && !service.ends_with('.')
-        && !method.bytes().any(|byte| matches!(byte, b'.' | b'/'))
-        && !has_whitespace(service)
-        && !has_whitespace(method)
-}
-
-/// Whether `text` holds any whitespace. One pass over the bytes settles ASCII text (every real
-/// path); only text with other characters is decoded.
-fn has_whitespace(text: &str) -> bool {
-    // The ASCII characters `char::is_whitespace` accepts (vertical tab included), or the start
-    // of a character outside ASCII, which may be whitespace too.
-    text.bytes().any(|byte| matches!(byte, b' ' | b'\t'..=b'\r' | 0x80..))
-        && text.contains(char::is_whitespace)
+        && !method.contains(['.', '/'])
+        && !service.contains(char::is_whitespace)
+        && !method.contains(char::is_whitespace)
 }
 
 #[cfg(test)]

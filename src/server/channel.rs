@@ -124,9 +124,9 @@ impl tower::Service<Request<Body>> for TestChannel {
 /// down. A wire channel's connection may not have seen the server go yet (a client that made
 /// calls before), so the channel answers for it, as it answers a fresh client.
 fn refusal(shared: &Shared) -> Option<&'static str> {
-    match shared.is_closed() {
+    match shared.lifecycle.is_closed() {
         true => Some(SHUT_DOWN),
-        false => shared.runtime_gone(),
+        false => shared.lifecycle.runtime_gone(),
     }
 }
 

@@ -17,7 +17,7 @@ impl TestServer {
     ///
     /// See [`HandlerPanic`] for an example.
     pub fn take_panics(&self) -> Vec<HandlerPanic> {
-        self.shared.take_panics()
+        self.shared.panics.take()
     }
 
     /// Shuts the server down and drops its services in this task.
@@ -79,21 +79,23 @@ impl TestServer {
     #[track_caller]
     pub fn shutdown(&self) -> impl Future<Output = ()> + Send + '_ {
         // Checked here, in a plain function, so that the panic points at the test's line.
-        if self.shared.is_closed() {
+        if self.shared.lifecycle.is_closed() {
             panic!("{SHUTDOWN_TWICE}");
         }
         let location = Location::caller();
         async move {
-            if !self.shared.close() {
+            if !self.shared.lifecycle.close() {
                 panic!("{SHUTDOWN_TWICE} (the second call: {location})");
             }
             // A task past the grace period is aborted; aborted tasks end at their next poll.
             // With nothing running, no timer is set.
-            if !self.shared.calls_done() {
-                let _ = tokio::time::timeout(self.grace_period, self.shared.calls_ended()).await;
+            if !self.shared.lifecycle.calls_done() {
+                let _ =
+                    tokio::time::timeout(self.grace_period, self.shared.lifecycle.calls_ended())
+                        .await;
             }
-            self.shared.seal_and_abort();
-            self.shared.settle().await;
+            self.shared.lifecycle.seal_and_abort();
+            self.shared.lifecycle.settle().await;
             self.finish();
         }
     }
@@ -148,8 +150,8 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         // Also reached when a `shutdown()` was cancelled part-way (a timeout around it).
         if !self.finished.load(std::sync::atomic::Ordering::Acquire) {
-            self.shared.close();
-            self.shared.seal_and_abort();
+            self.shared.lifecycle.close();
+            self.shared.lifecycle.seal_and_abort();
             self.finish();
         }
     }

@@ -411,12 +411,12 @@ impl TestServer {
     /// # }
     /// ```
     pub fn drop_connections(&self) -> usize {
-        self.shared.drop_connections()
+        self.shared.connections.drop_all()
     }
 
     /// The report of what the server caught and the stub found, with the journal.
     pub(super) fn problems(&self) -> Option<String> {
-        let panics = self.shared.take_panics();
+        let panics = self.shared.panics.take();
         let stub = self.stub.as_ref().map(Stub::problems).unwrap_or_default();
         let mut parts = Vec::new();
         if !panics.is_empty() {

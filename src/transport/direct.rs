@@ -79,7 +79,7 @@ impl DirectChannel {
         // connection (GOAWAY `ENHANCE_YOUR_CALM`) on one of more than four times the limit.
         let max = self.shared.settings.max_header_list_size();
         let size = header_list_size(&parts);
-        let call = if !self.shared.is_closed() && size >= max {
+        let call = if !self.shared.lifecycle.is_closed() && size >= max {
             let answer = match size > max.saturating_mul(4) {
                 true => Err(Status::resource_exhausted(crate::protocol::WAY_TOO_LARGE)),
                 false => Ok(too_large()),

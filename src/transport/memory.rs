@@ -40,7 +40,7 @@ pub(crate) fn channel(
 
 /// The connection info an in-process connection presents to handlers.
 pub(crate) fn connect_info(shared: &Shared) -> TcpConnectInfo {
-    let peer = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), shared.next_peer_port());
+    let peer = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), shared.connections.next_peer_port());
     TcpConnectInfo { local_addr: Some(IN_PROCESS_SERVER_ADDR), remote_addr: Some(peer) }
 }
 
@@ -62,7 +62,7 @@ impl tower::Service<Uri> for Connector {
 }
 
 pub(crate) fn connect(shared: &Arc<Shared>) -> io::Result<TokioIo<DuplexStream>> {
-    if shared.is_closed() {
+    if shared.lifecycle.is_closed() {
         return Err(io::Error::new(io::ErrorKind::ConnectionRefused, SHUT_DOWN));
     }
     if shared.is_down() {

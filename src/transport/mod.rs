@@ -281,7 +281,7 @@ where
     });
     if let Some(task) = task {
         let _ = connection.0.set(task.clone());
-        shared.add_connection(task);
+        shared.connections.add(task);
     }
 }
 

@@ -86,7 +86,7 @@ impl tower::Service<Uri> for Connector {
     }
 
     fn call(&mut self, _uri: Uri) -> Connecting {
-        let (closed, down) = (self.shared.is_closed(), self.shared.is_down());
+        let (closed, down) = (self.shared.lifecycle.is_closed(), self.shared.is_down());
         let addr = self.addr;
         Box::pin(async move {
             if closed {
