@@ -9,7 +9,9 @@ mod timeout;
 
 use std::sync::Arc;
 
-use tonic::{Code, Status};
+#[cfg(feature = "fuzz")]
+use tonic::Code;
+use tonic::Status;
 
 use crate::BoxError;
 pub(crate) use timeout::grpc_timeout;
@@ -85,6 +87,7 @@ pub(crate) fn invalid_key(key: &str) -> String {
 }
 
 /// The name gRPC gives `code`.
+#[cfg(feature = "fuzz")]
 pub(crate) fn code_name(code: Code) -> &'static str {
     match code {
         Code::Ok => "OK",
