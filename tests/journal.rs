@@ -34,6 +34,27 @@ async fn a_unary_call_is_recorded_with_its_metadata_message_and_status(transport
     server.shutdown().await;
 }
 
+/// Long streams come in chunks of many messages each (tonic batches what is ready), which
+/// the journal copies a chunk at a time: every message must still be kept whole and in order.
+#[apply(every_transport)]
+#[tokio::test]
+async fn every_message_of_long_streams_is_kept_in_order(transport: Transport) {
+    let (server, mut client) = start(transport).await;
+    let requests: Vec<ProbeRequest> =
+        (0..5_000).map(|n| probe(&format!("request {n}"), n)).collect();
+
+    client.client_stream(tokio_stream::iter(requests.clone())).await.unwrap();
+    let replies = client.server_stream(probe("", 10_000)).await.unwrap().into_inner();
+    let replies = tonic_testkit::collect(replies).await.into_messages();
+
+    let client_stream = &server.calls_to("/probe.Probe/ClientStream")[0];
+    assert_eq!(client_stream.requests::<ProbeRequest>(), requests, "over {transport}");
+    let server_stream = &server.calls_to("/probe.Probe/ServerStream")[0];
+    assert_eq!(replies.len(), 10_000, "over {transport}");
+    assert_eq!(server_stream.responses::<ProbeReply>(), replies, "over {transport}");
+    server.shutdown().await;
+}
+
 #[apply(every_transport)]
 #[tokio::test]
 async fn streaming_calls_record_every_request_and_count_every_response(transport: Transport) {

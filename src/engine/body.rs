@@ -20,7 +20,7 @@ use tonic::{Status, body::Body};
 use crate::{
     engine::panic::{HandlerPanic, PanicSite},
     engine::shared::Shared,
-    journal::{Record, Side, record_message},
+    journal::{Record, Side, record_data},
     protocol::BODY_BROKEN,
     protocol::frames::Frames,
 };
@@ -132,7 +132,7 @@ impl http_body::Body for RequestBody {
                 if let Some((frames, record)) = &mut this.tap
                     && let Some(data) = frame.data_ref()
                 {
-                    frames.feed(data, |message| record_message(record, Side::Request, message));
+                    record_data(record, Side::Request, frames, data);
                 }
                 Poll::Ready(Some(Ok(frame)))
             }

@@ -20,8 +20,8 @@ use crate::{
     engine::panic::PanicSite,
     engine::shared::Shared,
     journal::{
-        End, Record, Side, record_cancelled, record_message, record_response_headers,
-        record_status, record_trailers,
+        End, Record, Side, record_cancelled, record_data, record_response_headers, record_status,
+        record_trailers,
     },
     protocol::{BODY_BROKEN, GRPC_STATUS, frames::Frames},
 };
@@ -57,8 +57,7 @@ impl CatchPanicBody {
         match poll {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
-                    let message = |message| record_message(record, Side::Response, message);
-                    self.frames.feed(data, message);
+                    record_data(record, Side::Response, &mut self.frames, data);
                 } else if let Some(trailers) = frame.trailers_ref() {
                     record_trailers(record, trailers, trailers_end(trailers));
                 }

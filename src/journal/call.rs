@@ -457,8 +457,8 @@ impl Call {
         }
         let message = self.message(side, index);
         let bytes = match message.compressed {
-            true => self.decompress(side, index, message),
-            false => message.bytes.clone(),
+            true => self.decompress(side, index, &message),
+            false => message.bytes,
         };
         // A `match`, not `unwrap_or_else`: in a closure the panic would point at the kit.
         match T::decode(bytes) {
@@ -478,9 +478,9 @@ impl Call {
     }
 
     #[track_caller]
-    fn message(&self, side: Side, index: usize) -> &Message {
+    fn message(&self, side: Side, index: usize) -> Message {
         let sent = self.sent(side);
-        if let Some(message) = sent.messages.get(index) {
+        if let Some(message) = sent.message(index) {
             return message;
         }
         let name = side.name();
@@ -492,7 +492,7 @@ impl Call {
                  {index}",
                 self.method,
                 sent.count(),
-                sent.messages.len()
+                sent.kept.len()
             )
         }
         panic!(

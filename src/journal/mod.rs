@@ -15,11 +15,14 @@ use std::{
     time::Duration,
 };
 
+use bytes::Bytes;
 use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderName, HeaderValue};
+use smallvec::SmallVec;
 use tokio::{sync::Notify, time::Instant};
 use tonic::{Status, metadata::MetadataMap};
 
+use crate::protocol::frames::Frames;
 pub(crate) use crate::protocol::frames::Message;
 use crate::sync::lock;
 
@@ -125,17 +128,37 @@ const CANCELLED: &str = "the call was cancelled before it ended (the client went
 /// The messages of one direction of a call.
 #[derive(Clone, Debug, Default)]
 struct Sent {
-    /// The messages kept, first to last: most calls send one each way.
-    messages: Vec<Message>,
+    /// Copies of the body data the kept messages came in: each chunk's messages are copied out
+    /// of it together, so a stream's messages cost one copy a chunk, not an
+    /// allocation each. Most calls send one message each way, one copy kept inline.
+    copies: SmallVec<[Bytes; 1]>,
+    /// The messages kept, first to last: in which copy, and where in it.
+    kept: SmallVec<[Kept; 1]>,
     /// Messages past the journal's byte limit: counted, not kept.
     unkept: usize,
     /// The encoded bytes of all the messages, kept or not.
     bytes: usize,
 }
 
+/// Where a kept message is: its copy in [`Sent::copies`], its bytes there, and whether they are
+/// compressed.
+#[derive(Clone, Debug)]
+struct Kept {
+    copy: usize,
+    bytes: Range<usize>,
+    compressed: bool,
+}
+
 impl Sent {
     fn count(&self) -> usize {
-        self.messages.len() + self.unkept
+        self.kept.len() + self.unkept
+    }
+
+    /// Message `index`, if it was kept.
+    fn message(&self, index: usize) -> Option<Message> {
+        let kept = self.kept.get(index)?;
+        let bytes = self.copies[kept.copy].slice(kept.bytes.clone());
+        Some(Message { compressed: kept.compressed, bytes })
     }
 }
 
@@ -362,29 +385,35 @@ impl Entry {
     }
 }
 
-/// Records one message of a call, request or response: kept while the journal's byte limit
-/// allows, counted in any case.
-pub(crate) fn record_message(record: &Record, side: Side, message: Message) {
+/// Records the messages a chunk of a call's body data completes, request or response, under
+/// one lock (a stream's chunk carries many): each kept while the journal's byte limit allows,
+/// counted in any case.
+pub(crate) fn record_data(record: &Record, side: Side, frames: &mut Frames, data: &Bytes) {
     let mut entries = lock(&record.journal.entries);
-    let size = message.bytes.len();
-    let fits = entries.kept_bytes.saturating_add(size) <= record.journal.byte_limit;
-    let keep = !entries.full && fits;
-    entries.full = !keep;
-    if keep {
-        entries.kept_bytes += size;
-    } else {
-        entries.unkept[side as usize] += 1;
-    }
-    let entry = &mut entries.calls[record.index];
+    let Entries { calls, kept_bytes, full, unkept, .. } = &mut *entries;
+    let entry = &mut calls[record.index];
     let sent = match side {
         Side::Request => &mut entry.requests,
         Side::Response => &mut entry.responses,
     };
-    sent.bytes += size;
-    match keep {
-        true => sent.messages.push(message),
-        false => sent.unkept += 1,
-    }
+    frames.feed(data, |whole| {
+        let copy = sent.copies.len();
+        for (bytes, compressed) in whole.messages() {
+            let size = bytes.len();
+            sent.bytes += size;
+            *full = *full || kept_bytes.saturating_add(size) > record.journal.byte_limit;
+            if *full {
+                unkept[side as usize] += 1;
+                sent.unkept += 1;
+                continue;
+            }
+            *kept_bytes += size;
+            sent.kept.push(Kept { copy, bytes, compressed });
+        }
+        if sent.kept.last().is_some_and(|kept| kept.copy == copy) {
+            sent.copies.push(whole.into_bytes());
+        }
+    });
 }
 
 /// Records the response headers of a call as they went out. Its deadline no longer applies

@@ -93,16 +93,21 @@ async fn read(headers: &HeaderMap, mut body: Body, need: Need, nth: usize) -> (A
             Some(Ok(frame)) => {
                 let Some(data) = frame.data_ref() else { continue };
                 let mut unreadable = None;
-                frames.feed(data, |message| match message.compressed {
-                    false => arrived.messages.push(message.bytes),
-                    true => match crate::journal::compression::decompress(
-                        encoding,
-                        crate::journal::Side::Request,
-                        &message.bytes,
-                    ) {
-                        Ok(bytes) => arrived.messages.push(bytes),
-                        Err(why) => unreadable = Some(why),
-                    },
+                frames.feed(data, |whole| {
+                    for (range, compressed) in whole.messages() {
+                        let bytes = whole.bytes().slice(range);
+                        match compressed {
+                            false => arrived.messages.push(bytes),
+                            true => match crate::journal::compression::decompress(
+                                encoding,
+                                crate::journal::Side::Request,
+                                &bytes,
+                            ) {
+                                Ok(bytes) => arrived.messages.push(bytes),
+                                Err(why) => unreadable = Some(why),
+                            },
+                        }
+                    }
                 });
                 arrived.unreadable = arrived.unreadable.take().or(unreadable);
                 chunks.push_back(data.clone());

@@ -1,6 +1,8 @@
 //! Splitting gRPC length-prefixed messages out of HTTP/2 body data, for the journal (which keeps
 //! each message, both ways) and for faults (which cut streams between messages).
 
+use std::ops::Range;
+
 use bytes::{Buf, Bytes, BytesMut};
 
 /// A message as it went over the wire: its bytes (after the 5-byte gRPC prefix), and whether
@@ -11,10 +13,38 @@ pub(crate) struct Message {
     pub(crate) bytes: Bytes,
 }
 
+/// Whole messages copied out of body data together: their frames, back to back.
+#[derive(Debug)]
+pub(crate) struct Whole(Bytes);
+
+impl Whole {
+    /// Each message: where its bytes (after the prefix) are in [`bytes`](Self::bytes), and
+    /// whether they are compressed.
+    pub(crate) fn messages(&self) -> impl Iterator<Item = (Range<usize>, bool)> + '_ {
+        let mut start = 0;
+        std::iter::from_fn(move || {
+            let len = whole_frame(&self.0[start..])?;
+            let message = (start + 5..start + len, self.0[start] == 1);
+            start += len;
+            Some(message)
+        })
+    }
+
+    pub(crate) fn bytes(&self) -> &Bytes {
+        &self.0
+    }
+
+    pub(crate) fn into_bytes(self) -> Bytes {
+        self.0
+    }
+}
+
 /// Splits gRPC length-prefixed messages out of body data.
 ///
-/// A chunk is kept as it came (`Bytes` are shared, not copied) and messages are sliced out of
-/// it; only a message split across chunks is copied, to join its parts.
+/// The messages a chunk completes are copied out of it together, into one [`Whole`]: a slice
+/// of the chunk itself would keep the whole read buffer it came in alive for as long as the
+/// journal keeps the message, and a copy each would cost a stream one allocation a message. A
+/// message split across chunks is joined first.
 #[derive(Debug, Default)]
 pub(crate) struct Frames {
     /// The latest chunk, not yet copied anywhere.
@@ -24,24 +54,26 @@ pub(crate) struct Frames {
 }
 
 impl Frames {
-    /// Takes a chunk of body data and passes each message it completes to `message`.
-    pub(crate) fn feed(&mut self, data: &Bytes, mut message: impl FnMut(Message)) {
+    /// Takes a chunk of body data and passes the messages it completes to `whole`.
+    pub(crate) fn feed(&mut self, data: &Bytes, mut whole: impl FnMut(Whole)) {
         if self.joined.is_empty() && self.chunk.is_empty() {
-            // The usual case: the chunk starts a message. Its whole messages are read in
-            // place; only an unfinished one is kept.
-            let mut start = 0;
-            while let Some(len) = whole_frame(&data[start..]) {
-                message(to_message(data, start..start + len));
-                start += len;
+            // The usual case: the chunk starts a message. Its whole messages are copied out
+            // together; only an unfinished one is kept.
+            let mut end = 0;
+            while let Some(len) = whole_frame(&data[end..]) {
+                end += len;
             }
-            if start < data.len() {
-                self.chunk = data.slice(start..);
+            if end > 0 {
+                whole(Whole(Bytes::copy_from_slice(&data[..end])));
+            }
+            if end < data.len() {
+                self.chunk = data.slice(end..);
             }
             return;
         }
         self.push(data.clone());
         while let Some(frame) = self.next_frame() {
-            message(to_message(&frame, 0..frame.len()));
+            whole(Whole(Bytes::copy_from_slice(&frame)));
         }
     }
 
@@ -84,17 +116,6 @@ impl Frames {
     }
 }
 
-/// The message in the frame at `frame` of `data`, copied out: a slice would keep the whole
-/// read buffer it came in alive for as long as the journal keeps the message.
-fn to_message(data: &Bytes, frame: std::ops::Range<usize>) -> Message {
-    let body = frame.start + 5..frame.end;
-    let bytes = match body.len() {
-        0 => Bytes::new(),
-        _ => Bytes::copy_from_slice(&data[body]),
-    };
-    Message { compressed: data[frame.start] == 1, bytes }
-}
-
 /// The length of the message at the start of `data`, prefix included, if all of it is there.
 fn whole_frame(data: &[u8]) -> Option<usize> {
     let prefix = data.get(..5)?;
@@ -106,6 +127,18 @@ fn whole_frame(data: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The messages `data` completes, each as (bytes, compressed), and the copies they are in.
+    fn feed(frames: &mut Frames, data: &Bytes) -> (Vec<Message>, Vec<Bytes>) {
+        let (mut messages, mut copies) = (Vec::new(), Vec::new());
+        frames.feed(data, |whole| {
+            for (range, compressed) in whole.messages() {
+                messages.push(Message { compressed, bytes: whole.bytes().slice(range) });
+            }
+            copies.push(whole.into_bytes());
+        });
+        (messages, copies)
+    }
 
     fn frame(message: &[u8]) -> Vec<u8> {
         let mut frame = vec![0];
@@ -120,23 +153,23 @@ mod tests {
         let mut frames = Frames::default();
         let mut messages = Vec::new();
         for chunk in data.chunks(2) {
-            frames.feed(&Bytes::copy_from_slice(chunk), |message| messages.push(message));
+            messages.extend(feed(&mut frames, &Bytes::copy_from_slice(chunk)).0);
         }
         let bytes: Vec<&[u8]> = messages.iter().map(|m| &m.bytes[..]).collect();
         assert_eq!(bytes, [&b"abc"[..], b"", b"hello"]);
     }
 
     #[test]
-    fn messages_are_copied_out_of_their_chunk_whatever_their_size() {
+    fn a_chunks_messages_are_copied_out_of_it_together_whatever_their_size() {
         let large = vec![7; 64 * 1024];
         let data = Bytes::from([frame(b"abc"), frame(&large)].concat());
         let mut frames = Frames::default();
-        let mut messages = Vec::new();
 
-        frames.feed(&data, |message| messages.push(message));
+        let (messages, copies) = feed(&mut frames, &data);
 
         let bytes: Vec<&[u8]> = messages.iter().map(|m| &m.bytes[..]).collect();
         assert_eq!(bytes, [&b"abc"[..], &large[..]]);
+        assert_eq!(copies.len(), 1, "one copy for the chunk's messages");
         let within = |m: &Message| data.as_ptr_range().contains(&m.bytes.as_ptr());
         assert!(!messages.iter().any(within), "a kept message must not hold its chunk's buffer");
         assert!(frames.take_rest().is_empty());
@@ -146,11 +179,9 @@ mod tests {
     fn a_message_begun_after_whole_ones_is_finished_by_the_next_chunk() {
         let data = Bytes::from([frame(b"abc"), frame(b"hello")].concat());
         let mut frames = Frames::default();
-        let mut messages = Vec::new();
-
-        frames.feed(&data.slice(..11), |message| messages.push(message));
+        let mut messages = feed(&mut frames, &data.slice(..11)).0;
         assert_eq!(messages.len(), 1, "only the whole message is out");
-        frames.feed(&data.slice(11..), |message| messages.push(message));
+        messages.extend(feed(&mut frames, &data.slice(11..)).0);
 
         let bytes: Vec<&[u8]> = messages.iter().map(|m| &m.bytes[..]).collect();
         assert_eq!(bytes, [&b"abc"[..], b"hello"]);
@@ -161,9 +192,7 @@ mod tests {
     fn an_incomplete_message_is_what_is_left() {
         let data = [frame(b"abc"), frame(b"hello")].concat();
         let mut frames = Frames::default();
-        let mut messages = Vec::new();
-
-        frames.feed(&Bytes::copy_from_slice(&data[..12]), |message| messages.push(message));
+        let (messages, _) = feed(&mut frames, &Bytes::copy_from_slice(&data[..12]));
 
         assert_eq!(messages.len(), 1);
         assert_eq!(&frames.take_rest()[..], &data[8..12]);
