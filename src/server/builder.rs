@@ -454,38 +454,27 @@ impl<L> TestServerBuilder<L> {
     /// # Examples
     ///
     /// ```
-    /// use std::{sync::Arc, time::Duration};
+    /// use std::time::Duration;
     ///
-    /// use tokio::{sync::Notify, time::Instant};
-    /// use tonic::{Request, Response, Status};
+    /// use tokio::time::Instant;
     /// use tonic_testkit::TestServer;
+    /// use tonic_testkit_examples::hello::Stuck;
     /// use tonic_testkit_examples::hello::pb::{
-    ///     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
-    ///     hello_service_server::{HelloService, HelloServiceServer},
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
     /// };
-    ///
-    /// /// Never answers; says when a call reached it.
-    /// struct Stuck(Arc<Notify>);
-    ///
-    /// #[tonic::async_trait]
-    /// impl HelloService for Stuck {
-    ///     async fn hello(&self, _: Request<HelloRequest>) -> Result<Response<HelloResponse>, Status> {
-    ///         self.0.notify_one();
-    ///         std::future::pending().await
-    ///     }
-    /// }
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() {
-    /// let reached = Arc::new(Notify::new());
+    /// let stuck = Stuck::new();
     /// let server = TestServer::builder()
-    ///     .add_service(HelloServiceServer::new(Stuck(reached.clone())))
+    ///     .add_service(HelloServiceServer::new(stuck.clone()))
     ///     .grace_period(Duration::from_millis(100))
     ///     .start()
     ///     .await;
     /// let mut client = server.client(HelloServiceClient::new);
     /// let call = tokio::spawn(async move { client.hello(HelloRequest::default()).await });
-    /// reached.notified().await;
+    /// stuck.reached().await;
     ///
     /// let started = Instant::now();
     /// server.shutdown().await;

@@ -98,37 +98,24 @@ impl<L> TestServerBuilder<L> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use std::sync::Arc;
     ///
-    /// use tokio::sync::Notify;
-    /// use tonic::{Request, Response, Status};
     /// use tonic_testkit::TestServer;
+    /// use tonic_testkit_examples::hello::Stuck;
     /// use tonic_testkit_examples::hello::pb::{
-    ///     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
-    ///     hello_service_server::{HelloService, HelloServiceServer},
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
     /// };
     /// use tonic_testkit_examples::users::Users;
     /// use tonic_testkit_examples::users::pb::{
     ///     GetUserRequest, user_service_client::UserServiceClient, user_service_server::UserServiceServer,
     /// };
     ///
-    /// /// Never answers; says when a call reached it.
-    /// struct Stuck(Arc<Notify>);
-    ///
-    /// #[tonic::async_trait]
-    /// impl HelloService for Stuck {
-    ///     async fn hello(&self, _: Request<HelloRequest>) -> Result<Response<HelloResponse>, Status> {
-    ///         self.0.notify_one();
-    ///         std::future::pending().await
-    ///     }
-    /// }
-    ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() {
     /// // Arrange: one call in progress on the channel's connection.
-    /// let reached = Arc::new(Notify::new());
+    /// let stuck = Stuck::new();
     /// let server = TestServer::builder()
-    ///     .add_service(HelloServiceServer::new(Stuck(reached.clone())))
+    ///     .add_service(HelloServiceServer::new(stuck.clone()))
     ///     .add_service(UserServiceServer::new(Users::default()))
     ///     .concurrency_limit_per_connection(1)
     ///     .start()
@@ -136,7 +123,7 @@ impl<L> TestServerBuilder<L> {
     /// let channel = server.channel();
     /// let mut busy = HelloServiceClient::new(channel.clone());
     /// tokio::spawn(async move { busy.hello(HelloRequest::default()).await });
-    /// reached.notified().await;
+    /// stuck.reached().await;
     ///
     /// // Act
     /// let mut users = UserServiceClient::new(channel); // the same connection
@@ -164,38 +151,24 @@ impl<L> TestServerBuilder<L> {
     /// # Examples
     ///
     /// ```
-    /// use std::sync::Arc;
-    ///
-    /// use tokio::sync::Notify;
-    /// use tonic::{Request, Response, Status};
     /// use tonic::Code;
     /// use tonic_testkit::TestServer;
+    /// use tonic_testkit_examples::hello::Stuck;
     /// use tonic_testkit_examples::hello::pb::{
-    ///     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
-    ///     hello_service_server::{HelloService, HelloServiceServer},
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
     /// };
     /// use tonic_testkit_examples::users::Users;
     /// use tonic_testkit_examples::users::pb::{
     ///     GetUserRequest, user_service_client::UserServiceClient, user_service_server::UserServiceServer,
     /// };
     ///
-    /// /// Never answers; says when a call reached it.
-    /// struct Stuck(Arc<Notify>);
-    ///
-    /// #[tonic::async_trait]
-    /// impl HelloService for Stuck {
-    ///     async fn hello(&self, _: Request<HelloRequest>) -> Result<Response<HelloResponse>, Status> {
-    ///         self.0.notify_one();
-    ///         std::future::pending().await
-    ///     }
-    /// }
-    ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() {
     /// // Arrange: one call in progress on the channel's connection.
-    /// let reached = Arc::new(Notify::new());
+    /// let stuck = Stuck::new();
     /// let server = TestServer::builder()
-    ///     .add_service(HelloServiceServer::new(Stuck(reached.clone())))
+    ///     .add_service(HelloServiceServer::new(stuck.clone()))
     ///     .add_service(UserServiceServer::new(Users::default()))
     ///     .concurrency_limit_per_connection(1)
     ///     .load_shed(true)
@@ -204,7 +177,7 @@ impl<L> TestServerBuilder<L> {
     /// let channel = server.channel();
     /// let mut busy = HelloServiceClient::new(channel.clone());
     /// tokio::spawn(async move { busy.hello(HelloRequest::default()).await });
-    /// reached.notified().await;
+    /// stuck.reached().await;
     ///
     /// // Act
     /// let mut users = UserServiceClient::new(channel); // the same connection
@@ -297,37 +270,24 @@ impl<L> TestServerBuilder<L> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use std::sync::Arc;
     ///
-    /// use tokio::sync::Notify;
-    /// use tonic::{Request, Response, Status};
     /// use tonic_testkit::{TestServer, Transport};
+    /// use tonic_testkit_examples::hello::Stuck;
     /// use tonic_testkit_examples::hello::pb::{
-    ///     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
-    ///     hello_service_server::{HelloService, HelloServiceServer},
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
     /// };
     /// use tonic_testkit_examples::users::Users;
     /// use tonic_testkit_examples::users::pb::{
     ///     GetUserRequest, user_service_client::UserServiceClient, user_service_server::UserServiceServer,
     /// };
     ///
-    /// /// Never answers; says when a call reached it.
-    /// struct Stuck(Arc<Notify>);
-    ///
-    /// #[tonic::async_trait]
-    /// impl HelloService for Stuck {
-    ///     async fn hello(&self, _: Request<HelloRequest>) -> Result<Response<HelloResponse>, Status> {
-    ///         self.0.notify_one();
-    ///         std::future::pending().await
-    ///     }
-    /// }
-    ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() {
     /// // Arrange: the client knows the limit, and one stream is open.
-    /// let reached = Arc::new(Notify::new());
+    /// let stuck = Stuck::new();
     /// let server = TestServer::builder()
-    ///     .add_service(HelloServiceServer::new(Stuck(reached.clone())))
+    ///     .add_service(HelloServiceServer::new(stuck.clone()))
     ///     .add_service(UserServiceServer::new(Users::default()))
     ///     .transport(Transport::Memory)
     ///     .max_concurrent_streams(1)
@@ -338,7 +298,7 @@ impl<L> TestServerBuilder<L> {
     /// users.get_user(GetUserRequest { id: 1 }).await.unwrap(); // the SETTINGS have arrived
     /// let mut busy = HelloServiceClient::new(channel); // the same connection
     /// tokio::spawn(async move { busy.hello(HelloRequest::default()).await });
-    /// reached.notified().await;
+    /// stuck.reached().await;
     ///
     /// // Act
     /// let second = users.get_user(GetUserRequest { id: 1 });
