@@ -1,7 +1,13 @@
 //! The hello service, called directly and over the transport `TONIC_TESTKIT_TRANSPORT` chooses
 //! (memory by default).
 
+mod common;
+
+use std::time::Duration;
+
+use common::every_transport;
 use rstest::{fixture, rstest};
+use rstest_reuse::apply;
 use tonic::{Code, Request, Response, Status};
 use tonic_testkit::fixtures::transport;
 use tonic_testkit::{
@@ -9,7 +15,7 @@ use tonic_testkit::{
     fuzz::Exchange,
 };
 use tonic_testkit_examples::hello::{
-    Greeter,
+    Greeter, Stuck,
     pb::{
         HelloRequest, HelloResponse,
         hello_service_client::HelloServiceClient,
@@ -89,6 +95,45 @@ async fn an_empty_greeting_is_invalid(#[future] server: TestServer) {
     let result = client.hello(HelloRequest::default()).await;
 
     assert_status!(result, Code::InvalidArgument, "greeting must not be empty");
+    server.shutdown().await;
+}
+
+// Stuck: a call in progress that the test knows the server has.
+
+#[apply(every_transport)]
+#[tokio::test(start_paused = true)]
+async fn stuck_never_answers_and_lets_one_reached_through_per_call(transport: Transport) {
+    let stuck = Stuck::new();
+    let server = TestServer::builder()
+        .transport(transport)
+        .add_service(HelloServiceServer::new(stuck.clone()))
+        .start()
+        .await;
+    let mut first = server.client(HelloServiceClient::new);
+    let mut second = first.clone();
+    let calls = [
+        tokio::spawn(async move { first.hello(HelloRequest::default()).await }),
+        tokio::spawn(async move { second.hello(HelloRequest::default()).await }),
+    ];
+
+    let two = async {
+        stuck.reached().await;
+        stuck.reached().await;
+    };
+    let reached = tokio::time::timeout(Duration::from_secs(60), two).await;
+    let third = tokio::time::timeout(Duration::from_secs(60), stuck.reached()).await;
+
+    assert!(
+        reached.is_ok(),
+        "over {transport}: two calls were made, and they did not both reach Stuck"
+    );
+    assert!(
+        third.is_err(),
+        "over {transport}: two calls reached Stuck, and reached() returned thrice"
+    );
+    assert!(calls.iter().all(|call| !call.is_finished()), "over {transport}: a call was answered");
+    assert_eq!(server.calls().len(), 2, "over {transport}");
+    calls.iter().for_each(|call| call.abort());
     server.shutdown().await;
 }
 

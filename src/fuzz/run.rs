@@ -18,12 +18,15 @@ use prost_reflect::MethodDescriptor;
 use tonic::Code;
 
 use super::{
-    Fuzz,
+    DEFAULT_CASES, DEFAULT_SEED, Fuzz,
     call::{self, Answer, CatchUnwind},
     case::{self, Case},
     report::{Finding, MethodSummary, Summary},
 };
-use crate::{engine::panic::payload_text, protocol::code_name};
+use crate::{
+    engine::panic::payload_text,
+    protocol::{code_name, descriptors::path},
+};
 
 /// How one case went: the code it ended with, and why it failed, if it did.
 struct Verdict {
@@ -158,6 +161,48 @@ impl Fuzz<'_> {
             Some(chosen) => chosen.as_ref().map(|persistence| persistence.box_clone()),
             None => Config::default().failure_persistence,
         }
+    }
+
+    /// The methods to fuzz: those named, or every method of the services the server serves by
+    /// name; less those skipped.
+    fn chosen(&self) -> Vec<MethodDescriptor> {
+        let mut methods = self.methods.clone();
+        if methods.is_empty() {
+            let served = self.server.service_names();
+            let services = self.descriptors.pool().services();
+            let services = services.filter(|service| served.contains(&service.full_name()));
+            methods = services.flat_map(|service| service.methods().collect::<Vec<_>>()).collect();
+            if methods.is_empty() {
+                let described: Vec<String> = self
+                    .descriptors
+                    .pool()
+                    .services()
+                    .map(|service| service.full_name().to_owned())
+                    .collect();
+                panic!(
+                    "fuzz: the server serves none of the services the descriptors describe \
+                     (described: {}; served by name: {}); add the service to the server, or name \
+                     the methods to fuzz with `.methods(..)`",
+                    described.join(", "),
+                    served.join(", ")
+                );
+            }
+        }
+        methods.retain(|method| !self.skipped.contains(&path(method)));
+        methods
+    }
+
+    fn case_count(&self) -> u32 {
+        match (self.cases, std::env::var_os("PROPTEST_CASES")) {
+            (Some(cases), _) => cases,
+            (None, Some(_)) => proptest::test_runner::Config::default().cases,
+            (None, None) => DEFAULT_CASES,
+        }
+    }
+
+    fn run_seed(&self) -> u64 {
+        let from_env = std::env::var("PROPTEST_RNG_SEED").ok().and_then(|seed| seed.parse().ok());
+        self.seed.or(from_env).unwrap_or(DEFAULT_SEED)
     }
 
     /// Sends `case` and judges the answer: a panic the server caught, a call that did not end

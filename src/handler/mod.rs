@@ -9,6 +9,7 @@
 pub(crate) mod collect;
 pub(crate) mod intercept;
 pub(crate) mod request;
+mod stream;
 
 pub use collect::DEFAULT_COLLECT_TIMEOUT;
 pub use intercept::{Intercepted, Recorder, intercept, through_layer};

@@ -4,6 +4,7 @@
 
 mod call;
 pub(crate) mod compression;
+mod decode;
 mod wait;
 
 use std::{

@@ -6,6 +6,8 @@
 //! [`BoxStream`], the stream type of streaming replies.
 
 mod answer;
+mod count;
+mod handle;
 mod matcher;
 pub(crate) mod reply;
 mod rule;
@@ -14,8 +16,9 @@ pub(crate) mod stub;
 mod times;
 mod typed;
 
+pub use handle::{StubGuard, StubHandle};
 pub use reply::BoxStream;
-pub use rule::{StubGuard, StubHandle, StubRule};
+pub use rule::StubRule;
 pub(crate) use service::StubService;
 pub use times::Times;
 

@@ -1,29 +1,23 @@
-//! [`TestServerBuilder`]: services, layers, transport and limits of a [`TestServer`].
+//! [`TestServerBuilder`]: what it holds, and the faults, layers, transport and grace period of
+//! the [`TestServer`] it builds. What it serves is in `services`, tonic's settings in
+//! `settings`, its start in `start`.
 
-use std::{convert::Infallible, fmt, future::Future, time::Duration};
+use std::{fmt, time::Duration};
 
-use bytes::Bytes;
-use http::{Request, Response};
-use tonic::{
-    body::Body,
-    server::NamedService,
-    service::{Interceptor, InterceptorLayer},
-};
+use tonic::service::{Interceptor, InterceptorLayer};
 use tower::{
-    Layer, Service, ServiceBuilder,
+    ServiceBuilder,
     layer::util::{Identity, Stack},
 };
 
 use crate::{
-    BoxError, Faults, Stub, TestServer, Transport,
+    Faults, Stub, Transport,
     engine::router::ServicesBuilder,
-    engine::shared::Shared,
-    engine::stack::Stack as CallStack,
-    journal::{DEFAULT_JOURNAL_BYTE_LIMIT, DEFAULT_JOURNAL_LIMIT, Journal},
+    journal::{DEFAULT_JOURNAL_BYTE_LIMIT, DEFAULT_JOURNAL_LIMIT},
     server::DEFAULT_GRACE_PERIOD,
-    server::Services,
-    transport::tcp,
 };
+#[cfg(doc)]
+use crate::{TestServer, server::Services};
 
 /// Builds a [`TestServer`]: services, layers, transport, grace period.
 ///
@@ -69,7 +63,8 @@ use crate::{
 /// ```
 #[must_use = "a TestServerBuilder does nothing until `.start().await`"]
 pub struct TestServerBuilder<L = Identity> {
-    /// Also filled by `add_routes` (router.rs).
+    /// Filled by `add_service` and `add_routes` (services.rs), and at start by the standard
+    /// services (standard.rs).
     pub(crate) routes: ServicesBuilder,
     pub(super) services: Vec<&'static str>,
     pub(super) layers: ServiceBuilder<L>,
@@ -84,7 +79,7 @@ pub struct TestServerBuilder<L = Identity> {
     #[cfg(feature = "tls")]
     pub(super) tls: Option<crate::tls::TlsMode>,
     pub(super) standard: crate::server::standard::Standard,
-    /// tonic's server settings, set by the methods in settings/mod.rs.
+    /// tonic's server settings, set by the methods in settings/.
     pub(crate) settings: crate::engine::settings::Settings,
 }
 
@@ -111,176 +106,6 @@ impl TestServerBuilder {
 }
 
 impl<L> TestServerBuilder<L> {
-    /// Adds a service; any number can be added, each under its own name.
-    ///
-    /// It takes what `tonic::transport::Server::add_service` takes: a generated
-    /// `XServer::new(..)`, the same wrapped with `XServer::with_interceptor(.., f)` (whose
-    /// answers carry tonic's `ResponseBody`), a health or reflection service, or any
-    /// `Service<http::Request<Body>>` with a `NamedService` name whose response body carries
-    /// `Bytes`.
-    ///
-    /// # Panics
-    ///
-    /// When a service with the same name (`package.Service`) was already added.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tonic::{Request, Status};
-    /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_examples::hello::Greeter;
-    /// use tonic_testkit_examples::hello::pb::{
-    ///     HelloRequest, hello_service_client::HelloServiceClient,
-    ///     hello_service_server::HelloServiceServer,
-    /// };
-    ///
-    /// fn require_token(request: Request<()>) -> Result<Request<()>, Status> {
-    ///     match request.metadata().get("authorization") {
-    ///         Some(token) if token == "Bearer t" => Ok(request),
-    ///         _ => Err(Status::unauthenticated("no token")),
-    ///     }
-    /// }
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// // Arrange: the service as production code serves it, behind its interceptor.
-    /// let service = HelloServiceServer::with_interceptor(Greeter, require_token);
-    /// let server = TestServer::builder().add_service(service).start().await;
-    /// let mut client = server.client(HelloServiceClient::new);
-    ///
-    /// // Act
-    /// let status = client.hello(HelloRequest { greeting: "Ada".into() }).await.unwrap_err();
-    ///
-    /// // Assert
-    /// assert_eq!(status.message(), "no token");
-    /// # }
-    /// ```
-    #[track_caller]
-    pub fn add_service<S, B>(mut self, service: S) -> Self
-    where
-        S: Service<Request<Body>, Response = Response<B>, Error = Infallible>
-            + NamedService
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
-        B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<BoxError>,
-    {
-        if self.services.contains(&S::NAME) {
-            panic!(
-                "the service {} was added to this TestServer twice; add each service once (one \
-                 instance serves every call to it)",
-                S::NAME
-            );
-        }
-        self.services.push(S::NAME);
-        self.routes.add_service(service);
-        self
-    }
-
-    /// Serves `routes`, a tonic [`Routes`](tonic::service::Routes) as production code builds it
-    /// (`Routes::new(..)`, `RoutesBuilder::routes()`), as it is: its own router takes the calls
-    /// that reach it and answers a method it does not serve `UNIMPLEMENTED`, as it does in a
-    /// `tonic::transport::Server`. Its calls go through the server's journal, faults, layers and
-    /// panic catching like every other call, over every transport.
-    ///
-    /// The services inside a `Routes` have no names the kit can read, so `routes` are the
-    /// fallback of the services added by name:
-    ///
-    /// - a service added with [`add_service`](Self::add_service) takes the calls to its name,
-    ///   and `routes` every other call (tonic's router refuses a name served twice: add each
-    ///   service once);
-    /// - a [`Stub`](crate::Stub) answers the calls `routes` do not take: it replaces the
-    ///   fallback of their router;
-    /// - [`health`](Self::health) reports, and [`reflection`](Self::reflection) lists, only the
-    ///   services added by name.
-    ///
-    /// # Panics
-    ///
-    /// When the builder already has routes: one `Routes` holds any number of services, as
-    /// `tonic::transport::Server::add_routes` takes one; add them all to it.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tonic::{Code, service::Routes};
-    /// use tonic_testkit::TestServer;
-    /// use tonic_testkit_examples::hello::Greeter;
-    /// use tonic_testkit_examples::hello::pb::{
-    ///     HelloRequest, hello_service_client::HelloServiceClient,
-    ///     hello_service_server::HelloServiceServer,
-    /// };
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// // Arrange: the routes production code builds.
-    /// let mut routes = Routes::builder();
-    /// routes.add_service(HelloServiceServer::new(Greeter));
-    /// let server = TestServer::builder().add_routes(routes.routes()).start().await;
-    /// let mut client = server.client(HelloServiceClient::new);
-    ///
-    /// // Act
-    /// let reply = client.hello(HelloRequest { greeting: "routed".into() }).await;
-    ///
-    /// // Assert: served, and journaled.
-    /// assert_eq!(reply.unwrap().into_inner().reply, "Hello, routed!");
-    /// assert_eq!(server.calls()[0].code(), Some(Code::Ok));
-    /// # }
-    /// ```
-    #[cfg(feature = "router")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "router")))]
-    #[track_caller]
-    pub fn add_routes(mut self, routes: tonic::service::Routes) -> Self {
-        assert!(
-            self.routes.add_routes(routes),
-            "add_routes(..) was called twice on this TestServer; one Routes holds any number of \
-             services (tonic's Server takes one too): add them all to one Routes \
-             (Routes::add_service, or one RoutesBuilder)"
-        );
-        self
-    }
-
-    /// Answers every call that no added service takes with `stub`'s rules: methods answered by
-    /// scripted replies and closures, with no trait impl. A server can have a stub and no
-    /// services at all.
-    ///
-    /// # Panics
-    ///
-    /// When the builder already has a stub (one stub answers any number of methods and
-    /// services: add the rules to it).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use tonic_testkit::{Reply, Stub, TestServer};
-    /// # use tonic_testkit_examples::users::pb::{GetUserRequest, User};
-    /// # use tonic_testkit_examples::users::pb::user_service_client::UserServiceClient;
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let stub = Stub::new();
-    /// let grace = User { id: 7, name: "Grace Hopper".into(), email: "grace@example.com".into() };
-    /// stub.on("/users.UserService/GetUser").reply(Reply::message(grace.clone()));
-    /// let server = TestServer::builder().add_stub(&stub).start().await;
-    /// let mut users = server.client(UserServiceClient::new);
-    ///
-    /// let user = users.get_user(GetUserRequest { id: 7 }).await.unwrap();
-    ///
-    /// assert_eq!(user.into_inner(), grace);
-    /// # }
-    /// ```
-    #[track_caller]
-    pub fn add_stub(mut self, stub: &Stub) -> Self {
-        assert!(
-            self.stub.is_none(),
-            "this TestServer already has a Stub; one Stub answers any number of methods and \
-             services: add the rules to the one stub"
-        );
-        self.stub = Some(stub.clone());
-        self
-    }
-
     /// Applies `faults` to every call and connection of the server: see [`Faults`]. Rules can
     /// be added to the handle before or after the server starts.
     ///
@@ -454,38 +279,27 @@ impl<L> TestServerBuilder<L> {
     /// # Examples
     ///
     /// ```
-    /// use std::{sync::Arc, time::Duration};
+    /// use std::time::Duration;
     ///
-    /// use tokio::{sync::Notify, time::Instant};
-    /// use tonic::{Request, Response, Status};
+    /// use tokio::time::Instant;
     /// use tonic_testkit::TestServer;
+    /// use tonic_testkit_examples::hello::Stuck;
     /// use tonic_testkit_examples::hello::pb::{
-    ///     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
-    ///     hello_service_server::{HelloService, HelloServiceServer},
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
     /// };
-    ///
-    /// /// Never answers; says when a call reached it.
-    /// struct Stuck(Arc<Notify>);
-    ///
-    /// #[tonic::async_trait]
-    /// impl HelloService for Stuck {
-    ///     async fn hello(&self, _: Request<HelloRequest>) -> Result<Response<HelloResponse>, Status> {
-    ///         self.0.notify_one();
-    ///         std::future::pending().await
-    ///     }
-    /// }
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() {
-    /// let reached = Arc::new(Notify::new());
+    /// let stuck = Stuck::new();
     /// let server = TestServer::builder()
-    ///     .add_service(HelloServiceServer::new(Stuck(reached.clone())))
+    ///     .add_service(HelloServiceServer::new(stuck.clone()))
     ///     .grace_period(Duration::from_millis(100))
     ///     .start()
     ///     .await;
     /// let mut client = server.client(HelloServiceClient::new);
     /// let call = tokio::spawn(async move { client.hello(HelloRequest::default()).await });
-    /// reached.notified().await;
+    /// stuck.reached().await;
     ///
     /// let started = Instant::now();
     /// server.shutdown().await;
@@ -498,130 +312,9 @@ impl<L> TestServerBuilder<L> {
         self.grace_period = grace_period;
         self
     }
-
-    /// Starts the server on the current tokio runtime. Over TCP the listener is bound before
-    /// this returns, so the first call cannot fail for want of a server.
-    ///
-    /// # Panics
-    ///
-    /// - when no service was added;
-    /// - over TCP, when no loopback port can be bound (the message carries the OS error);
-    /// - when [`TONIC_TESTKIT_TRANSPORT`](crate::server::TRANSPORT_ENV) holds an invalid value and
-    ///   no transport was chosen with [`transport`](TestServerBuilder::transport);
-    /// - when TLS was asked for ([`tls`](TestServerBuilder::tls),
-    ///   [`mtls`](TestServerBuilder::mtls)) and the transport is [`Transport::Direct`];
-    /// - when the transport is [`Transport::Direct`] and the [`faults`](TestServerBuilder::faults)
-    ///   handle has connection toxics or is [taken down](Faults::take_down): there are no
-    ///   connections to act on;
-    /// - when the [stub](TestServerBuilder::add_stub) already answers another server, or has a
-    ///   rule for a service the server serves;
-    /// - when a service added with `add_service` is also asked for with
-    ///   [`health`](TestServerBuilder::health) or [`reflection`](TestServerBuilder::reflection),
-    ///   or, with reflection, the server serves a service that no descriptor set describes;
-    /// - when the transport is [`Transport::Direct`] and an HTTP/2 connection setting was
-    ///   given ([`max_concurrent_streams`](TestServerBuilder::max_concurrent_streams), the
-    ///   window and frame sizes, the `http2_keepalive_*` ones, `http2_adaptive_window`,
-    ///   `http2_max_pending_accept_reset_streams`): the message names them and the transports
-    ///   where they apply.
-    ///
-    /// These are checked when `start` is called, before the future is awaited, so that the
-    /// panics point at the test's `.start()` line.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use tonic_testkit::TestServer;
-    /// # use tonic_testkit_examples::hello::Greeter;
-    /// # use tonic_testkit_examples::hello::pb::{
-    /// #     HelloRequest, hello_service_client::HelloServiceClient,
-    /// #     hello_service_server::HelloServiceServer,
-    /// # };
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let server =
-    ///     TestServer::builder().add_service(HelloServiceServer::new(Greeter)).start().await;
-    /// // Started: a client can call at once.
-    /// let mut client = server.client(HelloServiceClient::new);
-    ///
-    /// let reply = client.hello(HelloRequest { greeting: "Ada".into() }).await;
-    ///
-    /// assert_eq!(reply.unwrap().into_inner().reply, "Hello, Ada!");
-    /// # }
-    /// ```
-    #[track_caller]
-    pub fn start<ResBody>(mut self) -> impl Future<Output = TestServer>
-    where
-        L: Layer<Services>,
-        L::Service: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + 'static,
-        <L::Service as Service<Request<Body>>>::Future: Send + 'static,
-        <L::Service as Service<Request<Body>>>::Error: Into<BoxError>,
-        ResBody: http_body::Body<Data = Bytes> + Send + 'static,
-        ResBody::Error: Into<BoxError>,
-    {
-        assert!(
-            !self.services.is_empty() || self.stub.is_some() || self.routes.has_routes(),
-            "TestServer::builder() was started with no services: add the service under test \
-             with .add_service(..) (or a Stub with .add_stub(..)) before .start()"
-        );
-        // What the test got wrong is checked here, in a plain function, so that the panic
-        // points at the test's `.start()`.
-        let transport = match self.transport {
-            Some(transport) => transport,
-            None => Transport::from_env(),
-        };
-        if let Some(faults) = &self.faults {
-            faults.check_transport(transport == Transport::Direct);
-        }
-        self.standard.check(&self.services);
-        if let Some(stub) = &self.stub {
-            stub.check(&[&self.services[..], &self.standard.names()].concat());
-        }
-        self.settings.check_transport(transport, self.transport.is_none());
-        #[cfg(feature = "tls")]
-        let tls = super::tls::start(self.tls, transport, self.transport.is_none());
-        let journal = self.journal();
-        async move {
-            let standard = self.standard.add(&mut self.routes, &mut self.services).await;
-            if let Some(stub) = &self.stub {
-                stub.attach(&self.services);
-            }
-            let routes = self.routes.build(self.stub.as_ref().map(Stub::service));
-            let shared = Shared::new(
-                CallStack::new(self.layers.service(routes), self.settings.load_shed),
-                journal,
-                self.faults.clone(),
-                self.settings,
-                #[cfg(feature = "tls")]
-                tls,
-            );
-            if let Some(faults) = &self.faults {
-                let server = std::sync::Arc::downgrade(&shared);
-                faults.attach(transport == Transport::Direct, server);
-            }
-            let local_addr = match transport {
-                Transport::Tcp => Some(tcp::bind(&shared).await.unwrap_or_else(|err| {
-                    panic!("tonic-testkit could not bind a TCP listener on 127.0.0.1:0: {err}")
-                })),
-                Transport::Direct | Transport::Memory => None,
-            };
-            let (services, grace_period, stub) = (self.services, self.grace_period, self.stub);
-            TestServer::new(shared, transport, local_addr, services, grace_period, stub, standard)
-        }
-    }
 }
 
 impl<L> TestServerBuilder<L> {
-    /// The server's journal, with the descriptors given to the builder, or else its stub's.
-    fn journal(&self) -> Journal {
-        let journal = Journal::new(self.journal_limit, self.journal_byte_limit);
-        #[cfg(feature = "descriptors")]
-        let journal = {
-            let from_stub = self.stub.as_ref().and_then(Stub::descriptors);
-            journal.described(self.descriptors.clone().or(from_stub))
-        };
-        journal
-    }
-
     /// What TLS the builder asks for, for its `Debug` output.
     fn tls_mode(&self) -> &'static str {
         #[cfg(feature = "tls")]

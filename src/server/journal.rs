@@ -243,36 +243,22 @@ impl TestServer {
     /// # Examples
     ///
     /// ```
-    /// use std::sync::Arc;
-    ///
-    /// use tokio::sync::Notify;
-    /// use tonic::{Request, Response, Status};
     /// use tonic_testkit::TestServer;
+    /// use tonic_testkit_examples::hello::Stuck;
     /// use tonic_testkit_examples::hello::pb::{
-    ///     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
-    ///     hello_service_server::{HelloService, HelloServiceServer},
+    ///     HelloRequest, hello_service_client::HelloServiceClient,
+    ///     hello_service_server::HelloServiceServer,
     /// };
-    ///
-    /// /// Never answers; says when a call reached it.
-    /// struct Stuck(Arc<Notify>);
-    ///
-    /// #[tonic::async_trait]
-    /// impl HelloService for Stuck {
-    ///     async fn hello(&self, _: Request<HelloRequest>) -> Result<Response<HelloResponse>, Status> {
-    ///         self.0.notify_one();
-    ///         std::future::pending().await
-    ///     }
-    /// }
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// // Arrange: a call the service never answers.
-    /// let reached = Arc::new(Notify::new());
-    /// let service = HelloServiceServer::new(Stuck(reached.clone()));
+    /// let stuck = Stuck::new();
+    /// let service = HelloServiceServer::new(stuck.clone());
     /// let server = TestServer::builder().add_service(service).start().await;
     /// let mut client = server.client(HelloServiceClient::new);
     /// let call = tokio::spawn(async move { client.hello(HelloRequest::default()).await });
-    /// reached.notified().await;
+    /// stuck.reached().await;
     ///
     /// // Act: the client goes away.
     /// call.abort();

@@ -13,8 +13,10 @@ mod journal;
 mod port;
 #[cfg(feature = "reflection")]
 pub(crate) mod reflection;
+mod services;
 pub(crate) mod settings;
 pub(crate) mod standard;
+mod start;
 mod teardown;
 pub(crate) mod test_server;
 #[cfg(feature = "tls")]

@@ -16,7 +16,7 @@ use tokio::{
 };
 
 use super::{Config, Lane};
-use crate::fault::{Deadline, Faults, rule::Rng};
+use crate::fault::{Deadline, Faults, rng::Rng};
 use crate::sync::lock;
 
 /// The most bytes one toxic read takes at a time.
