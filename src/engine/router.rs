@@ -227,7 +227,7 @@ fn finish(mut response: Response<Body>, verb: Verb) -> Response<Body> {
 type RouteFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
 
 /// One routed service, behind a pointer: clones itself for each call, as a router does.
-trait Route: Send + Sync {
+pub(crate) trait Route: Send + Sync {
     fn call(&self, request: Request<Body>) -> RouteFuture;
 }
 
@@ -275,18 +275,10 @@ pub(crate) struct ServicesBuilder {
 
 impl ServicesBuilder {
     /// Adds `service` under its name. The builder checks names for duplicates first.
-    pub(crate) fn add_service<S, B>(&mut self, service: S) -> &mut Self
-    where
-        S: Service<Request<Body>, Response = Response<B>, Error = Infallible>
-            + NamedService
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
-        B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<BoxError>,
-    {
+    pub(crate) fn add_service<S: Route + NamedService + 'static>(
+        &mut self,
+        service: S,
+    ) -> &mut Self {
         self.routes.push((S::NAME, Box::new(service)));
         self
     }
