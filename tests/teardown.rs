@@ -286,3 +286,60 @@ async fn shutdown_cuts_off_an_open_direct_bidi_stream() {
     assert_eq!(service.dropped_hangs(), 1, "the bidi handler's stream was not dropped");
     drop(sender);
 }
+
+#[apply(every_transport)]
+#[tokio::test(start_paused = true)]
+async fn shutdown_ends_a_call_whose_client_dropped_its_response_after_the_grace_period(
+    transport: Transport,
+) {
+    let service = Probe::new();
+    let server = TestServer::builder()
+        .transport(transport)
+        .add_service(service.server())
+        .grace_period(Duration::from_millis(250))
+        .start()
+        .await;
+    let mut client = server.client(ProbeClient::new);
+    let (sender, replies) = open_bidi(&mut client, "first").await;
+    // The request stream stays open, so the call goes on in the server.
+    drop(replies);
+    let began = Instant::now();
+
+    server.shutdown().await;
+
+    assert_eq!(began.elapsed(), Duration::from_millis(250), "{transport}");
+    assert_eq!(service.dropped_hangs(), 1, "{transport}: the bidi stream outlived shutdown()");
+    assert_eq!(server.calls()[0].code(), Some(Code::Cancelled), "{transport}");
+    let closed = tokio::time::timeout(Duration::from_secs(10), sender.closed()).await;
+    assert!(closed.is_ok(), "{transport}: the client's request stream outlived shutdown()");
+}
+
+#[apply(every_transport)]
+#[tokio::test(start_paused = true)]
+async fn shutdown_reports_a_panic_of_a_call_whose_client_dropped_its_response(
+    transport: Transport,
+) {
+    let service = Probe::new();
+    let server = start(transport, &service).await;
+    let mut client = server.client(ProbeClient::new);
+    let (sender, replies) = open_bidi(&mut client, "first").await;
+    drop(replies);
+    sender.send(probe("panic:boom", 0)).await.unwrap();
+    server.wait_for_ended_calls(1).await;
+
+    let shutdown = tokio::spawn(async move { server.shutdown().await }).await;
+
+    let payload = shutdown.expect_err("shutdown must fail the test").into_panic();
+    assert_eq!(
+        common::panic_text(payload),
+        "tonic-testkit: the test server caught a panic:
+  - the response stream of /probe.Probe/Bidi panicked: boom (the client was answered INTERNAL)
+Fix the code that panicked; if the test provokes a handler panic on purpose, take it with \
+`server.take_panics()` and assert on it.
+The server saw 1 call:
+  1. /probe.Probe/Bidi: Internal \"the response stream of /probe.Probe/Bidi panicked: boom\", 2 \
+requests (19 bytes), 1 response (7 bytes)",
+        "{transport}"
+    );
+    drop(sender);
+}

@@ -1,15 +1,18 @@
 //! The request body as the services read it: each message noted in the journal and, for a
-//! direct call, a failing client body turned into the reset the server reads over HTTP/2. One
-//! wrapper does both, so a call pays for one boxed body at most.
+//! direct call, read through the call's client side, which turns a failing client body into the
+//! reset the server reads over HTTP/2, and reads the request on once the client dropped the
+//! response, as an HTTP/2 client's connection does. One wrapper does it all, so a call pays for
+//! one boxed body at most.
 
 use std::{
+    collections::VecDeque,
     panic::{AssertUnwindSafe, catch_unwind, resume_unwind},
     pin::Pin,
     sync::{
-        Arc, OnceLock,
+        Arc, Mutex, OnceLock,
         atomic::{AtomicBool, Ordering},
     },
-    task::{Context, Poll},
+    task::{Context, Poll, Waker},
 };
 
 use bytes::Bytes;
@@ -23,27 +26,69 @@ use crate::{
     journal::{Record, Side, record_data},
     protocol::BODY_BROKEN,
     protocol::frames::Frames,
+    sync::lock,
 };
 
-/// A direct call's client side, as the server's side of the call sees it: the error that reset
-/// its stream, set when the client's request body fails (a message over the client's
+/// A direct call's client side, as the server's side of the call sees it: the client's request
+/// body, the error that reset its stream, set when that body fails (a message over the client's
 /// `max_encoding_message_size`, a message that does not compress), and whether the client's own
 /// request stream panicked.
+///
+/// Over HTTP/2 a client that drops the response with its request body still open only stops
+/// reading: its connection goes on sending the request, up to the server's stream window of
+/// bytes the handler has not read, and resets the stream once the request has ended. A direct
+/// call does the same (the response's `drain`): from then on the request body is read ahead of
+/// the handler, up to [`READ_AHEAD`] bytes, and its end is never delivered, since it ends the
+/// call. Before, a direct call's request is read only as the handler reads it: there is no
+/// window for the client to fill.
 #[derive(Clone)]
-pub(crate) struct Reset(Arc<ResetState>);
+pub(crate) struct ClientSide(Arc<ClientState>);
 
-struct ResetState {
+struct ClientState {
     error: OnceLock<Status>,
     client_panicked: AtomicBool,
+    request: Mutex<Inlet>,
     shared: Arc<Shared>,
     path: PathAndQuery,
 }
 
-impl Reset {
+/// The client's request body, and what was read of it ahead of the handler.
+struct Inlet {
+    body: Body,
+    /// Frames read ahead of the handler once the client dropped the response, and their bytes.
+    ahead: VecDeque<Frame<Bytes>>,
+    ahead_bytes: usize,
+    /// The body ended or failed: nothing more comes from the client.
+    ended: bool,
+    /// The client dropped the response while the request was open.
+    draining: bool,
+    /// The handler's task while it waits for a frame (the client's body wakes only the last
+    /// task that polled it, and the drain polls it too), and the drain's while the handler has
+    /// the window full.
+    reader: Option<Waker>,
+    drainer: Option<Waker>,
+}
+
+/// How far a drained direct call's request is read ahead of its handler: a tonic server's
+/// stream window (hyper's default, 1 MiB), which an HTTP/2 client may fill without the handler
+/// reading.
+const READ_AHEAD: usize = 1024 * 1024;
+
+impl ClientSide {
     pub(crate) fn new(shared: &Arc<Shared>, path: &PathAndQuery) -> Self {
-        Self(Arc::new(ResetState {
+        let inlet = Inlet {
+            body: Body::empty(),
+            ahead: VecDeque::new(),
+            ahead_bytes: 0,
+            ended: false,
+            draining: false,
+            reader: None,
+            drainer: None,
+        };
+        Self(Arc::new(ClientState {
             error: OnceLock::new(),
             client_panicked: AtomicBool::new(false),
+            request: Mutex::new(inlet),
             shared: shared.clone(),
             path: path.clone(),
         }))
@@ -55,7 +100,8 @@ impl Reset {
     }
 
     /// Polls the client's request body; a panic there is recorded as the client's, and goes on
-    /// unwinding into the handler that read the body, and from it into the caller.
+    /// unwinding into whoever read the body (the handler, or the drain), and from it into the
+    /// caller.
     fn poll_client(
         &self,
         body: &mut Body,
@@ -73,6 +119,90 @@ impl Reset {
         }
     }
 
+    /// The next frame of the request for the handler: the client's, or once the client
+    /// dropped the response, one the drain read ahead.
+    fn poll_request(&self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        let mut inlet = lock(&self.0.request);
+        let inlet = &mut *inlet;
+        if let Some(frame) = inlet.ahead.pop_front() {
+            if inlet.ahead_bytes >= READ_AHEAD
+                && let Some(drainer) = inlet.drainer.take()
+            {
+                drainer.wake();
+            }
+            inlet.ahead_bytes -= data_len(&frame);
+            return Poll::Ready(Some(Ok(frame)));
+        }
+        // Once the client dropped the response, only the drain reads its body; the end of it
+        // ends the call, and never reaches the handler.
+        let poll = match (inlet.draining, inlet.ended) {
+            (true, _) => Poll::Pending,
+            (false, true) => return Poll::Ready(None),
+            (false, false) => self.poll_client(&mut inlet.body, cx),
+        };
+        match poll {
+            Poll::Ready(Some(Err(status))) => {
+                inlet.ended = true;
+                let _ = self.0.error.set(status);
+                Poll::Ready(Some(Err(Status::internal(BODY_BROKEN))))
+            }
+            Poll::Ready(None) => {
+                inlet.ended = true;
+                Poll::Ready(None)
+            }
+            Poll::Pending => {
+                if !inlet.reader.as_ref().is_some_and(|reader| reader.will_wake(cx.waker())) {
+                    inlet.reader = Some(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+            frame => frame,
+        }
+    }
+
+    /// Ends the request as the server reads it once the client cancelled the call: hyper reads
+    /// a `CANCEL` reset as the end of the body.
+    pub(crate) fn end_request(&self) {
+        lock(&self.0.request).ended = true;
+    }
+
+    /// Marks the call as drained if its request is still open: the client dropped the
+    /// response. Returns whether it was open.
+    pub(crate) fn start_draining(&self) -> bool {
+        let mut inlet = lock(&self.0.request);
+        let open = !inlet.ended && !inlet.body.is_end_stream() && !self.is_set();
+        inlet.draining = open;
+        open
+    }
+
+    /// Reads the request of a drained call ahead of the handler, as an HTTP/2 client's
+    /// connection sends it; `true` once it has ended (or failed), which ends the call.
+    pub(crate) fn read_ahead(&self, cx: &mut Context<'_>) -> bool {
+        let mut inlet = lock(&self.0.request);
+        let inlet = &mut *inlet;
+        while !inlet.ended && inlet.ahead_bytes < READ_AHEAD {
+            match self.poll_client(&mut inlet.body, cx) {
+                Poll::Ready(Some(Ok(frame))) => {
+                    inlet.ahead_bytes += data_len(&frame);
+                    inlet.ahead.push_back(frame);
+                    if let Some(reader) = inlet.reader.take() {
+                        reader.wake();
+                    }
+                }
+                Poll::Ready(Some(Err(status))) => {
+                    let _ = self.0.error.set(status);
+                    inlet.ended = true;
+                }
+                Poll::Ready(None) => inlet.ended = true,
+                Poll::Pending => break,
+            }
+        }
+        if !inlet.drainer.as_ref().is_some_and(|drainer| drainer.will_wake(cx.waker())) {
+            inlet.drainer = Some(cx.waker().clone());
+        }
+        inlet.ended
+    }
+
     /// What the client gets once its stream was reset, as a tonic client reports a stream it
     /// reset itself: `INTERNAL "h2 protocol error: http2 error"`, with the client's own error as
     /// the source (over HTTP/2 only the reset reaches the client's call).
@@ -86,24 +216,36 @@ impl Reset {
     }
 }
 
+/// The bytes of a frame that count against an HTTP/2 flow-control window.
+fn data_len(frame: &Frame<Bytes>) -> usize {
+    frame.data_ref().map_or(0, Bytes::len)
+}
+
 /// The request body the services read.
 pub(crate) struct RequestBody {
-    inner: Body,
-    /// A direct call's reset, set when the client's body fails.
-    reset: Option<Reset>,
+    /// The connection's request body; a direct call's is read through `client`.
+    inner: Option<Body>,
+    client: Option<ClientSide>,
     /// The journal's entry for the call, and the messages being split out of the body.
     tap: Option<(Frames, Record)>,
 }
 
 impl RequestBody {
-    /// `body` as the services read it: tapped for `record`, reset through `reset`. A body with
-    /// neither is passed on as it is.
-    pub(crate) fn wrap(body: Body, reset: Option<Reset>, record: Option<&Record>) -> Body {
-        if reset.is_none() && record.is_none() {
+    /// `body` as the services read it: tapped for `record`, and for a direct call held by its
+    /// `client` side. A connection's body without a record is passed on as it is.
+    pub(crate) fn wrap(body: Body, client: Option<ClientSide>, record: Option<&Record>) -> Body {
+        if client.is_none() && record.is_none() {
             return body;
         }
         let tap = record.map(|record| (Frames::default(), record.clone()));
-        Body::new(RequestBody { inner: body, reset, tap })
+        let inner = match &client {
+            Some(client) => {
+                lock(&client.0.request).body = body;
+                None
+            }
+            None => Some(body),
+        };
+        Body::new(RequestBody { inner, client, tap })
     }
 }
 
@@ -116,35 +258,42 @@ impl http_body::Body for RequestBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
         let this = &mut *self;
-        let poll = match &this.reset {
-            Some(reset) => reset.poll_client(&mut this.inner, cx),
-            None => Pin::new(&mut this.inner).poll_frame(cx),
+        let poll = match (&this.client, &mut this.inner) {
+            (Some(client), _) => client.poll_request(cx),
+            (None, Some(inner)) => Pin::new(inner).poll_frame(cx),
+            (None, None) => Poll::Ready(None),
         };
-        match poll {
-            Poll::Ready(Some(Err(status))) => match &this.reset {
-                Some(reset) => {
-                    let _ = reset.0.error.set(status);
-                    Poll::Ready(Some(Err(Status::internal(BODY_BROKEN))))
-                }
-                None => Poll::Ready(Some(Err(status))),
-            },
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some((frames, record)) = &mut this.tap
-                    && let Some(data) = frame.data_ref()
-                {
-                    record_data(record, Side::Request, frames, data);
-                }
-                Poll::Ready(Some(Ok(frame)))
-            }
-            poll => poll,
+        if let (Poll::Ready(Some(Ok(frame))), Some((frames, record))) = (&poll, &mut this.tap)
+            && let Some(data) = frame.data_ref()
+        {
+            record_data(record, Side::Request, frames, data);
         }
+        poll
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        match (&self.client, &self.inner) {
+            (Some(client), _) => {
+                let inlet = lock(&client.0.request);
+                let ended = inlet.ended || inlet.body.is_end_stream();
+                inlet.ahead.is_empty() && !inlet.draining && ended
+            }
+            (None, Some(inner)) => inner.is_end_stream(),
+            (None, None) => true,
+        }
     }
 
     fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
+        match (&self.client, &self.inner) {
+            (Some(client), _) => {
+                let inlet = lock(&client.0.request);
+                match inlet.ahead.is_empty() {
+                    true => inlet.body.size_hint(),
+                    false => http_body::SizeHint::default(),
+                }
+            }
+            (None, Some(inner)) => inner.size_hint(),
+            (None, None) => http_body::SizeHint::with_exact(0),
+        }
     }
 }

@@ -7,7 +7,7 @@ use std::{
     panic::{AssertUnwindSafe, catch_unwind, resume_unwind},
     pin::Pin,
     sync::Arc,
-    task::{Context, Poll},
+    task::{Context, Poll, Waker},
 };
 
 use http::{Request, Response, uri::PathAndQuery};
@@ -19,7 +19,7 @@ use super::response::{CatchPanicBody, record_head};
 use crate::{
     BoxError,
     engine::admission::ConnectionLimit,
-    engine::body::{RequestBody, Reset},
+    engine::body::{ClientSide, RequestBody},
     engine::panic::{HandlerPanic, PanicSite},
     engine::shared::{LiveCall, SHUT_DOWN, Shared},
     engine::stack::StackFuture,
@@ -179,22 +179,23 @@ pub(crate) fn serve(
 }
 
 /// Runs one direct request through the server's services. When the client's request body
-/// fails, the call ends as a stream the client reset.
+/// fails, the call ends as a stream the client reset; when the client drops the response while
+/// its request body is open, the call goes on until the request ends, as over HTTP/2.
 pub(crate) fn serve_direct(
     shared: &Arc<Shared>,
     request: Request<Body>,
     limit: Option<&ConnectionLimit>,
 ) -> CallFuture {
     let path = request.uri().path_and_query().cloned().unwrap_or_else(root);
-    let reset = Reset::new(shared, &path);
-    serve_call(shared, request, Mode::Direct, Some(reset), limit)
+    let client = ClientSide::new(shared, &path);
+    serve_call(shared, request, Mode::Direct, Some(client), limit)
 }
 
 fn serve_call(
     shared: &Arc<Shared>,
     request: Request<Body>,
     mode: Mode,
-    reset: Option<Reset>,
+    client: Option<ClientSide>,
     limit: Option<&ConnectionLimit>,
 ) -> CallFuture {
     // The path alone (one shared reference), for the journal, the faults and panic reports.
@@ -209,7 +210,7 @@ fn serve_call(
     let deadline = grpc_timeout(request.headers());
     let record = admitted.then(|| shared.journal.start(&path, request.headers(), deadline));
     let record = record.flatten();
-    let mut request = request.map(|body| RequestBody::wrap(body, reset.clone(), record.as_ref()));
+    let mut request = request.map(|body| RequestBody::wrap(body, client.clone(), record.as_ref()));
     let connection = match mode {
         Mode::Wire => request.extensions_mut().remove::<ConnectionHandle>(),
         Mode::Direct => None,
@@ -257,7 +258,7 @@ fn serve_call(
         site: PanicSite::Call,
         abort,
         record,
-        reset,
+        client,
     }
 }
 
@@ -278,7 +279,7 @@ pub(crate) fn answer(shared: &Arc<Shared>, answer: Result<Response<Body>, Status
         site: PanicSite::Call,
         abort: None,
         record: None,
-        reset: None,
+        client: None,
     }
 }
 
@@ -319,8 +320,9 @@ pub(crate) struct CallFuture {
     site: PanicSite,
     abort: Option<AbortWatch>,
     record: Option<Record>,
-    /// A direct call's reset: once set, the call fails as a stream the client reset.
-    reset: Option<Reset>,
+    /// A direct call's client side: once its stream is reset, the call fails as a stream the
+    /// client reset.
+    client: Option<ClientSide>,
 }
 
 impl CallFuture {
@@ -349,7 +351,7 @@ impl CallFuture {
                 Err(err) => record_status(record, reset_status(err.as_ref())),
             }
         }
-        let reset_status = self.reset.as_ref().and_then(Reset::status);
+        let reset_status = self.client.as_ref().and_then(ClientSide::status);
         let catcher = |body| {
             Body::new(CatchPanicBody {
                 inner: Some(body),
@@ -359,7 +361,7 @@ impl CallFuture {
                 abort: self.abort.take(),
                 record: self.record.take(),
                 frames: Frames::default(),
-                reset: self.reset.take(),
+                client: self.client.take(),
             })
         };
         let result = result.map(|response| response.map(catcher));
@@ -383,8 +385,29 @@ pub(super) fn drop_then_cancel<T>(inner: &mut Option<T>, record: Option<&Record>
     }
 }
 
+impl CallFuture {
+    /// Over HTTP/2 a client that drops a call before its answer resets the stream, and hyper's
+    /// server polls the services' future once more before it drops it: a handler that reads
+    /// its request stream reads its end there (hyper reads a `CANCEL` reset as the end of the
+    /// body). A direct call whose services were called does the same, as a wire call does (a
+    /// panic is kept for the report, an answer is dropped).
+    fn poll_once_more(&mut self) {
+        let called = matches!(self.inner, Some(Inner::Call { call: Some(_), .. }));
+        let Some(client) = self.client.as_ref().filter(|_| called && self.mode == Mode::Direct)
+        else {
+            return;
+        };
+        client.end_request();
+        self.mode = Mode::Wire;
+        let _ = Pin::new(&mut *self).poll(&mut Context::from_waker(Waker::noop()));
+    }
+}
+
 impl Drop for CallFuture {
     fn drop(&mut self) {
+        if self.inner.is_some() {
+            self.poll_once_more();
+        }
         if self.inner.is_some() {
             drop_then_cancel(&mut self.inner, self.record.as_ref());
         }
@@ -413,7 +436,7 @@ impl Future for CallFuture {
                 // Dropping the panicked future may panic again; that second panic says nothing new.
                 let _ = catch_unwind(AssertUnwindSafe(|| this.inner = None));
                 let record = this.record.take();
-                let (site, reset) = (this.site, this.reset.as_ref());
+                let (site, client) = (this.site, this.client.as_ref());
                 let status = caught(
                     &this.shared,
                     site,
@@ -421,7 +444,7 @@ impl Future for CallFuture {
                     this.mode,
                     payload,
                     record.as_ref(),
-                    reset,
+                    client,
                 );
                 let response = status.into_http();
                 if let Some(record) = &record {
@@ -443,9 +466,9 @@ pub(super) fn caught(
     mode: Mode,
     payload: Box<dyn Any + Send>,
     record: Option<&Record>,
-    reset: Option<&Reset>,
+    client: Option<&ClientSide>,
 ) -> Status {
-    if reset.is_some_and(Reset::client_panicked) {
+    if client.is_some_and(ClientSide::client_panicked) {
         if let Some(record) = record {
             record_status(record, Status::cancelled(CLIENT_PANICKED));
         }

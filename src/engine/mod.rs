@@ -23,14 +23,17 @@
 //!    interceptors, called as the call arrives (or once its faults let it through), a panic in a
 //!    layer's `call` or `poll_ready` caught as a handler's is;
 //! 6. **response** (`response`): the body, with the faults' message delays and cuts, panics in
-//!    its stream caught, its headers, every message and its trailers noted in the journal.
+//!    its stream caught, its headers, every message and its trailers noted in the journal. A
+//!    direct client that drops the response while its request body is open hands the call to a
+//!    server task, where it goes on as over HTTP/2 until the request ends.
 //!
 //! Panics anywhere in steps 5 and 6 are caught: over the wire the call is answered `INTERNAL`
 //! and the panic kept for the report; over the direct transport the panic is kept and resumed in
 //! the caller's task, where it would have surfaced had the call been a plain function call.
 //!
 //! [`call`] composes the stages and polls them as one future, [`body`] watches the request body
-//! (the journal's request messages, a direct client's reset), [`panic`] names and reports what
+//! (the journal's request messages; a direct client's side: its reset, and its request read on
+//! once it dropped the response), [`panic`] names and reports what
 //! was caught, and [`shared`] holds the state the server's guard, channels and tasks share, by
 //! concern: the server's life and tasks, its connections, its caught panics, its services, and
 //! the journal, faults, settings and TLS the builder gave it.

@@ -10,13 +10,13 @@ use std::{
 
 use bytes::Bytes;
 use http::{HeaderMap, uri::PathAndQuery};
-use http_body::Frame;
+use http_body::{Body as _, Frame};
 use tonic::Status;
 use tonic::body::Body;
 
 use super::call::{AbortWatch, Mode, caught, cut_off, drop_then_cancel, release};
 use crate::{
-    engine::body::Reset,
+    engine::body::ClientSide,
     engine::panic::PanicSite,
     engine::shared::Shared,
     journal::{
@@ -47,7 +47,7 @@ pub(super) struct CatchPanicBody {
     pub(super) record: Option<Record>,
     /// The response messages being split out of the body, for the journal.
     pub(super) frames: Frames,
-    pub(super) reset: Option<Reset>,
+    pub(super) client: Option<ClientSide>,
 }
 
 impl CatchPanicBody {
@@ -77,13 +77,79 @@ impl CatchPanicBody {
     }
 }
 
+impl CatchPanicBody {
+    /// Hands a direct call whose client dropped the response with its request body open to a
+    /// server task, where it goes on as it would over HTTP/2 (see [`drain`]); `false` if the
+    /// call ends here.
+    fn hand_over(&mut self) -> bool {
+        let answering = self.inner.as_ref().is_some_and(|inner| !inner.is_end_stream());
+        let drains = self.mode == Mode::Direct
+            && answering
+            && tokio::runtime::Handle::try_current().is_ok()
+            && self.client.as_ref().is_some_and(ClientSide::start_draining);
+        if !drains {
+            return false;
+        }
+        let body = CatchPanicBody {
+            inner: self.inner.take(),
+            shared: self.shared.clone(),
+            path: self.path.clone(),
+            // No caller to unwind into any more: a panic is kept for the report.
+            mode: Mode::Wire,
+            // The server task is what `shutdown()` waits for and aborts now.
+            abort: None,
+            record: self.record.take(),
+            frames: std::mem::take(&mut self.frames),
+            client: self.client.clone(),
+        };
+        // A server past its shutdown drops the body at once, and the call is cancelled.
+        let _ = self.shared.spawn(drain(body));
+        true
+    }
+}
+
 impl Drop for CatchPanicBody {
     fn drop(&mut self) {
-        if self.record.is_some() {
+        if self.inner.is_some() && !self.hand_over() {
             drop_then_cancel(&mut self.inner, self.record.as_ref());
         }
     }
 }
+
+/// Runs a direct call on after its client dropped the response with its request body open, as
+/// an HTTP/2 server goes on: the answer is polled and discarded, as the client's connection
+/// discards it, until [`DISCARDED`] bytes of it fill the client's stream window; the request
+/// is read ahead of the handler, as the client's connection goes on sending it; and once the
+/// request has ended the call is dropped and recorded as cancelled, as the client then resets
+/// the stream. An answer that ends first ends the call as it ended.
+async fn drain(mut body: CatchPanicBody) {
+    let client = body.client.clone().expect("a direct call's body has its client side");
+    let mut discarded = 0;
+    std::future::poll_fn(|cx| {
+        loop {
+            let ended = catch_unwind(AssertUnwindSafe(|| client.read_ahead(cx)));
+            if ended.unwrap_or(true) {
+                return Poll::Ready(());
+            }
+            if discarded >= DISCARDED {
+                return Poll::Pending;
+            }
+            // A handler's panic is caught in the body, and a client's was recorded where it was.
+            match catch_unwind(AssertUnwindSafe(|| Pin::new(&mut body).poll_frame(cx))) {
+                Ok(Poll::Ready(Some(Ok(frame)))) => {
+                    discarded += frame.data_ref().map_or(0, Bytes::len);
+                }
+                Ok(Poll::Ready(_)) | Err(_) => return Poll::Ready(()),
+                Ok(Poll::Pending) => return Poll::Pending,
+            }
+        }
+    })
+    .await;
+}
+
+/// How much of a drained call's answer is polled: a tonic client's stream window (hyper's
+/// default, 2 MiB), which the client's connection does not give back for data it discards.
+const DISCARDED: usize = 2 * 1024 * 1024;
 
 impl http_body::Body for CatchPanicBody {
     type Data = Bytes;
@@ -100,7 +166,7 @@ impl http_body::Body for CatchPanicBody {
         let Some(inner) = this.inner.as_mut() else {
             return Poll::Ready(None);
         };
-        if let Some(status) = this.reset.as_ref().and_then(Reset::status) {
+        if let Some(status) = this.client.as_ref().and_then(ClientSide::status) {
             // The client reset the stream: the rest of the answer never reaches it.
             this.inner = None;
             this.abort = None;
@@ -129,9 +195,9 @@ impl http_body::Body for CatchPanicBody {
                 let _ = catch_unwind(AssertUnwindSafe(|| this.inner = None));
                 let record = this.record.take();
                 let (shared, path, mode) = (&this.shared, &this.path, this.mode);
-                let reset = this.reset.as_ref();
+                let client = this.client.as_ref();
                 let site = PanicSite::Stream;
-                let status = caught(shared, site, path, mode, payload, record.as_ref(), reset);
+                let status = caught(shared, site, path, mode, payload, record.as_ref(), client);
                 let mut trailers = HeaderMap::new();
                 match status.add_header(&mut trailers) {
                     Ok(()) => {
@@ -147,7 +213,7 @@ impl http_body::Body for CatchPanicBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        let reset = self.reset.as_ref().is_some_and(Reset::is_set);
+        let reset = self.client.as_ref().is_some_and(ClientSide::is_set);
         self.inner.as_ref().is_none_or(|inner| !reset && inner.is_end_stream())
     }
 

@@ -232,9 +232,14 @@ impl TestServer {
     /// future or stream: when the wait returns, what the handler does as it is dropped is
     /// done. Bounded as [`wait_for_ended_calls`](Self::wait_for_ended_calls) is.
     ///
-    /// Over HTTP/2 (memory, TCP) a bidi call whose response stream the client dropped goes on
-    /// while its request stream is open (hyper's client resets the stream only once both are
-    /// gone); over Direct, dropping the response stream cancels it.
+    /// A client that drops a call's response stream while its request stream is open does not
+    /// cancel the call yet, on every transport, as over HTTP/2 (hyper's client resets the stream
+    /// only once both are gone): the handler goes on reading its request stream, its answer is
+    /// polled and discarded, and the call is cancelled when the request stream ends, the handler
+    /// dropped without reading that end (over Direct the request is read ahead of the handler
+    /// from the drop on, up to 1 MiB, a tonic server's stream window). A response future dropped
+    /// before the response headers, or a response stream dropped once the request has ended,
+    /// cancels the call at once.
     ///
     /// # Panics
     ///
