@@ -20,6 +20,8 @@
 #![doc = include_str!("guide/coming-from-pytest-grpc.md")]
 #![doc = include_str!("guide/features.md")]
 #![forbid(unsafe_code)]
+// An example that warns (an unused import, a value left unused) fails as a test.
+#![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // The guide and the items link to the items of every feature; a build without some of them
 // (`cargo doc` with default features) cannot resolve those links. The all-features build, the

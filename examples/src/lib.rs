@@ -1,6 +1,10 @@
 //! Example gRPC services, laid out as a user's crate would be: `build.rs` compiles `proto/`
 //! with protox and tonic-prost-build, and each service has its own test suite in `tests/`.
 
+#![forbid(unsafe_code)]
+// An example that warns (an unused import, a value left unused) fails as a test.
+#![doc(test(attr(deny(warnings))))]
+
 pub mod hello;
 pub mod orders;
 pub mod orders_client;

@@ -20,7 +20,7 @@ impl FaultRule<'_> {
     ///
     /// ```
     /// # use tonic::Code;
-    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic_testkit::{Faults, TestServer, assert_status};
     /// # use tonic_testkit_examples::hello::Greeter;
     /// # use tonic_testkit_examples::hello::pb::{
     /// #     HelloRequest, hello_service_client::HelloServiceClient,
@@ -66,7 +66,7 @@ impl FaultRule<'_> {
     ///
     /// ```
     /// # use tonic::Code;
-    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic_testkit::{Faults, TestServer};
     /// # use tonic_testkit_examples::hello::Greeter;
     /// # use tonic_testkit_examples::hello::pb::{
     /// #     HelloRequest, hello_service_client::HelloServiceClient,
@@ -109,8 +109,7 @@ impl FaultRule<'_> {
     /// # Examples
     ///
     /// ```
-    /// # use tonic::Code;
-    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic_testkit::{Faults, TestServer};
     /// # use tonic_testkit_examples::hello::Greeter;
     /// # use tonic_testkit_examples::hello::pb::{
     /// #     HelloRequest, hello_service_client::HelloServiceClient,
@@ -149,7 +148,6 @@ impl FaultRule<'_> {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// # use tonic::{Code, Status};
     /// # use tonic_testkit::{Faults, TestServer, collect};
     /// # use tonic_testkit_examples::orders::Orders;
     /// # use tonic_testkit_examples::orders::pb::{
@@ -191,7 +189,6 @@ impl FaultRule<'_> {
     /// # Examples
     ///
     /// ```
-    /// # use std::time::Duration;
     /// # use tonic::{Code, Status};
     /// # use tonic_testkit::{Faults, TestServer, collect};
     /// # use tonic_testkit_examples::orders::Orders;
@@ -292,7 +289,7 @@ impl FaultRule<'_> {
     ///
     /// ```
     /// # use tonic::Code;
-    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic_testkit::{Faults, TestServer, assert_status};
     /// # use tonic_testkit_examples::hello::Greeter;
     /// # use tonic_testkit_examples::hello::pb::{
     /// #     HelloRequest, hello_service_client::HelloServiceClient,
@@ -333,7 +330,7 @@ impl FaultRule<'_> {
     ///
     /// ```
     /// # use tonic::Code;
-    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic_testkit::{Faults, TestServer, Transport};
     /// # use tonic_testkit_examples::hello::Greeter;
     /// # use tonic_testkit_examples::hello::pb::{
     /// #     HelloRequest, hello_service_client::HelloServiceClient,

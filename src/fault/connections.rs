@@ -35,8 +35,7 @@ impl Faults {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// # use tonic::Code;
-    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic_testkit::{Faults, TestServer, Transport};
     /// # use tonic_testkit_examples::hello::Greeter;
     /// # use tonic_testkit_examples::hello::pb::{
     /// #     HelloRequest, hello_service_client::HelloServiceClient,

@@ -116,9 +116,7 @@ impl Faults {
     /// # Examples
     ///
     /// ```
-    /// # use std::time::Duration;
-    /// # use tonic::Code;
-    /// # use tonic_testkit::{Faults, TestServer, assert_status};
+    /// # use tonic_testkit::{Faults, TestServer};
     /// # use tonic_testkit_examples::hello::Greeter;
     /// # use tonic_testkit_examples::hello::pb::{
     /// #     HelloRequest, hello_service_client::HelloServiceClient,
@@ -217,7 +215,6 @@ impl Faults {
     /// # Examples
     ///
     /// ```
-    /// # use std::time::Duration;
     /// # use tonic::Code;
     /// # use tonic_testkit::{Faults, TestServer, assert_status};
     /// # use tonic_testkit_examples::hello::Greeter;
@@ -256,8 +253,7 @@ impl Faults {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// # use tonic::Code;
-    /// # use tonic_testkit::{Faults, TestServer, assert_status};
+    /// # use tonic_testkit::{Faults, TestServer};
     /// # use tonic_testkit_examples::hello::Greeter;
     /// # use tonic_testkit_examples::hello::pb::{
     /// #     HelloRequest, hello_service_client::HelloServiceClient,
@@ -301,7 +297,6 @@ impl Faults {
     /// # Examples
     ///
     /// ```
-    /// # use std::time::Duration;
     /// # use tonic::Code;
     /// # use tonic_testkit::{Faults, TestServer, assert_status};
     /// # use tonic_testkit_examples::hello::Greeter;
@@ -336,9 +331,8 @@ impl Faults {
     /// # Examples
     ///
     /// ```
-    /// # use std::time::Duration;
     /// # use tonic::Code;
-    /// # use tonic_testkit::{Faults, TestServer, assert_status};
+    /// # use tonic_testkit::{Faults, TestServer};
     /// # use tonic_testkit_examples::hello::Greeter;
     /// # use tonic_testkit_examples::hello::pb::{
     /// #     HelloRequest, hello_service_client::HelloServiceClient,
@@ -376,9 +370,8 @@ impl Faults {
     /// # Examples
     ///
     /// ```
-    /// # use std::time::Duration;
     /// # use tonic::Code;
-    /// # use tonic_testkit::{Faults, TestServer, assert_status};
+    /// # use tonic_testkit::{Faults, TestServer};
     /// # use tonic_testkit_examples::hello::Greeter;
     /// # use tonic_testkit_examples::hello::pb::{
     /// #     HelloRequest, hello_service_client::HelloServiceClient,

@@ -105,7 +105,7 @@ impl<'a> FaultRule<'a> {
     ///
     /// ```
     /// # use tonic::Code;
-    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic_testkit::{Faults, TestServer, assert_status};
     /// # use tonic_testkit_examples::hello::Greeter;
     /// # use tonic_testkit_examples::hello::pb::{
     /// #     HelloRequest, hello_service_client::HelloServiceClient,
@@ -151,7 +151,7 @@ impl<'a> FaultRule<'a> {
     ///
     /// ```
     /// # use tonic::Code;
-    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic_testkit::{Faults, TestServer};
     /// # use tonic_testkit_examples::hello::Greeter;
     /// # use tonic_testkit_examples::hello::pb::{
     /// #     HelloRequest, hello_service_client::HelloServiceClient,
@@ -194,7 +194,7 @@ impl<'a> FaultRule<'a> {
     ///
     /// ```
     /// # use tonic::Code;
-    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic_testkit::{Faults, TestServer};
     /// # use tonic_testkit_examples::hello::Greeter;
     /// # use tonic_testkit_examples::hello::pb::{
     /// #     HelloRequest, hello_service_client::HelloServiceClient,
@@ -237,7 +237,7 @@ impl<'a> FaultRule<'a> {
     ///
     /// ```
     /// # use tonic::Code;
-    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic_testkit::{Faults, TestServer};
     /// # use tonic_testkit_examples::hello::Greeter;
     /// # use tonic_testkit_examples::hello::pb::{
     /// #     HelloRequest, hello_service_client::HelloServiceClient,

@@ -77,7 +77,7 @@ impl<T> TestRequest<T> {
     /// # use tonic_testkit::TestRequest;
     /// # use tonic_testkit_examples::hello::pb::HelloRequest;
     /// # use tonic_testkit_examples::hello::pb::hello_service_server::HelloService as _;
-    /// # use tonic_testkit_examples::hello::{Greeter, REQUEST_ID};
+    /// # use tonic_testkit_examples::hello::Greeter;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let request = TestRequest::new(HelloRequest { greeting: "Ada".into() });
@@ -336,7 +336,7 @@ impl<T> TestRequest<T> {
     /// # use tonic_testkit::TestRequest;
     /// # use tonic_testkit_examples::hello::pb::HelloRequest;
     /// # use tonic_testkit_examples::hello::pb::hello_service_server::HelloService as _;
-    /// # use tonic_testkit_examples::hello::{Greeter, REQUEST_ID};
+    /// # use tonic_testkit_examples::hello::Greeter;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let request = TestRequest::new(HelloRequest { greeting: "Ada".into() }).into_request();

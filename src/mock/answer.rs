@@ -21,8 +21,7 @@ impl StubRule<'_> {
     /// # Examples
     ///
     /// ```
-    /// # use tonic::{Code, Request, Status};
-    /// # use tonic_testkit::{Reply, Stub, TestServer, assert_status};
+    /// # use tonic_testkit::{Reply, Stub, TestServer};
     /// # use tonic_testkit_examples::hello::pb::{
     /// #     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
     /// # };
@@ -119,8 +118,8 @@ impl StubRule<'_> {
     /// # Examples
     ///
     /// ```
-    /// # use tonic::{Code, Request, Status};
-    /// # use tonic_testkit::{Reply, Stub, TestServer, assert_status};
+    /// # use tonic::Request;
+    /// # use tonic_testkit::{Reply, Stub, TestServer};
     /// # use tonic_testkit_examples::hello::pb::{
     /// #     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
     /// # };
@@ -129,7 +128,6 @@ impl StubRule<'_> {
     /// let stub = Stub::new();
     /// let server = TestServer::builder().add_stub(&stub).start().await;
     /// let mut client = server.client(HelloServiceClient::new);
-    /// let reply = |text: &str| Reply::message(HelloResponse { reply: text.into() });
     /// let hello = |greeting: &str| HelloRequest { greeting: greeting.into() };
     /// stub.on("/hello.HelloService/Hello").respond_with(|request: Request<HelloRequest>| {
     ///     let greeting = request.into_inner().greeting;

@@ -17,8 +17,8 @@ impl StubRule<'_> {
     /// # Examples
     ///
     /// ```
-    /// # use tonic::{Code, Request, Status};
-    /// # use tonic_testkit::{Reply, Stub, TestServer, assert_status};
+    /// # use tonic::Status;
+    /// # use tonic_testkit::{Reply, Stub, TestServer};
     /// # use tonic_testkit_examples::hello::pb::{
     /// #     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
     /// # };
@@ -58,8 +58,7 @@ impl StubRule<'_> {
     /// # Examples
     ///
     /// ```
-    /// # use tonic::{Code, Request, Status};
-    /// # use tonic_testkit::{Reply, Stub, TestServer, assert_status};
+    /// # use tonic_testkit::{Reply, Stub, TestServer};
     /// # use tonic_testkit_examples::hello::pb::{
     /// #     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
     /// # };
@@ -131,7 +130,7 @@ impl StubRule<'_> {
     /// # Examples
     ///
     /// ```
-    /// # use tonic::{Code, Request, Status};
+    /// # use tonic::{Code, Status};
     /// # use tonic_testkit::{Reply, Stub, TestServer, assert_status};
     /// # use tonic_testkit_examples::hello::pb::{
     /// #     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,

@@ -20,8 +20,7 @@ impl StubHandle {
     /// # Examples
     ///
     /// ```
-    /// # use tonic::{Code, Request, Status};
-    /// # use tonic_testkit::{Reply, Stub, TestServer, assert_status};
+    /// # use tonic_testkit::{Reply, Stub, TestServer};
     /// # use tonic_testkit_examples::hello::pb::{
     /// #     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
     /// # };

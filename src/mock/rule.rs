@@ -94,17 +94,13 @@ impl<'a> StubRule<'a> {
     /// # Examples
     ///
     /// ```should_panic
-    /// # use tonic::{Code, Request, Status};
-    /// # use tonic_testkit::{Reply, Stub, TestServer, assert_status};
-    /// # use tonic_testkit_examples::hello::pb::{
-    /// #     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
-    /// # };
+    /// # use tonic_testkit::{Reply, Stub, TestServer};
+    /// # use tonic_testkit_examples::hello::pb::HelloResponse;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let stub = Stub::new();
     /// let server = TestServer::builder().add_stub(&stub).start().await;
     /// let reply = |text: &str| Reply::message(HelloResponse { reply: text.into() });
-    /// let hello = |greeting: &str| HelloRequest { greeting: greeting.into() };
     /// stub.on("/hello.HelloService/Hello").named("greeting Ada").expect(1).reply(reply("hi"));
     ///
     /// // Panics: rule "greeting Ada" (stub.on("/hello.HelloService/Hello").expect(1).reply(..)
@@ -123,8 +119,7 @@ impl<'a> StubRule<'a> {
     /// # Examples
     ///
     /// ```
-    /// # use tonic::{Code, Request, Status};
-    /// # use tonic_testkit::{Reply, Stub, TestServer, assert_status};
+    /// # use tonic_testkit::{Reply, Stub, TestServer};
     /// # use tonic_testkit_examples::hello::pb::{
     /// #     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
     /// # };
@@ -165,8 +160,7 @@ impl<'a> StubRule<'a> {
     /// # Examples
     ///
     /// ```
-    /// # use tonic::{Code, Request, Status};
-    /// # use tonic_testkit::{Reply, Stub, TestServer, assert_status};
+    /// # use tonic_testkit::{Reply, Stub, TestServer};
     /// # use tonic_testkit_examples::hello::pb::{
     /// #     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
     /// # };
@@ -248,8 +242,8 @@ impl<'a> StubRule<'a> {
     /// # Examples
     ///
     /// ```
-    /// # use tonic::{Code, Request, Status};
-    /// # use tonic_testkit::{Reply, Stub, TestServer, assert_status};
+    /// # use tonic::Request;
+    /// # use tonic_testkit::{Reply, Stub, TestServer};
     /// # use tonic_testkit_examples::hello::pb::{
     /// #     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
     /// # };
@@ -282,8 +276,8 @@ impl<'a> StubRule<'a> {
     /// # Examples
     ///
     /// ```
-    /// # use tonic::{Code, Request, Status};
-    /// # use tonic_testkit::{Reply, Stub, TestServer, assert_status};
+    /// # use tonic::Request;
+    /// # use tonic_testkit::{Reply, Stub, TestServer};
     /// # use tonic_testkit_examples::hello::pb::{
     /// #     HelloRequest, HelloResponse, hello_service_client::HelloServiceClient,
     /// # };

@@ -41,7 +41,6 @@ const DIRECT_ENDPOINT: &str = "http://localhost";
 /// # Examples
 ///
 /// ```
-/// use tonic::Code;
 /// use tonic_testkit::TestServer;
 /// use tonic_testkit_examples::hello::Greeter;
 /// use tonic_testkit_examples::hello::pb::{

@@ -164,8 +164,7 @@ impl<'a> ConnectionToxics<'a> {
     /// ```
     /// # use std::time::Duration;
     /// # use tokio::time::Instant;
-    /// # use tonic::{Code, Request};
-    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic_testkit::{Faults, TestServer, Transport};
     /// # use tonic_testkit_examples::hello::Greeter;
     /// # use tonic_testkit_examples::hello::pb::{
     /// #     HelloRequest, hello_service_client::HelloServiceClient,
@@ -203,8 +202,7 @@ impl<'a> ConnectionToxics<'a> {
     /// ```
     /// # use std::time::Duration;
     /// # use tokio::time::Instant;
-    /// # use tonic::{Code, Request};
-    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic_testkit::{Faults, TestServer, Transport};
     /// # use tonic_testkit_examples::hello::Greeter;
     /// # use tonic_testkit_examples::hello::pb::{
     /// #     HelloRequest, hello_service_client::HelloServiceClient,
@@ -257,8 +255,7 @@ impl<'a> ConnectionToxics<'a> {
     /// ```
     /// # use std::time::Duration;
     /// # use tokio::time::Instant;
-    /// # use tonic::{Code, Request};
-    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic_testkit::{Faults, TestServer, Transport};
     /// # use tonic_testkit_examples::hello::Greeter;
     /// # use tonic_testkit_examples::hello::pb::{
     /// #     HelloRequest, hello_service_client::HelloServiceClient,
@@ -298,8 +295,7 @@ impl<'a> ConnectionToxics<'a> {
     /// ```
     /// # use std::time::Duration;
     /// # use tokio::time::Instant;
-    /// # use tonic::{Code, Request};
-    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic_testkit::{Faults, TestServer, Transport};
     /// # use tonic_testkit_examples::hello::Greeter;
     /// # use tonic_testkit_examples::hello::pb::{
     /// #     HelloRequest, hello_service_client::HelloServiceClient,
@@ -343,8 +339,7 @@ impl<'a> ConnectionToxics<'a> {
     /// ```
     /// # use std::time::Duration;
     /// # use tokio::time::Instant;
-    /// # use tonic::{Code, Request};
-    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic_testkit::{Faults, TestServer, Transport};
     /// # use tonic_testkit_examples::hello::Greeter;
     /// # use tonic_testkit_examples::hello::pb::{
     /// #     HelloRequest, hello_service_client::HelloServiceClient,
@@ -387,10 +382,8 @@ impl<'a> ConnectionToxics<'a> {
     /// # Examples
     ///
     /// ```
-    /// # use std::time::Duration;
-    /// # use tokio::time::Instant;
-    /// # use tonic::{Code, Request};
-    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic::Code;
+    /// # use tonic_testkit::{Faults, TestServer, Transport};
     /// # use tonic_testkit_examples::hello::Greeter;
     /// # use tonic_testkit_examples::hello::pb::{
     /// #     HelloRequest, hello_service_client::HelloServiceClient,
@@ -432,8 +425,8 @@ impl<'a> ConnectionToxics<'a> {
     /// ```
     /// # use std::time::Duration;
     /// # use tokio::time::Instant;
-    /// # use tonic::{Code, Request};
-    /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
+    /// # use tonic::Code;
+    /// # use tonic_testkit::{Faults, TestServer, Transport};
     /// # use tonic_testkit_examples::hello::Greeter;
     /// # use tonic_testkit_examples::hello::pb::{
     /// #     HelloRequest, hello_service_client::HelloServiceClient,
@@ -475,7 +468,6 @@ impl<'a> ConnectionToxics<'a> {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// # use tokio::time::Instant;
     /// # use tonic::{Code, Request};
     /// # use tonic_testkit::{Faults, TestServer, Transport, assert_status};
     /// # use tonic_testkit_examples::hello::Greeter;
