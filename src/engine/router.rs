@@ -1,6 +1,7 @@
 //! [`Services`]: a test server's services, routed by name, as tonic's router routes them.
 
 use std::{
+    any::Any,
     convert::Infallible,
     fmt,
     future::Future,
@@ -250,7 +251,14 @@ where
         // Generated services are always ready: call them without the `Oneshot` that waits.
         match service.poll_ready(&mut Context::from_waker(Waker::noop())) {
             Poll::Ready(Ok(())) => {
-                let future = Service::call(&mut service, request);
+                let mut future = Some(Service::call(&mut service, request));
+                // A generated service's future is already a `RouteFuture`: no second box.
+                if let Some(boxed) =
+                    (&mut future as &mut dyn Any).downcast_mut::<Option<RouteFuture>>()
+                {
+                    return boxed.take().expect("the future is there");
+                }
+                let future = future.expect("the future is there");
                 Box::pin(async move {
                     let Ok(response) = future.await;
                     Ok(response.map(Body::new))

@@ -1,6 +1,7 @@
 //! [`Stack`]: a server's services behind the test's layers, as one type the call path calls.
 
 use std::{
+    any::Any,
     future::Future,
     pin::Pin,
     sync::{Arc, Mutex},
@@ -12,13 +13,21 @@ use http::{Request, Response};
 use tonic::body::Body;
 use tower::{Service, ServiceExt};
 
-use crate::{BoxError, sync::lock};
+use crate::{
+    BoxError,
+    engine::router::{Services, ServicesFuture},
+    sync::lock,
+};
 
 pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, BoxError>> + Send>>;
 
-/// The services behind the test's layers (none, when the test added none), as one type.
+/// The services, called as they are when the test added no layer (no boxing, no lock), or
+/// behind the test's layers.
 #[derive(Clone)]
-pub(crate) struct Stack(Arc<dyn Layered>);
+pub(crate) enum Stack {
+    Plain(Services),
+    Layered(Arc<dyn Layered>),
+}
 
 impl Stack {
     /// The stack for `service`, the routed services as the test's layers wrap them; with
@@ -32,17 +41,42 @@ impl Stack {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        Stack(Arc::new(Layers { service: Mutex::new(service), load_shed }))
+        let mut service = Some(service);
+        if let Some(services) = (&mut service as &mut dyn Any).downcast_mut::<Option<Services>>() {
+            return Stack::Plain(services.take().expect("the service is there"));
+        }
+        let service = Mutex::new(service.expect("the service is there"));
+        Stack::Layered(Arc::new(Layers { service, load_shed }))
     }
 
     /// Calls the services with `request`.
     pub(crate) fn call(&self, request: Request<Body>) -> StackFuture {
-        self.0.call(request)
+        match self {
+            Stack::Plain(services) => StackFuture::Plain(services.dispatch(request)),
+            Stack::Layered(layered) => StackFuture::Boxed(layered.call(request)),
+        }
     }
 }
 
 /// The response future of a [`Stack`].
-pub(crate) type StackFuture = BoxFuture;
+pub(crate) enum StackFuture {
+    Plain(ServicesFuture),
+    Boxed(BoxFuture),
+}
+
+impl Future for StackFuture {
+    type Output = Result<Response<Body>, BoxError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut *self {
+            StackFuture::Plain(future) => {
+                let Ok(response) = std::task::ready!(Pin::new(future).poll(cx));
+                Poll::Ready(Ok(response))
+            }
+            StackFuture::Boxed(future) => future.as_mut().poll(cx),
+        }
+    }
+}
 
 /// The services behind the test's layers, of whatever type the layers make.
 pub(crate) trait Layered: Send + Sync {

@@ -64,7 +64,7 @@ impl Frames {
                 end += len;
             }
             if end > 0 {
-                whole(Whole(Bytes::copy_from_slice(&data[..end])));
+                whole(Whole(copy(&data[..end])));
             }
             if end < data.len() {
                 self.chunk = data.slice(end..);
@@ -73,7 +73,7 @@ impl Frames {
         }
         self.push(data.clone());
         while let Some(frame) = self.next_frame() {
-            whole(Whole(Bytes::copy_from_slice(&frame)));
+            whole(Whole(copy(&frame)));
         }
     }
 
@@ -115,6 +115,18 @@ impl Frames {
         }
     }
 }
+
+/// A copy of whole frames. A lone empty message, the frame of an `Empty` or a default request,
+/// needs none: its five bytes are always the same.
+fn copy(frames: &[u8]) -> Bytes {
+    match frames {
+        [0, 0, 0, 0, 0] => Bytes::from_static(&EMPTY),
+        _ => Bytes::copy_from_slice(frames),
+    }
+}
+
+/// The frame of an empty, uncompressed message.
+static EMPTY: [u8; 5] = [0; 5];
 
 /// The length of the message at the start of `data`, prefix included, if all of it is there.
 fn whole_frame(data: &[u8]) -> Option<usize> {
@@ -186,6 +198,17 @@ mod tests {
         let bytes: Vec<&[u8]> = messages.iter().map(|m| &m.bytes[..]).collect();
         assert_eq!(bytes, [&b"abc"[..], b"hello"]);
         assert!(frames.take_rest().is_empty());
+    }
+
+    #[test]
+    fn a_lone_empty_message_is_not_copied() {
+        let mut frames = Frames::default();
+
+        let (messages, copies) = feed(&mut frames, &Bytes::from(frame(b"")));
+
+        assert_eq!(messages.len(), 1);
+        assert!(messages[0].bytes.is_empty());
+        assert_eq!(copies[0].as_ptr(), EMPTY.as_ptr(), "the static frame, not a copy");
     }
 
     #[test]
