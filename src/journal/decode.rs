@@ -64,7 +64,7 @@ impl Call {
                  {index}",
                 self.method,
                 sent.count(),
-                sent.kept.len()
+                sent.kept
             )
         }
         panic!(

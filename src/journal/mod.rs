@@ -23,8 +23,8 @@ use smallvec::SmallVec;
 use tokio::{sync::Notify, time::Instant};
 use tonic::{Status, metadata::MetadataMap};
 
-use crate::protocol::frames::Frames;
 pub(crate) use crate::protocol::frames::Message;
+use crate::protocol::frames::{self, Frames};
 use crate::sync::lock;
 
 pub use call::Call;
@@ -129,37 +129,34 @@ const CANCELLED: &str = "the call was cancelled before it ended (the client went
 /// The messages of one direction of a call.
 #[derive(Clone, Debug, Default)]
 struct Sent {
-    /// Copies of the body data the kept messages came in: each chunk's messages are copied out
-    /// of it together, so a stream's messages cost one copy a chunk, not an
-    /// allocation each. Most calls send one message each way, one copy kept inline.
-    copies: SmallVec<[Bytes; 1]>,
-    /// The messages kept, first to last: in which copy, and where in it.
-    kept: SmallVec<[Kept; 1]>,
+    /// Copies of the body data the kept messages came in, each with how many of its messages
+    /// were kept: each chunk's messages are copied out of it together, so a stream's messages
+    /// cost one copy a chunk, and nothing of their own until a test reads them. Most calls send
+    /// one message each way, one copy kept inline.
+    copies: SmallVec<[(Bytes, usize); 1]>,
+    /// How many messages were kept, first to last.
+    kept: usize,
     /// Messages past the journal's byte limit: counted, not kept.
     unkept: usize,
     /// The encoded bytes of all the messages, kept or not.
     bytes: usize,
 }
 
-/// Where a kept message is: its copy in [`Sent::copies`], its bytes there, and whether they are
-/// compressed.
-#[derive(Clone, Debug)]
-struct Kept {
-    copy: usize,
-    bytes: Range<usize>,
-    compressed: bool,
-}
-
 impl Sent {
     fn count(&self) -> usize {
-        self.kept.len() + self.unkept
+        self.kept + self.unkept
     }
 
-    /// Message `index`, if it was kept.
-    fn message(&self, index: usize) -> Option<Message> {
-        let kept = self.kept.get(index)?;
-        let bytes = self.copies[kept.copy].slice(kept.bytes.clone());
-        Some(Message { compressed: kept.compressed, bytes })
+    /// Message `index`, if it was kept: found in its copy's frames.
+    fn message(&self, mut index: usize) -> Option<Message> {
+        for (copy, kept) in &self.copies {
+            if index < *kept {
+                let (bytes, compressed) = frames::messages(copy).nth(index)?;
+                return Some(Message { compressed, bytes: copy.slice(bytes) });
+            }
+            index -= kept;
+        }
+        None
     }
 }
 
@@ -398,21 +395,22 @@ pub(crate) fn record_data(record: &Record, side: Side, frames: &mut Frames, data
         Side::Response => &mut entry.responses,
     };
     frames.feed(data, |whole| {
-        let copy = sent.copies.len();
-        for (bytes, compressed) in whole.messages() {
+        let mut kept = 0;
+        for (bytes, _) in whole.messages() {
             let size = bytes.len();
             sent.bytes += size;
             *full = *full || kept_bytes.saturating_add(size) > record.journal.byte_limit;
             if *full {
                 unkept[side as usize] += 1;
                 sent.unkept += 1;
-                continue;
+            } else {
+                *kept_bytes += size;
+                kept += 1;
             }
-            *kept_bytes += size;
-            sent.kept.push(Kept { copy, bytes, compressed });
         }
-        if sent.kept.last().is_some_and(|kept| kept.copy == copy) {
-            sent.copies.push(whole.into_bytes());
+        if kept > 0 {
+            sent.kept += kept;
+            sent.copies.push((whole.into_bytes(), kept));
         }
     });
 }

@@ -21,13 +21,7 @@ impl Whole {
     /// Each message: where its bytes (after the prefix) are in [`bytes`](Self::bytes), and
     /// whether they are compressed.
     pub(crate) fn messages(&self) -> impl Iterator<Item = (Range<usize>, bool)> + '_ {
-        let mut start = 0;
-        std::iter::from_fn(move || {
-            let len = whole_frame(&self.0[start..])?;
-            let message = (start + 5..start + len, self.0[start] == 1);
-            start += len;
-            Some(message)
-        })
+        messages(&self.0)
     }
 
     pub(crate) fn bytes(&self) -> &Bytes {
@@ -37,6 +31,18 @@ impl Whole {
     pub(crate) fn into_bytes(self) -> Bytes {
         self.0
     }
+}
+
+/// Each whole message in `frames`: where its bytes (after the prefix) are, and whether they are
+/// compressed.
+pub(crate) fn messages(frames: &[u8]) -> impl Iterator<Item = (Range<usize>, bool)> + '_ {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        let len = whole_frame(&frames[start..])?;
+        let message = (start + 5..start + len, frames[start] == 1);
+        start += len;
+        Some(message)
+    })
 }
 
 /// Splits gRPC length-prefixed messages out of body data.
