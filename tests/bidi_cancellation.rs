@@ -20,7 +20,7 @@ use rstest_reuse::apply;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::{Stream, StreamExt, wrappers::ReceiverStream};
 use tonic::{Code, Request, Response, Status, Streaming};
-use tonic_testkit::{TestChannel, TestServer, Transport, assert_status};
+use tonic_testkit::{TestChannel, TestServer, Transport, assert_status, journal::Call};
 use tonic_testkit_support::{
     ProbeClient, ProbeReply, ProbeRequest, ProbeServer, ProbeService, ReplyStream,
 };
@@ -172,6 +172,25 @@ async fn open_bidi(
     (sender, replies)
 }
 
+/// Starts a client-streaming call that sends `first` and keeps its request stream open, then
+/// drops the call (its response future) once the handler has the message, and waits for the
+/// server to record the call cancelled.
+async fn abandon_client_stream(
+    transport: Transport,
+    first: &str,
+) -> (TestServer, Witness, mpsc::Sender<ProbeRequest>, Vec<Call>) {
+    let (server, mut client, witness) = start(transport).await;
+    let (sender, requests) = mpsc::channel(4);
+    sender.send(message(first)).await.unwrap();
+    let call =
+        tokio::spawn(async move { client.client_stream(ReceiverStream::new(requests)).await });
+    witness.saw(1).await;
+
+    call.abort();
+    let cancelled = server.wait_for_cancelled_calls(1).await;
+    (server, witness, sender, cancelled)
+}
+
 /// Waits until the server has let go of the client's request stream: the call's request is
 /// over for the client too.
 async fn request_closed(sender: &mpsc::Sender<ProbeRequest>, transport: Transport) {
@@ -265,17 +284,7 @@ async fn a_bidi_call_whose_request_had_ended_is_cancelled_when_its_response_is_d
 async fn a_client_stream_call_whose_response_was_dropped_is_cancelled_at_once(
     transport: Transport,
 ) {
-    let (server, client, witness) = start(transport).await;
-    let (sender, requests) = mpsc::channel(4);
-    sender.send(message("one")).await.unwrap();
-    let call = tokio::spawn(async move {
-        let mut client = client;
-        client.client_stream(ReceiverStream::new(requests)).await
-    });
-    witness.saw(1).await;
-
-    call.abort();
-    let cancelled = server.wait_for_cancelled_calls(1).await;
+    let (server, witness, sender, cancelled) = abandon_client_stream(transport, "one").await;
 
     // Its request stream is still open, yet the call does not go on: the handler is polled
     // once more, reads the end of its request stream (hyper reads the client's `CANCEL` reset
@@ -291,17 +300,7 @@ async fn a_client_stream_call_whose_response_was_dropped_is_cancelled_at_once(
 async fn a_client_stream_call_whose_response_was_dropped_drops_the_answer_its_handler_gives(
     transport: Transport,
 ) {
-    let (server, client, witness) = start(transport).await;
-    let (sender, requests) = mpsc::channel(4);
-    sender.send(message("answer")).await.unwrap();
-    let call = tokio::spawn(async move {
-        let mut client = client;
-        client.client_stream(ReceiverStream::new(requests)).await
-    });
-    witness.saw(1).await;
-
-    call.abort();
-    let cancelled = server.wait_for_cancelled_calls(1).await;
+    let (server, witness, sender, cancelled) = abandon_client_stream(transport, "answer").await;
 
     // The handler answers the end it read; the answer goes nowhere, and the call is cancelled.
     assert_eq!(witness.events(), ["got answer", "request ended", "dropped"], "{transport}");

@@ -22,7 +22,8 @@ use crate::{
 pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, BoxError>> + Send>>;
 
 /// The services, called as they are when the test added no layer (no boxing, no lock), or
-/// behind the test's layers.
+/// behind the test's layers. The first is a fast path the direct call's 3 µs ceiling needs
+/// (benches/README.md): one allocation a call.
 #[derive(Clone)]
 pub(crate) enum Stack {
     Plain(Services),
